@@ -1,0 +1,1 @@
+"""Benchmarks: load tests that print numbers (never run by the test suite)."""

@@ -1,0 +1,90 @@
+"""FilmSphere: cinema ticket booking with coins. create_app() builds the application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from .config import PROJECT_ROOT, load_config
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app for FILMSPHERE_ENV (production unless told), with `config` overrides."""
+    settings = load_config(config)
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
+    app.config.update(settings)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    from .security import register_security_headers
+
+    register_security_headers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from .extensions import csrf, db, limiter, login_manager, mail, migrate
+    from .services.transaction import configure_sqlite
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    mail.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+
+    from . import models
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> models.User | None:
+        try:
+            raw_id, raw_version = user_id.split(":")
+            user = db.session.get(models.User, int(raw_id))
+        except (ValueError, TypeError):
+            return None
+        if user is None or str(user.session_version) != raw_version:
+            return None
+        return user
+
+
+def register_blueprints(app: Flask) -> None:
+    from .blueprints.admin.routes import bp as admin_bp
+    from .blueprints.auth.routes import bp as auth_bp
+    from .blueprints.booking.routes import bp as booking_bp
+    from .blueprints.public.routes import bp as public_bp
+    from .blueprints.pwa.routes import bp as pwa_bp
+    from .blueprints.staff.routes import bp as staff_bp
+    from .blueprints.tickets.routes import bp as tickets_bp
+    from .blueprints.wallet.routes import bp as wallet_bp
+
+    for bp in (public_bp, auth_bp, booking_bp, tickets_bp, wallet_bp, staff_bp, admin_bp, pwa_bp):
+        app.register_blueprint(bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from .templating import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register
+
+    register(app)

@@ -1,0 +1,1 @@
+"""Admin pages: films, screens, showtimes, bookings, users, coins, audit, reports."""

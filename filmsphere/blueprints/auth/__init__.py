@@ -1,0 +1,1 @@
+"""Accounts: register, verify email, log in and out, reset and change password."""

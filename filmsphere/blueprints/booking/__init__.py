@@ -1,0 +1,1 @@
+"""Seat map, holds, checkout, my bookings and cancellation."""

@@ -1,0 +1,1 @@
+"""The public catalogue: home, films, showtimes by date, health check."""

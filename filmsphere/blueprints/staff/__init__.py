@@ -1,0 +1,1 @@
+"""Staff pages: ticket check-in at the door."""

@@ -1,0 +1,5 @@
+"""Staff pages: ticket check-in at the door."""
+
+from flask import Blueprint
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")

@@ -1,0 +1,1 @@
+"""Ticket QR codes and calendar files for a customer's bookings."""

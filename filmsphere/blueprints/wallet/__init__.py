@@ -1,0 +1,1 @@
+"""Wallet balance and ledger, refill, Stripe top-up and webhook."""

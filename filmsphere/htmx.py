@@ -1,0 +1,25 @@
+"""htmx request detection and response helpers; nothing else."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, request
+
+
+def is_partial_request() -> bool:
+    """True when htmx asks for a fragment (and not for a history-restore full page)."""
+    return request.headers.get("HX-Request") == "true" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+
+
+def trigger(response: Response, *events: str) -> Response:
+    """Add past-tense events (e.g. "seats-changed") to the HX-Trigger header."""
+    existing = response.headers.get("HX-Trigger")
+    names = json.loads(existing) if existing and existing.startswith("{") else {}
+    if existing and not names:
+        names = {name.strip(): None for name in existing.split(",")}
+    names.update({event: None for event in events})
+    response.headers["HX-Trigger"] = json.dumps(names)
+    return response

@@ -1,0 +1,40 @@
+"""Typed SQLAlchemy models, one module per aggregate."""
+
+from .audit import AuditEntry
+from .booking import Booking, BookingStatus, SeatHold, Ticket, TicketStatus
+from .catalogue import Genre, Movie, movie_genres
+from .outbox import OutboxMessage
+from .screen import LAYOUT_CODES, Screen, Seat, SeatCategory
+from .show import Show, ShowStatus
+from .types import UTCDateTime, utcnow
+from .user import AccountToken, Role, User
+from .wallet import LedgerEntry, LedgerKind, TopUp, TopUpStatus, Wallet
+
+__all__ = [
+    "LAYOUT_CODES",
+    "AccountToken",
+    "AuditEntry",
+    "Booking",
+    "BookingStatus",
+    "Genre",
+    "LedgerEntry",
+    "LedgerKind",
+    "Movie",
+    "OutboxMessage",
+    "Role",
+    "Screen",
+    "Seat",
+    "SeatCategory",
+    "SeatHold",
+    "Show",
+    "ShowStatus",
+    "Ticket",
+    "TicketStatus",
+    "TopUp",
+    "TopUpStatus",
+    "UTCDateTime",
+    "User",
+    "Wallet",
+    "movie_genres",
+    "utcnow",
+]

@@ -1,0 +1,77 @@
+"""Role decorators and security headers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, Response, abort, current_app, request
+from flask_login import current_user, login_required
+
+from .models import Role
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def role_required(role: Role) -> Callable[[F], F]:
+    """Visitors are sent to log in; signed-in users below `role` get 403."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.has_role(role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+staff_required = role_required(Role.STAFF)
+admin_required = role_required(Role.ADMIN)
+
+
+def content_security_policy() -> str:
+    form_action = "'self'"
+    if current_app.config.get("STRIPE_SECRET_KEY"):
+        form_action += " https://checkout.stripe.com"
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data: blob:",
+            "connect-src 'self'",
+            "media-src 'self' blob:",
+            "manifest-src 'self'",
+            "worker-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "frame-ancestors 'none'",
+            f"form-action {form_action}",
+        ]
+    )
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", content_security_policy())
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", "camera=(self), geolocation=()")
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        # Fragments and full pages share URLs: caches must key on the htmx header.
+        response.vary.add("HX-Request")
+        if request.endpoint != "static" and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store" if _is_private() else "no-cache"
+        return response
+
+
+def _is_private() -> bool:
+    return bool(getattr(current_user, "is_authenticated", False))

@@ -1,0 +1,1 @@
+"""Business rules: plain functions that own a transaction (see transaction.py)."""

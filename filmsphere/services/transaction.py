@@ -1,0 +1,76 @@
+"""Units of work: one write transaction per service call, the same on PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import scoped_session
+
+from ..extensions import db
+
+_write_intent: ContextVar[bool] = ContextVar("filmsphere_write_intent", default=False)
+_race_hooks: dict[str, Callable[[], None]] = {}
+
+
+@contextmanager
+def write_transaction() -> Iterator[scoped_session[Any]]:
+    """Run the block as one write transaction and commit it; roll back on any exception.
+
+    Any read transaction the request already opened is ended first, so the write starts
+    fresh: on SQLite it starts with BEGIN IMMEDIATE (SQLite ignores FOR UPDATE, so the
+    database-wide write lock is what serialises writers); on PostgreSQL services take row
+    locks with FOR UPDATE in primary-key order.
+    """
+    session = db.session
+    session.rollback()
+    token = _write_intent.set(True)
+    try:
+        session.connection()  # BEGIN (IMMEDIATE on SQLite) while the intent is set
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        _write_intent.reset(token)
+
+
+def is_postgres() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def race_point(name: str) -> None:
+    """A named point between a check and its write. Tests register a hook here to force
+    races (a barrier or a pause); in production nothing is registered and it costs a lookup."""
+    hook = _race_hooks.get(name)
+    if hook is not None:
+        hook()
+
+
+def set_race_hook(name: str, hook: Callable[[], None] | None) -> None:
+    if hook is None:
+        _race_hooks.pop(name, None)
+    else:
+        _race_hooks[name] = hook
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Give pysqlite explicit transactions so BEGIN IMMEDIATE is ours to issue."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
