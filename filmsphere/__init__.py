@@ -16,6 +16,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
 
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
@@ -23,6 +24,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .security import register_security_headers
 
     register_security_headers(app)
+    from .services.mailer import register_sender
+
+    register_sender(app)
     return app
 
 
@@ -44,18 +48,39 @@ def register_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 
+    from sqlalchemy import bindparam, select
+
     from . import models
+
+    # Built once: every request loads its user, and rebuilding the statement (its cache
+    # key) each time cost more CPU than running it.
+    user_by_id = select(models.User).where(models.User.id == bindparam("user_id"))
 
     @login_manager.user_loader
     def load_user(user_id: str) -> models.User | None:
         try:
             raw_id, raw_version = user_id.split(":")
-            user = db.session.get(models.User, int(raw_id))
+            user = db.session.execute(user_by_id, {"user_id": int(raw_id)}).scalar_one_or_none()
         except (ValueError, TypeError):
             return None
         if user is None or str(user.session_version) != raw_version:
             return None
         return user
+
+
+MAX_DB_INT = 2**31 - 1
+
+
+def register_url_converters(app: Flask) -> None:
+    """Ids in URLs are database integers: a larger number is a 404, not an overflow 500."""
+    from werkzeug.routing import IntegerConverter
+
+    class DatabaseIntConverter(IntegerConverter):
+        def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
+            kwargs.setdefault("max", MAX_DB_INT)
+            super().__init__(map, *args, **kwargs)
+
+    app.url_map.converters["int"] = DatabaseIntConverter
 
 
 def register_blueprints(app: Flask) -> None:
@@ -66,10 +91,12 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints.pwa.routes import bp as pwa_bp
     from .blueprints.staff.routes import bp as staff_bp
     from .blueprints.tickets.routes import bp as tickets_bp
+    from .blueprints.topup.routes import bp as topup_bp
     from .blueprints.wallet.routes import bp as wallet_bp
 
     for bp in (public_bp, auth_bp, booking_bp, tickets_bp, wallet_bp, staff_bp, admin_bp, pwa_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(topup_bp)  # routes answer 404 unless Stripe is configured
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -18,18 +18,30 @@ def audit_ledger() -> None:
     from .services.wallet import unbalanced_wallets
 
     problems = unbalanced_wallets()
-    for wallet_id, balance, total in problems:
-        click.echo(f"wallet {wallet_id}: balance {balance} but ledger sums to {total}", err=True)
+    for wallet_id, balance, total, last in problems:
+        click.echo(
+            f"wallet {wallet_id}: balance {balance}, ledger sum {total}, newest entry says {last}",
+            err=True,
+        )
     if problems:
         sys.exit(1)
     click.echo("ledger balanced: every wallet equals the sum of its entries")
 
 
 @click.command("seed-demo")
+@click.option("--force", is_flag=True, help="Seed even in production (creates known logins).")
 @with_appcontext
-def seed_demo() -> None:
+def seed_demo(force: bool) -> None:
     """Load demo films, screens, a week of shows and demo accounts; print the logins."""
+    from flask import current_app
+
     from .services.demo import seed_demo as run
+
+    if current_app.config["ENV_NAME"] == "production" and not force:
+        raise click.ClickException(
+            "seed-demo creates accounts with published passwords (an admin among them), so it "
+            "refuses to run in production. Use FILMSPHERE_ENV=development, or --force."
+        )
 
     for line in run(utcnow()):
         click.echo(line)

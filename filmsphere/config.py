@@ -80,6 +80,9 @@ class Config:
         self.REFUND_PARTIAL_BEFORE_MINUTES = env_int("REFUND_PARTIAL_BEFORE_MINUTES", 20)
         self.REFUND_PARTIAL_PERCENT = env_int("REFUND_PARTIAL_PERCENT", 80)
         self.SEAT_POLL_SECONDS = env_int("SEAT_POLL_SECONDS", 4)
+        # Check-in without a chosen show accepts a ticket from this long before its show
+        # starts until the show ends.
+        self.CHECKIN_OPENS_MINUTES = env_int("CHECKIN_OPENS_MINUTES", 120)
 
         # Accounts.
         self.VERIFY_CODE_MINUTES = env_int("VERIFY_CODE_MINUTES", 30)
@@ -89,6 +92,8 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+        # None = werkzeug's default (scrypt). Only TestConfig picks a faster method.
+        self.PASSWORD_HASH_METHOD: str | None = None
 
         # Rate limits (flask-limiter). Memory storage is per process; use Redis etc. with
         # several gunicorn workers.
@@ -100,6 +105,7 @@ class Config:
         self.RATELIMIT_VERIFY = env("RATELIMIT_VERIFY", "10 per minute;40 per hour")
         self.RATELIMIT_RESET = env("RATELIMIT_RESET", "5 per minute;20 per hour")
         self.RATELIMIT_HOLD = env("RATELIMIT_HOLD", "60 per minute")
+        self.RATELIMIT_TOPUP = env("RATELIMIT_TOPUP", "10 per minute")  # Stripe sessions
 
         # Email: "console" prints messages (demo), "smtp" sends them through MAIL_SERVER.
         self.MAIL_BACKEND = env("MAIL_BACKEND", "smtp")
@@ -114,6 +120,13 @@ class Config:
         )
         self.MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 8)
         self.MAIL_RETRY_BASE_SECONDS = env_int("MAIL_RETRY_BASE_SECONDS", 30)
+        # Wake a background sender thread in the web process after a commit that queued
+        # mail (cron's `flask send-mail` catches anything left). Tests send explicitly.
+        self.MAIL_SEND_AFTER_COMMIT = env_bool("MAIL_SEND_AFTER_COMMIT", True)
+        self.MAIL_SENDER_POLL_SECONDS = env_int("MAIL_SENDER_POLL_SECONDS", 60)
+        self.MAIL_LEASE_SECONDS = env_int("MAIL_LEASE_SECONDS", 300)
+        self.MAIL_BATCH_SIZE = env_int("MAIL_BATCH_SIZE", 50)
+        self.MAIL_TIMEOUT_SECONDS = env_int("MAIL_TIMEOUT_SECONDS", 30)
 
         # Stripe top-up (optional; off without a secret key).
         self.STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
@@ -139,6 +152,14 @@ class Config:
                 + ". Set them in the environment (see .env.example), or set "
                 "FILMSPHERE_ENV=development to run the demo on SQLite."
             )
+        if self.STRIPE_SECRET_KEY:
+            try:
+                import stripe  # noqa: F401
+            except ImportError as exc:
+                raise ConfigError(
+                    "FILMSPHERE_STRIPE_SECRET_KEY is set but the stripe library is not "
+                    "installed: pip install 'filmsphere[stripe]'."
+                ) from exc
         if self.STRIPE_SECRET_KEY and not self.STRIPE_WEBHOOK_SECRET:
             raise ConfigError(
                 "FILMSPHERE_STRIPE_SECRET_KEY is set but FILMSPHERE_STRIPE_WEBHOOK_SECRET is not: "
@@ -197,6 +218,10 @@ class TestConfig(Config):
         self.MAIL_SERVER = "127.0.0.1"
         self.MAIL_PORT = 1  # nothing listens: tests that send mail start a server
         self.MAIL_RETRY_BASE_SECONDS = 0
+        self.MAIL_SEND_AFTER_COMMIT = False
+        # Tests create and log in many accounts; scrypt would dominate their run time.
+        self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+        self.MAIL_TIMEOUT_SECONDS = 5
         self.STRIPE_SECRET_KEY = None
         self.STRIPE_WEBHOOK_SECRET = None
         self.SERVER_NAME = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, Response, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -53,15 +53,19 @@ def register(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+    def http_error(error: HTTPException) -> Response | HTTPException:
         if error.code is None or error.code < 400:
             return error
-        if error.code == 429:
-            return render_error(429)
         description = error.description if error.code in (400, 409, 422) else None
         if description and description == type(error).description:
             description = None
-        return render_error(error.code, description)
+        response = make_response(render_error(error.code, description))
+        # Keep protocol headers the exception carries (Allow on 405, Retry-After on 429).
+        for name in ("Allow", "Retry-After", "WWW-Authenticate"):
+            for header, value in error.get_headers():
+                if header == name:
+                    response.headers[name] = value
+        return response
 
     @app.errorhandler(InternalServerError)
     def server_error(error: Exception) -> tuple[str, int]:

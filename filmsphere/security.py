@@ -75,3 +75,19 @@ def register_security_headers(app: Flask) -> None:
 
 def _is_private() -> bool:
     return bool(getattr(current_user, "is_authenticated", False))
+
+
+def verified_required(view: F) -> F:
+    """Logged in and with a verified email address; otherwise off to verify it first."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_verified:
+            from flask import flash, redirect, url_for
+
+            flash("Please verify your email address before booking.", "warning")
+            return redirect(url_for("auth.verify", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,6 +17,15 @@ def cinema_tz() -> ZoneInfo:
 
 def to_local(value: datetime) -> datetime:
     return value.astimezone(cinema_tz())
+
+
+def local_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC instants where the cinema-local `day` starts and the next day starts
+    (23 or 25 hours apart on daylight-saving days)."""
+    tz = cinema_tz()
+    start = datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
+    return start, end
 
 
 def local_today() -> date:

@@ -84,6 +84,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         if metafunc.definition.get_closest_marker("postgres_only"):
             metafunc.parametrize("backend", ["postgresql"])
+        elif metafunc.definition.get_closest_marker("sqlite_only"):
+            metafunc.parametrize("backend", ["sqlite"])
         else:
             metafunc.parametrize("backend", ["postgresql", "sqlite"])
 

@@ -73,6 +73,15 @@ class Booking(Model):
         back_populates="booking", order_by="Ticket.id", lazy="selectin"
     )
 
+    def can_cancel(self, now: datetime) -> bool:
+        """Whether the customer may still cancel something: the show is scheduled and has
+        not started, and a ticket is still active and unused (the service re-checks)."""
+        return (
+            self.show.status == "scheduled"
+            and now < self.show.starts_at
+            and any(t.is_cancellable for t in self.tickets)
+        )
+
 
 class Ticket(Model):
     __tablename__ = "tickets"
@@ -105,3 +114,8 @@ class Ticket(Model):
 
     booking: Mapped[Booking] = relationship(back_populates="tickets")
     seat: Mapped[Seat] = relationship(lazy="joined")
+
+    @property
+    def is_cancellable(self) -> bool:
+        """Active and not yet used at the door: a used ticket is never refunded."""
+        return self.status == TicketStatus.ACTIVE and self.checked_in_at is None

@@ -24,7 +24,8 @@ class OutboxMessage(Model):
     subject: Mapped[str] = mapped_column(String(200))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
-    # [{"filename", "content_type", "data_b64", "inline_cid" (optional)}]
+    # [{"filename", "content_type", "data_b64" | "qr" (a ticket code the mailer draws as a
+    # PNG at send time), "inline_cid" (optional)}]
     attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)

@@ -5,14 +5,16 @@ These helpers run inside a caller's write_transaction(); they never commit.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import LedgerEntry, LedgerKind, Wallet
-from .errors import InsufficientCoins, NotFound
-from .transaction import race_point
+from ..templating import format_time
+from .errors import Conflict, DomainError, InsufficientCoins, NotFound
+from .transaction import race_point, write_transaction
 
 
 def lock_wallet(user_id: int) -> Wallet:
@@ -84,20 +86,64 @@ def open_wallet(user_id: int, grant_coins: int, now: datetime) -> Wallet:
     return wallet
 
 
-def unbalanced_wallets() -> list[tuple[int, int, int]]:
-    """(wallet id, balance, ledger sum) for every wallet whose balance is not the sum of its
-    ledger entries, or whose last entry's balance_after disagrees. Empty means balanced."""
+def unbalanced_wallets() -> list[tuple[int, int, int, int | None]]:
+    """(wallet id, balance, ledger sum, newest entry's balance_after) for every wallet whose
+    balance differs from the sum of its ledger entries or from its newest entry's
+    balance_after. An empty list means every wallet is balanced."""
     sums = (
         select(
-            LedgerEntry.wallet_id, func.coalesce(func.sum(LedgerEntry.amount_coins), 0).label("s")
+            LedgerEntry.wallet_id,
+            func.sum(LedgerEntry.amount_coins).label("total"),
+            func.max(LedgerEntry.id).label("last_id"),
         )
         .group_by(LedgerEntry.wallet_id)
         .subquery()
     )
+    last = LedgerEntry.__table__.alias("last_entry")
+    total = func.coalesce(sums.c.total, 0)
     rows = db.session.execute(
-        select(Wallet.id, Wallet.balance_coins, func.coalesce(sums.c.s, 0))
+        select(Wallet.id, Wallet.balance_coins, total, last.c.balance_after_coins)
         .outerjoin(sums, sums.c.wallet_id == Wallet.id)
-        .where(Wallet.balance_coins != func.coalesce(sums.c.s, 0))
+        .outerjoin(last, last.c.id == sums.c.last_id)
+        .where(
+            (Wallet.balance_coins != total)
+            | (Wallet.balance_coins != func.coalesce(last.c.balance_after_coins, 0))
+        )
         .order_by(Wallet.id)
     ).all()
-    return [(int(a), int(b), int(c)) for a, b, c in rows]
+    return [(int(a), int(b), int(c), None if d is None else int(d)) for a, b, c, d in rows]
+
+
+def refill(user_id: int, now: datetime) -> LedgerEntry:
+    """Top the wallet back up to REFILL_TARGET_COINS with one `refill` ledger entry.
+
+    Allowed only where REFILL_ENABLED, at most once every REFILL_INTERVAL_MINUTES
+    (Wallet.last_refill_at), and only when the balance is below the target. Locks the
+    wallet row; commits. Raises DomainError (refill off, nothing to do) or Conflict (too
+    soon, saying when the next refill is available).
+    """
+    config = current_app.config
+    if not config.get("REFILL_ENABLED"):
+        raise DomainError("Refills are not available here.")
+    target = int(config["REFILL_TARGET_COINS"])
+    interval = timedelta(minutes=int(config["REFILL_INTERVAL_MINUTES"]))
+    with write_transaction():
+        wallet = lock_wallet(user_id)
+        if wallet.balance_coins >= target:
+            raise DomainError(
+                f"Your balance is already {wallet.balance_coins} coins; a refill tops it up "
+                f"to {target} only when it is lower."
+            )
+        if wallet.last_refill_at is not None and now < wallet.last_refill_at + interval:
+            next_at = wallet.last_refill_at + interval
+            wait = next_at - now
+            minutes = max(1, -(-int(wait.total_seconds()) // 60))
+            every = int(interval.total_seconds() // 60)
+            raise Conflict(
+                f"You can refill once every {every} minutes. The next refill is available "
+                f"in {minutes} minute{'s' if minutes != 1 else ''} "
+                f"(at {format_time(next_at)})."
+            )
+        entry = post_entry(wallet, LedgerKind.REFILL, target - wallet.balance_coins, now)
+        wallet.last_refill_at = now
+    return entry

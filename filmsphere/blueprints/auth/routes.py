@@ -1,5 +1,323 @@
 """Accounts: register, verify email, log in and out, reset and change password."""
 
-from flask import Blueprint
+from __future__ import annotations
 
-bp = Blueprint("auth", __name__, url_prefix="/auth")
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from ...extensions import db, limiter
+from ...models import User
+from ...models.types import utcnow
+from ...services import accounts
+from ...services.errors import DomainError
+from .forms import (
+    PASSWORD_HINT,
+    USERNAME_HINT,
+    ChangePasswordForm,
+    LoginForm,
+    RegisterForm,
+    ResendForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+    VerifyForm,
+)
+
+# No url_prefix: the account page lives at /account, the rest under /auth/.
+bp = Blueprint("auth", __name__)
+
+CHECK_EMAIL = (
+    "Check your email to finish. If the address can be used, we sent a message to it "
+    "with a 6-digit code and a link."
+)
+RESET_SENT = (
+    "If an account exists for that address, we sent a link to reset the password. "
+    "It works once, for {minutes} minutes."
+)
+RESEND_SENT = "If that address still needs verifying, we sent a new code and link."
+
+
+def _limit(setting: str) -> Any:
+    """Rate-limit the POSTs of a route by client address, with the limit from config."""
+    return limiter.limit(lambda: current_app.config[setting], methods=["POST"])
+
+
+def _login_name_key() -> str:
+    return "login-name:" + request.form.get("login", "").strip().lower()[:254]
+
+
+def safe_next(target: str | None, default: str = "public.index") -> str:
+    """A local path to go to after logging in, never another site (open redirect)."""
+    if target:
+        target = target.strip()
+        parts = urlsplit(target)
+        if (
+            target.startswith("/")
+            and not target.startswith("//")
+            and "\\" not in target
+            and not parts.scheme
+            and not parts.netloc
+        ):
+            return target
+    return url_for(default)
+
+
+def see_other(location: str) -> Response:
+    return redirect(location, 303)
+
+
+# --- register -------------------------------------------------------------------------
+
+
+@bp.route("/auth/register", methods=["GET", "POST"])
+@_limit("RATELIMIT_REGISTER")
+def register() -> Response | str | tuple[str, int]:
+    """Sign up. The answer is the same whether or not the email or username is taken
+    (services.accounts.submit_registration sends a note by email instead)."""
+    if current_user.is_authenticated:
+        return see_other(url_for("public.index"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            accounts.submit_registration(
+                email=form.email.data or "",
+                username=form.username.data or "",
+                full_name=form.full_name.data or "",
+                password=form.password.data or "",
+                now=utcnow(),
+            )
+        except accounts.InvalidInput as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+        except accounts.WeakPassword as exc:
+            form.password.errors.append(exc.message)
+        else:
+            flash(CHECK_EMAIL, "success")
+            return see_other(url_for("auth.verify", sent=1))
+    status = 422 if request.method == "POST" else 200
+    return (
+        render_template(
+            "auth/register.html",
+            form=form,
+            username_hint=USERNAME_HINT,
+            password_hint=PASSWORD_HINT,
+        ),
+        status,
+    )
+
+
+# --- verify ---------------------------------------------------------------------------
+
+
+@bp.route("/auth/verify", methods=["GET", "POST"])
+@_limit("RATELIMIT_VERIFY")
+def verify() -> Response | str | tuple[str, int]:
+    """Verify the email address: ?token= from the emailed link, or the 6-digit code
+    (a logged-in user enters only the code; others also give their email address)."""
+    next_url = request.values.get("next")
+    token = request.args.get("token")
+    if request.method == "GET" and token:
+        try:
+            user = accounts.verify_email(utcnow(), token=token)
+        except DomainError as exc:
+            return _verify_page(VerifyForm(), status=exc.status, error=exc.message)
+        flash("Thank you: your email address is verified.", "success")
+        if current_user.is_authenticated and current_user.id == user.id:
+            return see_other(safe_next(next_url, "auth.account"))
+        return see_other(url_for("auth.login"))
+    if current_user.is_authenticated and current_user.is_verified and request.method == "GET":
+        flash("Your email address is already verified.", "info")
+        return see_other(safe_next(next_url, "auth.account"))
+
+    form = VerifyForm()
+    if request.method == "GET":
+        form.next.data = next_url or ""
+        return _verify_page(form)
+    if form.validate_on_submit():
+        try:
+            if current_user.is_authenticated:
+                accounts.verify_email(utcnow(), code=form.code.data, user_id=current_user.id)
+            else:
+                accounts.verify_email(utcnow(), code=form.code.data, email=form.email.data or "")
+        except DomainError as exc:
+            # Logged out, "2 attempts left" would tell that the address has an account
+            # waiting for verification: answer every failure alike.
+            message = exc.message if current_user.is_authenticated else accounts.INVALID_CODE
+            form.code.errors.append(message)
+            return _verify_page(form, status=exc.status)
+        flash("Thank you: your email address is verified.", "success")
+        if current_user.is_authenticated:
+            return see_other(safe_next(form.next.data, "auth.account"))
+        return see_other(url_for("auth.login"))
+    return _verify_page(form, status=422)
+
+
+def _verify_page(form: VerifyForm, status: int = 200, error: str | None = None) -> tuple[str, int]:
+    resend = ResendForm()
+    resend.next.data = form.next.data or ""
+    return (
+        render_template("auth/verify.html", form=form, resend_form=resend, error=error),
+        status,
+    )
+
+
+@bp.post("/auth/verify/resend")
+@_limit("RATELIMIT_VERIFY")
+def resend_verification() -> Response | tuple[str, int]:
+    """Send a new code and link; the answer never says whether the address has an account."""
+    form = ResendForm()
+    if not form.validate_on_submit():
+        return _verify_page(VerifyForm(), status=422)
+    if current_user.is_authenticated:
+        accounts.resend_verification(utcnow(), user_id=current_user.id)
+        flash("We sent a new code and link to your email address.", "success")
+    else:
+        accounts.resend_verification(utcnow(), email=form.email.data or "")
+        flash(RESEND_SENT, "success")
+    target = (
+        url_for("auth.verify", next=form.next.data) if form.next.data else url_for("auth.verify")
+    )
+    return see_other(target)
+
+
+# --- log in / out ---------------------------------------------------------------------
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code != 303
+
+
+# Two limits, both counting failed attempts only (a successful log-in is no threat, and
+# people behind one shared address shouldn't lock each other out by logging in): per
+# client address, and per login name, so that guesses spread over many addresses still
+# hit a wall for the account they target.
+@bp.route("/auth/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"], deduct_when=_failed)
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_LOGIN"],
+    methods=["POST"],
+    key_func=_login_name_key,
+    scope="login-name",
+    deduct_when=_failed,
+)
+def login() -> Response | str | tuple[str, int]:
+    """Log in by email or username and password. One generic message for every failure."""
+    form = LoginForm()
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return see_other(safe_next(request.args.get("next")))
+        form.next.data = request.args.get("next", "")
+        return render_template("auth/login.html", form=form, error=None)
+    error = accounts.GENERIC_LOGIN_ERROR
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(form.login.data or "", form.password.data or "", utcnow())
+        except DomainError:
+            pass
+        else:
+            # A fresh session on log-in: nothing from before (fixation) carries over.
+            session.clear()
+            login_user(user, remember=bool(form.remember.data))
+            if not user.is_verified:
+                flash("Welcome back. Please verify your email address to book.", "info")
+            return see_other(safe_next(form.next.data))
+    return render_template("auth/login.html", form=form, error=error), 422
+
+
+@bp.post("/auth/logout")
+def logout() -> Response:
+    """Log out (POST only, so a link or image on another page can't log anyone out)."""
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return see_other(url_for("public.index"))
+
+
+# --- reset ----------------------------------------------------------------------------
+
+
+@bp.route("/auth/reset", methods=["GET", "POST"])
+@_limit("RATELIMIT_RESET")
+def reset_request() -> Response | str | tuple[str, int]:
+    """Ask for a reset link. The answer is the same whether or not the address exists."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        accounts.request_password_reset(form.email.data or "", utcnow())
+        flash(RESET_SENT.format(minutes=current_app.config["RESET_TOKEN_MINUTES"]), "success")
+        return see_other(url_for("auth.reset_request"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/reset_request.html", form=form), status
+
+
+@bp.route("/auth/reset/<token>", methods=["GET", "POST"])
+@_limit("RATELIMIT_RESET")
+def reset_password(token: str) -> Response | str | tuple[str, int]:
+    """Choose a new password with the emailed link (single use, expires)."""
+    form = ResetPasswordForm()
+    now = utcnow()
+    if not accounts.reset_token_valid(token, now):
+        return render_template("auth/reset_password.html", form=None), 410
+    if form.validate_on_submit():
+        try:
+            accounts.reset_password(token, form.password.data or "", now)
+        except accounts.WeakPassword as exc:
+            form.password.errors.append(exc.message)
+        except DomainError:
+            return render_template("auth/reset_password.html", form=None), 410
+        else:
+            logout_user()
+            flash("Your password is changed. Log in with the new one.", "success")
+            return see_other(url_for("auth.login"))
+    status = 422 if request.method == "POST" else 200
+    return (
+        render_template("auth/reset_password.html", form=form, password_hint=PASSWORD_HINT),
+        status,
+    )
+
+
+# --- account --------------------------------------------------------------------------
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+@_limit("RATELIMIT_LOGIN")  # the current password must not be guessable from a live session
+def account() -> Response | str | tuple[str, int]:
+    """Profile summary and change password (the current one is required). Changing it
+    ends every other session of the user."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.change_password(
+                current_user.id,
+                form.current_password.data or "",
+                form.new_password.data or "",
+                utcnow(),
+            )
+        except accounts.WrongPassword as exc:
+            form.current_password.errors.append(exc.message)
+        except accounts.WeakPassword as exc:
+            form.new_password.errors.append(exc.message)
+        else:
+            # The session id carries session_version: log this session in again with the
+            # new version; every other session's id is now stale and ends.
+            fresh = db.session.get(User, user.id)
+            assert fresh is not None
+            login_user(fresh)
+            flash("Your password is changed. Other devices have been logged out.", "success")
+            return see_other(url_for("auth.account"))
+    status = 422 if request.method == "POST" else 200
+    return (
+        render_template("auth/account.html", form=form, password_hint=PASSWORD_HINT),
+        status,
+    )

@@ -1,5 +1,417 @@
 """Seat map, holds, checkout, my bookings and cancellation."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_required
+from werkzeug.exceptions import TooManyRequests
+from werkzeug.wrappers import Response as BaseResponse
+
+from ...errors import render_error
+from ...extensions import limiter
+from ...htmx import is_partial_request, trigger
+from ...models import utcnow
+from ...security import verified_required
+from ...services.bookings import get_booking, list_bookings
+from ...services.cancellation import QuoteChanged, RefundQuote, cancel_tickets, quote_refund
+from ...services.checkout import checkout as pay
+from ...services.errors import AlreadyDone, DomainError, NotFound
+from ...services.holds import toggle_hold
+from ...services.pricing import CATEGORY_LABELS
+from ...services.seatmap import SeatMap, build_seat_map, grid_etag
+from ...templating import format_coins
+from .forms import CancelForm, CheckoutForm, quoted_refund, selection_key
+from .seat_buttons import seat_rows_html
 
 bp = Blueprint("booking", __name__)
+
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@bp.after_request
+def _htmx_redirects(response: Response) -> BaseResponse:
+    """htmx would follow a redirect inside its request and swap a whole page into the seat
+    grid; for htmx, a redirect (log in, verify, paid) becomes HX-Redirect instead."""
+    if is_partial_request() and response.status_code in REDIRECTS and response.location:
+        response.headers["HX-Redirect"] = response.location
+        del response.headers["Location"]
+        response.status_code = 204
+        response.set_data(b"")
+    return response
+
+
+@bp.errorhandler(TooManyRequests)
+def _too_many(error: TooManyRequests) -> Any:
+    message = "You're clicking seats very fast. Wait a few seconds, then try again."
+    if request.endpoint == "booking.toggle_seat" and is_partial_request():
+        show_id = (request.view_args or {}).get("show_id")
+        if isinstance(show_id, int):
+            try:
+                seat_map_view = _build_seat_map(show_id)
+            except NotFound:
+                return render_error(429, message)
+            return _grid_response(seat_map_view, 429, message=message, kind="error")
+    return render_error(429, message)
+
+
+def _hold_limit() -> str:
+    return str(current_app.config["RATELIMIT_HOLD"])
+
+
+def _user_key() -> str:
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return get_remote_address()
+
+
+def _user_id() -> int | None:
+    return int(current_user.id) if current_user.is_authenticated else None
+
+
+def booking_url(reference: str) -> str:
+    """The booking page (the tickets area's); by path while that endpoint doesn't exist."""
+    if "tickets.booking_detail" in current_app.view_functions:
+        return url_for("tickets.booking_detail", reference=reference)
+    return f"/bookings/{reference}"
+
+
+def _seat_map_url(show_id: int) -> str:
+    return url_for("booking.seat_map", show_id=show_id)
+
+
+def _build_seat_map(show_id: int, user_id: int | None = None) -> SeatMap:
+    return build_seat_map(show_id, user_id if user_id is not None else _user_id(), utcnow())
+
+
+def _grid_context(seat_map_view: SeatMap, **extra: Any) -> dict[str, Any]:
+    # A basket exists exactly when a customer is looking (not current_user: after a hold's
+    # commit, asking it would reload the user row).
+    interactive = seat_map_view.basket is not None and seat_map_view.bookable
+    context: dict[str, Any] = {
+        "sm": seat_map_view,
+        # With no seat to tab to, the scrolling box itself takes focus (keyboard scrolling).
+        "focusable_seats": interactive
+        and any(
+            seat is not None and seat.state in ("free", "mine")
+            for _, cells in seat_map_view.rows
+            for seat in cells
+        ),
+        "category_labels": CATEGORY_LABELS,
+        "interactive": interactive,
+        "seat_rows": seat_rows_html(seat_map_view, interactive),
+        "poll_seconds": current_app.config["SEAT_POLL_SECONDS"],
+        "checkout_token": secrets.token_urlsafe(24),
+        "server_now": utcnow(),
+        "grid_message": None,
+        "grid_message_kind": "info",
+        "announce": None,
+        "basket_message": None,
+        "grid_oob": False,
+        "basket_oob": False,
+    }
+    context.update(extra)
+    return context
+
+
+def _fragments(
+    seat_map_view: SeatMap, status: int, *, basket_first: bool = False, **extra: Any
+) -> Response:
+    """The grid and the basket as one htmx response: the target first, the other one
+    swapped out of band."""
+    context = _grid_context(seat_map_view, **extra)
+    grid = render_template("booking/_seat_grid.html", **(context | {"grid_oob": basket_first}))
+    basket = ""
+    if seat_map_view.basket is not None:
+        basket = render_template(
+            "booking/_basket.html", **(context | {"basket_oob": not basket_first})
+        )
+    body = basket + grid if basket_first else grid + basket
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["ETag"] = seat_map_view.etag
+    return response
+
+
+def _grid_response(
+    seat_map_view: SeatMap,
+    status: int = 200,
+    *,
+    message: str | None = None,
+    kind: str = "info",
+    announce: str | None = None,
+) -> Response:
+    return _fragments(
+        seat_map_view,
+        status,
+        grid_message=message,
+        grid_message_kind=kind,
+        announce=announce or message,
+    )
+
+
+def _etag_matches(etag: str) -> bool:
+    raw = request.headers.get("If-None-Match", "")
+    tags = {tag.strip() for tag in raw.split(",") if tag.strip()}
+    plain = etag.removeprefix("W/")
+    return bool(tags & {etag, plain, "*"}) or any(t.removeprefix("W/") == plain for t in tags)
+
+
+@bp.get("/shows/<int:show_id>")
+def seat_map(show_id: int) -> str:
+    """The seat map page: read only for visitors, seats to hold for customers.
+
+    Raises 404 for an unknown show."""
+    try:
+        seat_map_view = _build_seat_map(show_id)
+    except NotFound:
+        abort(404)
+    movie_url = None
+    if "public.movie_detail" in current_app.view_functions:
+        movie_url = url_for("public.movie_detail", movie_id=seat_map_view.show.movie_id)
+    return render_template(
+        "booking/seat_map.html", movie_url=movie_url, **_grid_context(seat_map_view)
+    )
+
+
+@bp.get("/shows/<int:show_id>/seats")
+def seat_grid(show_id: int) -> BaseResponse:
+    """The seat-grid fragment for polling (304 when the ETag still matches). Without htmx
+    it sends the browser to the seat map page."""
+    if not is_partial_request():
+        return redirect(_seat_map_url(show_id), 303)
+    try:
+        etag = grid_etag(show_id, _user_id(), utcnow())
+    except NotFound:
+        abort(404)
+    if _etag_matches(etag):
+        response = Response(status=304)
+        response.headers["ETag"] = etag
+        response.headers["Cache-Control"] = "private, no-cache"
+        return response
+    try:
+        seat_map_view = _build_seat_map(show_id)
+    except NotFound:
+        abort(404)
+    return _grid_response(seat_map_view)
+
+
+@bp.post("/shows/<int:show_id>/seats/<int:seat_id>")
+@limiter.limit(_hold_limit, key_func=_user_key)
+@verified_required
+def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
+    """Hold a free seat or release one of mine. htmx: the new grid (409 when someone else
+    took it, 422 for a seat rule) plus the basket out of band; otherwise 303 back."""
+    # Read once: after the commit, current_user.id would cost a query to refresh the user.
+    user_id = int(current_user.id)
+    try:
+        result = toggle_hold(user_id, show_id, seat_id, utcnow())
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        if not is_partial_request():
+            flash(exc.message, "error")
+            return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
+        try:
+            seat_map_view = _build_seat_map(show_id, user_id)
+        except NotFound:
+            abort(404)
+        return _grid_response(seat_map_view, exc.status, message=exc.message, kind="error")
+
+    if result.action == "held":
+        message = f"Seat {result.seat_label} held for you."
+    else:
+        message = f"Seat {result.seat_label} released."
+    note = None
+    if result.released_elsewhere:
+        count = result.released_elsewhere
+        note = (
+            f"Your {count} held seat{'s' if count != 1 else ''} for another show "
+            f"{'were' if count != 1 else 'was'} released: you can hold seats for one show "
+            "at a time."
+        )
+    if not is_partial_request():
+        flash(message + (f" {note}" if note else ""), "warning" if note else "success")
+        return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
+    seat_map_view = _build_seat_map(show_id, user_id)
+    basket = seat_map_view.basket
+    announce = message
+    if basket is not None and basket.seats:
+        announce += (
+            f" {len(basket.seats)} seat{'s' if len(basket.seats) != 1 else ''} in your basket, "
+            f"{format_coins(basket.total_coins)}."
+        )
+    if note:
+        announce += f" {note}"
+    response = _grid_response(seat_map_view, message=note, kind="warning", announce=announce)
+    return trigger(response, "seats-changed")
+
+
+@bp.post("/shows/<int:show_id>/checkout")
+@verified_required
+def checkout(show_id: int) -> BaseResponse:
+    """Pay every held seat of the show with coins (one transaction, charged once per
+    checkout token), then go to the booking. Refusals: inline (htmx) or flash + 303."""
+    form = CheckoutForm()
+    if not form.validate():
+        return _checkout_refused(
+            show_id, 422, "The payment form was incomplete. Reload the page and try again."
+        )
+    try:
+        booking = pay(current_user.id, show_id, utcnow(), form.checkout_token.data)
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        return _checkout_refused(show_id, exc.status, exc.message)
+    flash(f"Paid {format_coins(booking.total_coins)} — enjoy the film!", "success")
+    target = booking_url(booking.reference)
+    if is_partial_request():
+        response = Response(status=204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+def _checkout_refused(show_id: int, status: int, message: str) -> BaseResponse:
+    if not is_partial_request():
+        flash(message, "error")
+        return redirect(_seat_map_url(show_id) + "#basket", 303)
+    try:
+        seat_map_view = _build_seat_map(show_id)
+    except NotFound:
+        abort(404)
+    response = _fragments(
+        seat_map_view, status, basket_first=True, basket_message=message, announce=message
+    )
+    return trigger(response, "seats-changed")
+
+
+@bp.get("/shows/<int:show_id>/seats/<int:seat_id>")
+@bp.get("/shows/<int:show_id>/checkout")
+def back_to_seat_map(show_id: int, seat_id: int | None = None) -> BaseResponse:
+    """Log-in and verification send people back to the URL they posted to; a GET there
+    lands on the seat map instead of a 405."""
+    return redirect(_seat_map_url(show_id), 303)
+
+
+@bp.get("/bookings")
+@login_required
+def my_bookings() -> str:
+    """The customer's bookings: upcoming, past and cancelled."""
+    lists = list_bookings(current_user.id, utcnow())
+    return render_template(
+        "booking/my_bookings.html", lists=lists, booking_url=booking_url, now=utcnow()
+    )
+
+
+@bp.route("/bookings/<reference>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel(reference: str) -> Any:
+    """Pick tickets, see the refund quote, confirm. Another user's booking is a 404; a
+    second cancel refunds nothing more."""
+    try:
+        booking = get_booking(current_user.id, reference)
+    except NotFound:
+        abort(404)
+    active = [t for t in booking.tickets if t.is_cancellable]
+    active_ids = [t.id for t in active]
+    detail_url = booking_url(booking.reference)
+
+    if request.method == "POST" and not active:
+        flash("This booking is already cancelled — nothing more was refunded.", "info")
+        return redirect(detail_url, 303)
+
+    if request.method == "POST":
+        form = CancelForm()
+    elif request.args:
+        form = CancelForm(request.args)
+    else:
+        form = CancelForm(data={"whole": True, "tickets": []})
+    form.tickets.choices = [
+        (t.id, f"Row {t.seat.row_label}, seat {t.seat.number} ({t.category})") for t in active
+    ]
+    form.tickets.validate_choice = False  # a stale form's ticket goes to the service
+
+    errors: list[str] = []
+    chosen = sorted(set(form.tickets.data or []))
+    ids = form.selected_ids(active_ids)
+    if active and ids == []:
+        errors.append("Tick the tickets to cancel, or the whole booking.")
+    unknown = [i for i in chosen if i not in active_ids] if ids is not None else []
+
+    confirmed_refund = quoted_refund(form.quoted.data)
+    notice = None
+    quote_changed = False
+    if (
+        request.method == "POST"
+        and not errors
+        and form.confirm.data == "yes"
+        and confirmed_refund is not None
+        and form.quoted.data == selection_key(ids, confirmed_refund)
+    ):
+        try:
+            done = cancel_tickets(
+                current_user.id, booking.reference, ids, utcnow(), expected_refund=confirmed_refund
+            )
+        except NotFound:
+            abort(404)
+        except AlreadyDone as exc:
+            flash(exc.message, "info")
+            return redirect(detail_url, 303)
+        except QuoteChanged as exc:
+            notice = exc.message
+            quote_changed = True
+        except DomainError as exc:
+            errors.append(exc.message)
+        else:
+            count = len(done.lines)
+            flash(
+                f"Refunded {format_coins(done.refund_total)} for {count} "
+                f"ticket{'s' if count != 1 else ''}.",
+                "success",
+            )
+            return redirect(detail_url, 303)
+    if request.method == "POST" and form.confirm.data == "yes" and not errors and not notice:
+        notice = "Your choice changed since the quote: check the new quote and confirm again."
+    if unknown and not errors:
+        errors.append("Some of those tickets are no longer active; pick from the list.")
+
+    quote: RefundQuote | None = None
+    quote_error = None
+    if active and not errors:
+        try:
+            quote = quote_refund(current_user.id, booking.reference, ids, utcnow())
+        except NotFound:
+            abort(404)
+        except DomainError as exc:
+            quote_error = exc.message
+    context = {
+        "booking": booking,
+        "form": form,
+        "active": active,
+        "quote": quote,
+        "quote_error": quote_error or (errors[0] if errors else None),
+        "quoted_key": selection_key(ids, quote.refund_total) if quote is not None else "",
+        "detail_url": detail_url,
+        "notice": notice,
+    }
+    status = 422 if errors else 409 if quote_changed else 200
+    if is_partial_request():
+        template = "booking/_refund_quote.html" if request.method == "GET" else None
+        template = template or "booking/_cancel_form.html"
+        return render_template(template, **context), status
+    return render_template("booking/cancel.html", **context), status

@@ -1,17 +1,204 @@
-"""The public catalogue: home, films, showtimes by date, health check."""
+"""The public catalogue: home, films, showtimes by date, posters, health check."""
 
-from flask import Blueprint, render_template
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, cast
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
 from sqlalchemy import text
+from werkzeug.security import safe_join
 
+from ...errors import render_error
 from ...extensions import db
+from ...htmx import is_partial_request
+from ...models import Movie, utcnow
+from ...services import catalogue
+from ...services.errors import DomainError
+from ...services.posters import poster_etag, poster_svg
+from .forms import MovieFilterForm
 
 bp = Blueprint("public", __name__)
 
 
+@bp.record_once
+def _install_sqlite_functions(state: BlueprintSetupState) -> None:
+    app = cast(Flask, state.app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            catalogue.install_sqlite_functions(db.engine)
+
+
+MAX_PAGE = 10_000
+_DIGITS = re.compile(r"^\d{1,6}$")
+POSTER_MAX_AGE = 365 * 24 * 3600  # versioned poster URLs never change content
+
+
+@bp.app_template_global()
+def poster_url(movie: Movie) -> str:
+    """The poster's URL, versioned so a new upload or a new title is fetched at once."""
+    return url_for("public.poster", movie_id=movie.id, v=_poster_version(movie))
+
+
+@bp.app_template_global()
+def show_url(show_id: int) -> str:
+    """Where a showtime links: the seat map (booking.seat_map) at /shows/<id>."""
+    if "booking.seat_map" in current_app.view_functions:
+        return url_for("booking.seat_map", show_id=show_id)
+    return f"/shows/{show_id}"
+
+
+def _poster_version(movie: Movie) -> str:
+    if movie.poster_filename:
+        return poster_etag(movie.poster_filename, 0, "file")[:12]
+    return poster_etag(movie.title, movie.poster_hue, movie.age_rating)[:12]
+
+
 @bp.get("/")
 def index() -> str:
-    """Now showing and the next 7 days."""
-    return render_template("public/index.html")
+    """Now showing, a strip of the next 7 days, and today's remaining shows."""
+    now = utcnow()
+    today = catalogue.local_date(now)
+    return render_template(
+        "public/index.html",
+        now_showing=catalogue.now_showing(now),
+        today_shows=catalogue.remaining_shows_today(now),
+        days=catalogue.date_strip(today),
+        today=today,
+    )
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not _DIGITS.match(raw) or not 1 <= int(raw) <= MAX_PAGE:
+        abort(400, description="The page number must be a whole number from 1.")
+    return int(raw)
+
+
+@bp.get("/movies")
+def movies() -> Any:
+    """Film list with search and filters; htmx gets only the results fragment.
+
+    400 for filters that can't be read (bad date, unknown genre, bad page number), 404 for
+    a page past the last one.
+    """
+    now = utcnow()
+    today = catalogue.local_date(now)
+    options = catalogue.filter_options()
+    form = MovieFilterForm(formdata=request.args, options=options)
+    if not form.validate():
+        return render_error(400, form.first_error())
+    page = _page_number()
+    try:
+        day = catalogue.parse_day(form.date.data, today) if form.date.data else None
+        filters = catalogue.MovieFilters(
+            q=(form.q.data or "").strip(),
+            genres=tuple(form.genre.data or ()),
+            language=form.language.data or "",
+            rating=form.rating.data or "",
+            day=day,
+        )
+        results = catalogue.search_movies(filters, page, now)
+    except DomainError as exc:
+        return render_error(exc.status, exc.message)
+    filter_args: dict[str, Any] = {
+        "q": filters.q,
+        "genre": list(filters.genres),
+        "language": filters.language,
+        "rating": filters.rating,
+        "date": filters.day.isoformat() if filters.day else "",
+    }
+    context = {
+        "form": form,
+        "filters": filters,
+        "results": results,
+        "filter_args": {k: v for k, v in filter_args.items() if v},
+        "today": today,
+    }
+    if is_partial_request():
+        return render_template("public/_movie_results.html", **context)
+    return render_template("public/movies.html", **context)
+
+
+@bp.get("/movies/<int:movie_id>")
+def movie_detail(movie_id: int) -> Any:
+    """One film with its upcoming shows grouped by local date; 404 for retired films."""
+    now = utcnow()
+    try:
+        movie = catalogue.get_public_movie(movie_id)
+    except DomainError as exc:
+        return render_error(exc.status, exc.message)
+    return render_template(
+        "public/movie_detail.html",
+        movie=movie,
+        show_days=catalogue.upcoming_shows_by_day(movie.id, now),
+        today=catalogue.local_date(now),
+    )
+
+
+@bp.get("/shows")
+def shows() -> Any:
+    """Every show of one cinema-local day (default today), grouped by film; 400 for a bad
+    date. Started shows are listed as started, never linked."""
+    now = utcnow()
+    today = catalogue.local_date(now)
+    try:
+        day = catalogue.parse_day(request.args.get("date"), today)
+    except DomainError as exc:
+        return render_error(exc.status, exc.message)
+    return render_template(
+        "public/shows.html",
+        day=day,
+        today=today,
+        films=catalogue.shows_on(day, now),
+        days=catalogue.date_strip(today),
+        prev_day=catalogue.step_day(day, -1, today),
+        next_day=catalogue.step_day(day, 1, today),
+    )
+
+
+@bp.get("/movies/<int:movie_id>/poster")
+def poster(movie_id: int) -> ResponseReturnValue:
+    """The uploaded poster (UPLOAD_DIR/posters/) or a generated SVG; ETag-conditional,
+    cached for a year when asked for by its versioned URL."""
+    movie = db.session.get(Movie, movie_id)
+    if movie is None:
+        abort(404)
+    versioned = request.args.get("v") == _poster_version(movie)
+    max_age = POSTER_MAX_AGE if versioned else 0
+    if movie.poster_filename:
+        folder = Path(current_app.config["UPLOAD_DIR"]) / "posters"
+        path = safe_join(str(folder), movie.poster_filename)
+        if path is not None and Path(path).is_file():
+            response = send_from_directory(folder, movie.poster_filename, max_age=max_age)
+            if not versioned:
+                response.cache_control.no_cache = True
+            return response
+        current_app.logger.warning("poster file missing for movie %s", movie.id)
+    response = Response(
+        poster_svg(movie.title, movie.poster_hue, movie.age_rating), mimetype="image/svg+xml"
+    )
+    response.set_etag(poster_etag(movie.title, movie.poster_hue, movie.age_rating))
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    if not versioned:
+        response.cache_control.no_cache = True
+    # The image needs nothing external; forbid everything else if it is opened directly.
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response.make_conditional(request)
 
 
 @bp.get("/healthz")

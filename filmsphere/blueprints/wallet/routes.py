@@ -1,5 +1,95 @@
 """Wallet balance and ledger, refill, Stripe top-up and webhook."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response as BaseResponse
+
+from ...htmx import is_partial_request, trigger
+from ...models import utcnow
+from ...services.bookings import WalletPage, wallet_page
+from ...services.errors import DomainError, NotFound
+from ...templating import format_coins
 
 bp = Blueprint("wallet", __name__)
+
+
+def _page_data(page: int) -> WalletPage:
+    config = current_app.config
+    try:
+        return wallet_page(
+            current_user.id,
+            page,
+            utcnow(),
+            refill_enabled=bool(config["REFILL_ENABLED"]),
+            refill_target_coins=int(config["REFILL_TARGET_COINS"]),
+            refill_interval_minutes=int(config["REFILL_INTERVAL_MINUTES"]),
+        )
+    except NotFound:
+        # An account without a wallet (never for customers) sees an empty one.
+        return WalletPage(0, [], 1, 1, 0, False, 0, 0, None, True)
+
+
+def _booking_url(reference: str) -> str:
+    if "tickets.booking_detail" in current_app.view_functions:
+        return url_for("tickets.booking_detail", reference=reference)
+    return f"/bookings/{reference}"
+
+
+@bp.get("/wallet")
+@login_required
+def wallet() -> Any:
+    """Balance, the ledger newest first (20 a page) and the refill button. htmx paging
+    asks for the ledger fragment only."""
+    data = _page_data(request.args.get("page", 1, type=int) or 1)
+    context = {"w": data, "booking_url": _booking_url, "message": None, "message_kind": "info"}
+    if is_partial_request() and request.headers.get("HX-Target") == "ledger":
+        return render_template("wallet/_ledger.html", **context)
+    return render_template("wallet/wallet.html", **context)
+
+
+@bp.post("/wallet/refill")
+@login_required
+def refill() -> BaseResponse:
+    """Top the balance back up to the refill target (where enabled, at most once per
+    interval). htmx: the summary with the message and the ledger out of band."""
+    from ...services.wallet import refill as run_refill
+
+    status = 200
+    if not current_app.config["REFILL_ENABLED"]:
+        message, kind, status = "Refill is not available here.", "error", 404
+    else:
+        try:
+            entry = run_refill(current_user.id, utcnow())
+        except DomainError as exc:
+            message, kind, status = exc.message, "error", exc.status
+        else:
+            message, kind = (
+                f"Refilled {format_coins(entry.amount_coins)}: your balance is "
+                f"{format_coins(entry.balance_after_coins)}.",
+                "success",
+            )
+    if not is_partial_request():
+        flash(message, kind)
+        return redirect(url_for("wallet.wallet"), 303)
+    data = _page_data(1)
+    context = {"w": data, "booking_url": _booking_url, "message": message, "message_kind": kind}
+    body = render_template("wallet/_wallet_summary.html", **context) + render_template(
+        "wallet/_ledger.html", oob=True, **context
+    )
+    response = make_response(body, 422 if status == 404 else status)
+    if status == 200:
+        trigger(response, "wallet-changed")
+    return response

@@ -6,4 +6,56 @@
     var meta = document.querySelector('meta[name="csrf-token"]');
     if (meta) { event.detail.headers["X-CSRFToken"] = meta.content; }
   });
+  // A table bigger than its box scrolls inside .table-wrap: keyboard users must be able to
+  // focus that region to scroll it, and screen readers need to know what it is.
+  function focusableScrollers() {
+    var wraps = document.querySelectorAll(".table-wrap");
+    for (var i = 0; i < wraps.length; i++) {
+      var wrap = wraps[i];
+      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1 ||
+        wrap.scrollHeight > wrap.clientHeight + 1;
+      if (scrolls && !wrap.hasAttribute("tabindex")) {
+        wrap.tabIndex = 0;
+        wrap.setAttribute("data-scroll-focus", "");
+        if (!wrap.hasAttribute("role")) { wrap.setAttribute("role", "region"); }
+        if (!wrap.hasAttribute("aria-label") && !wrap.hasAttribute("aria-labelledby")) {
+          // Named after its caption or its section's heading, but not identically to the
+          // section: two landmarks with one name are ambiguous.
+          var caption = wrap.querySelector("caption");
+          var section = wrap.closest("[aria-labelledby]");
+          var heading = section && document.getElementById(section.getAttribute("aria-labelledby"));
+          var name = caption ? caption.textContent : heading ? heading.textContent : "";
+          wrap.setAttribute("aria-label", (name.trim() + " table").trim());
+        }
+      } else if (!scrolls && wrap.hasAttribute("data-scroll-focus")) {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("data-scroll-focus");
+      }
+    }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", focusableScrollers);
+  } else { focusableScrollers(); }
+  window.addEventListener("load", focusableScrollers);
+  window.addEventListener("resize", focusableScrollers);
+  document.addEventListener("htmx:afterSettle", focusableScrollers);
+
+  // Tickets saved for offline use belong to this account: forget them before logging out
+  // (the service worker also drops them when it sees the logout request).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-logout]") || !("caches" in window)) { return; }
+    event.preventDefault();
+    var sent = false;
+    function send() { if (!sent) { sent = true; form.submit(); } }
+    if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+      navigator.serviceWorker.controller.postMessage({ type: "LOGOUT" });
+    }
+    caches.keys().then(function (names) {
+      return Promise.all(names.filter(function (name) {
+        return name.indexOf("filmsphere-tickets") === 0;
+      }).map(function (name) { return caches.delete(name); }));
+    }).then(send, send);
+    window.setTimeout(send, 2000);
+  });
 })();

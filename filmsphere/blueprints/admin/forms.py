@@ -1,0 +1,91 @@
+"""Admin forms. CSRF is checked globally by CSRFProtect, so the forms don't repeat it."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    DateField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+
+class AdminForm(FlaskForm):
+    class Meta:
+        csrf = False  # CSRFProtect already refused a POST without a valid token
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class FilmForm(AdminForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+    duration_minutes = IntegerField(
+        "Duration (minutes)", validators=[InputRequired(), NumberRange(min=1, max=600)]
+    )
+    age_rating = StringField("Age rating", validators=[DataRequired(), Length(max=8)])
+    language = StringField("Language", validators=[DataRequired(), Length(max=40)])
+    release_date = DateField("Release date", validators=[Optional()])
+    genres = MultiCheckboxField("Genres", choices=[], validate_choice=False)
+    new_genres = StringField(
+        "New genres (comma separated)", validators=[Optional(), Length(max=200)]
+    )
+    poster_hue = IntegerField(
+        "Generated poster colour (hue 0–359)",
+        default=220,
+        validators=[Optional(), NumberRange(min=0, max=359)],
+    )
+
+
+class PosterForm(AdminForm):
+    poster = FileField("Poster image (PNG, JPEG or WebP)", validators=[FileRequired()])
+
+
+class ScreenForm(AdminForm):
+    name = StringField("Screen name", validators=[DataRequired(), Length(max=60)])
+    layout = TextAreaField("Layout (one line per row)", validators=[DataRequired()])
+
+
+class ShowForm(AdminForm):
+    movie_id = SelectField("Film", coerce=int, validators=[InputRequired()])
+    screen_id = SelectField("Screen", coerce=int, validators=[InputRequired()])
+    start_date = DateField("Date", validators=[InputRequired()])
+    start_time = TimeField("Start time", validators=[InputRequired()])
+    base_price_coins = IntegerField(
+        "Base price (coins)", validators=[InputRequired(), NumberRange(min=1, max=100_000)]
+    )
+
+
+class ReasonForm(AdminForm):
+    reason = StringField("Reason (sent to customers)", validators=[Optional(), Length(max=300)])
+
+
+class RoleForm(AdminForm):
+    role = SelectField(
+        "Role",
+        choices=[
+            SelectChoice("customer", "Customer"),
+            SelectChoice("staff", "Staff"),
+            SelectChoice("admin", "Admin"),
+        ],
+        validators=[InputRequired()],
+    )
+
+
+class CoinAdjustForm(AdminForm):
+    amount_coins = IntegerField(
+        "Coins (+ to add, − to remove)",
+        validators=[InputRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
+    )
+    reason = StringField("Reason", validators=[DataRequired(), Length(max=300)])

@@ -1,0 +1,61 @@
+"""Admin bookings: search, detail with tickets and money, cancel with a 100 % refund."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from ...security import admin_required
+from ...services.admin_bookings import booking_detail, search_bookings
+from ...services.errors import DomainError
+from .base import actor_id, arg_date, arg_int, bp, now
+from .forms import ReasonForm
+
+
+@bp.get("/bookings")
+@admin_required
+def bookings() -> str:
+    """Search bookings by reference, customer (email or username), show id or show date."""
+    filters = {
+        "reference": request.args.get("reference", ""),
+        "customer": request.args.get("customer", ""),
+        "show_id": arg_int("show"),
+        "day": arg_date("date"),
+    }
+    searched = any(v not in (None, "") for v in filters.values())
+    rows = search_bookings(**filters)  # type: ignore[arg-type]
+    return render_template("admin/bookings.html", rows=rows, filters=filters, searched=searched)
+
+
+@bp.get("/bookings/<int:booking_id>")
+@admin_required
+def booking(booking_id: int) -> tuple[str, int]:
+    """One booking: customer, show, tickets, and the ledger entries (charge, refunds)."""
+    try:
+        detail = booking_detail(booking_id)
+    except DomainError as exc:
+        return render_template("admin/message.html", title="Booking", error=exc.message), 404
+    return render_template(
+        "admin/booking.html", detail=detail, reason_form=ReasonForm(formdata=None)
+    ), 200
+
+
+@bp.post("/bookings/<int:booking_id>/cancel")
+@admin_required
+def booking_cancel(booking_id: int) -> Response | tuple[str, int]:
+    """Cancel every active ticket of a booking with a 100 % refund and an email."""
+    from ...services.cancellation import cancel_booking_by_admin
+
+    form = ReasonForm()
+    if not form.validate():
+        return render_template(
+            "admin/message.html", title="Cancel booking", error="The reason is too long."
+        ), 422
+    try:
+        refunded = cancel_booking_by_admin(actor_id(), booking_id, now(), form.reason.data or "")
+    except DomainError as exc:
+        return render_template(
+            "admin/message.html", title="Cancel booking", error=exc.message
+        ), exc.status
+    flash(f"The booking was cancelled and {refunded} coins were refunded.", "success")
+    return redirect(url_for("admin.booking", booking_id=booking_id), 303)

@@ -1,0 +1,204 @@
+"""Admin showtimes: week view per screen, create, edit, cancel (100 % refunds)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
+
+from ...extensions import db
+from ...models import Movie, Screen, Show, Ticket, TicketStatus
+from ...security import admin_required
+from ...services import scheduling
+from ...services.errors import DomainError
+from ...templating import local_today, to_local
+from .base import actor_id, arg_date, arg_int, bp, form_status, now
+from .forms import ReasonForm, ShowForm
+
+MAX_DAYS_AHEAD = 730
+
+
+def _date_problem(form: ShowForm) -> str | None:
+    day = form.start_date.data
+    if day is not None and day > local_today() + timedelta(days=MAX_DAYS_AHEAD):
+        form.start_date.errors = [f"Schedule at most {MAX_DAYS_AHEAD} days ahead."]
+        return form.start_date.errors[0]
+    return None
+
+
+def _to_utc(form: ShowForm) -> datetime:
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    assert form.start_date.data is not None and form.start_time.data is not None
+    return datetime.combine(form.start_date.data, form.start_time.data, tzinfo=tz).astimezone(UTC)
+
+
+def _choices(form: ShowForm, keep_movie_id: int | None = None) -> ShowForm:
+    movies = db.session.scalars(
+        select(Movie)
+        .where((Movie.is_retired.is_(False)) | (Movie.id == (keep_movie_id or 0)))
+        .order_by(func.lower(Movie.title))
+    )
+    form.movie_id.choices = [
+        SelectChoice(str(m.id), f"{m.title} ({m.duration_minutes} min)") for m in movies
+    ]
+    screens = db.session.scalars(
+        select(Screen).where(Screen.is_active.is_(True)).order_by(func.lower(Screen.name))
+    )
+    form.screen_id.choices = [SelectChoice(str(s.id), s.name) for s in screens]
+    return form
+
+
+@bp.get("/shows")
+@admin_required
+def shows() -> str:
+    """Seven days of shows from `week` (default today), for one `screen` or all screens."""
+    start = arg_date("week") or local_today()
+    screen_id = arg_int("screen")
+    screens = list(db.session.scalars(select(Screen).order_by(func.lower(Screen.name))))
+    return render_template(
+        "admin/shows.html",
+        days=scheduling.week_view(screen_id, start),
+        screens=screens,
+        screen_id=screen_id,
+        week=start,
+        prev_week=start - timedelta(days=7),
+        next_week=start + timedelta(days=7),
+    )
+
+
+def _render_show_form(form: ShowForm, show: Show | None, **extra: Any) -> tuple[str, int]:
+    status = extra.pop("status", None) or form_status(form)
+    sold = 0
+    if show is not None:
+        sold = int(
+            db.session.scalar(
+                select(func.count())
+                .select_from(Ticket)
+                .where(Ticket.show_id == show.id, Ticket.status == TicketStatus.ACTIVE)
+            )
+            or 0
+        )
+    context: dict[str, Any] = {
+        "form": form,
+        "show": show,
+        "sold": sold,
+        "reason_form": ReasonForm(formdata=None),
+        "error": None,
+    }
+    context.update(extra)
+    return render_template("admin/show_form.html", **context), status
+
+
+@bp.route("/shows/new", methods=["GET", "POST"])
+@admin_required
+def show_new() -> Response | tuple[str, int]:
+    """Schedule a show. The end is film duration + cleaning; an overlap in the screen is
+    refused (409) naming the screens free at that time."""
+    form = _choices(ShowForm())
+    if request.method == "GET":
+        form.screen_id.data = arg_int("screen") or None
+        form.start_date.data = arg_date("date") or local_today() + timedelta(days=1)
+    if form.validate_on_submit() and not _date_problem(form):
+        try:
+            show = scheduling.schedule_show(
+                movie_id=form.movie_id.data,
+                screen_id=form.screen_id.data,
+                starts_at=_to_utc(form),
+                base_price_coins=int(form.base_price_coins.data or 0),
+                now=now(),
+                actor_id=actor_id(),
+            )
+        except DomainError as exc:
+            return _render_show_form(
+                form,
+                None,
+                error=exc.message,
+                status=exc.status,
+            )
+        flash(
+            f"{show.movie.title} is scheduled in {show.screen.name} on "
+            f"{to_local(show.starts_at):%a %d %b at %H:%M}.",
+            "success",
+        )
+        return redirect(
+            url_for(
+                "admin.shows",
+                screen=show.screen_id,
+                week=to_local(show.starts_at).date().isoformat(),
+            ),
+            303,
+        )
+    return _render_show_form(form, None)
+
+
+@bp.route("/shows/<int:show_id>", methods=["GET", "POST"])
+@admin_required
+def show_edit(show_id: int) -> Response | tuple[str, int]:
+    """Edit a scheduled show; film, screen and start only while no ticket is sold."""
+    show = db.session.get(Show, show_id)
+    if show is None:
+        return render_template(
+            "admin/message.html", title="Show", error="That show does not exist."
+        ), 404
+    form = _choices(ShowForm(), keep_movie_id=show.movie_id)
+    if request.method == "GET":
+        local = to_local(show.starts_at)
+        form.movie_id.data = show.movie_id
+        form.screen_id.data = show.screen_id
+        form.start_date.data = local.date()
+        form.start_time.data = local.time().replace(second=0, microsecond=0)
+        form.base_price_coins.data = show.base_price_coins
+    if form.validate_on_submit() and not _date_problem(form):
+        try:
+            scheduling.update_show(
+                actor_id=actor_id(),
+                show_id=show_id,
+                movie_id=form.movie_id.data,
+                screen_id=form.screen_id.data,
+                starts_at=_to_utc(form),
+                base_price_coins=int(form.base_price_coins.data or 0),
+                now=now(),
+            )
+        except DomainError as exc:
+            show = db.session.get(Show, show_id)
+            return _render_show_form(
+                form,
+                show,
+                error=exc.message,
+                status=exc.status,
+            )
+        flash("The show was saved.", "success")
+        return redirect(url_for("admin.show_edit", show_id=show_id), 303)
+    return _render_show_form(form, show)
+
+
+@bp.post("/shows/<int:show_id>/cancel")
+@admin_required
+def show_cancel(show_id: int) -> Response | tuple[str, int]:
+    """Cancel a show: every ticket refunded 100 %, every customer emailed, audited, in one
+    transaction (services.cancellation.cancel_show)."""
+    from ...services.cancellation import cancel_show
+
+    reason_form = ReasonForm()
+    reason_form.validate()
+    if reason_form.errors:
+        return render_template(
+            "admin/message.html", title="Cancel show", error="The reason is too long."
+        ), 422
+    try:
+        result = cancel_show(actor_id(), show_id, now(), reason_form.reason.data or "")
+    except DomainError as exc:
+        return render_template("admin/message.html", title="Cancel show", error=exc.message), (
+            exc.status
+        )
+    flash(
+        f"The show was cancelled: {result.bookings} booking(s), {result.tickets} ticket(s), "
+        f"{result.refunded_coins} coins refunded in full.",
+        "success",
+    )
+    return redirect(url_for("admin.show_edit", show_id=show_id), 303)

@@ -1,0 +1,79 @@
+"""Account forms: field presence and shape; the services apply the account rules."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, Regexp
+
+USERNAME_HINT = "3 to 32 characters: letters, digits, '_', '.' and '-'."
+PASSWORD_HINT = (
+    "At least 10 characters, mixing three of: lower-case, capitals, digits, symbols "
+    "(or 16 characters or more). Not your username or email address."
+)
+
+
+class RegisterForm(FlaskForm):
+    email = EmailField(
+        "Email address", validators=[DataRequired("Enter your email address."), Length(max=254)]
+    )
+    username = StringField(
+        "Username",
+        validators=[
+            DataRequired("Choose a username."),
+            Regexp(r"^[A-Za-z0-9_.-]{3,32}$", message=f"Usernames are {USERNAME_HINT}"),
+        ],
+    )
+    full_name = StringField(
+        "Full name", validators=[DataRequired("Enter your name."), Length(max=120)]
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired("Choose a password."), Length(max=200)]
+    )
+
+
+class LoginForm(FlaskForm):
+    login = StringField(
+        "Email or username", validators=[DataRequired("Enter your email or username.")]
+    )
+    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+    remember = BooleanField("Keep me logged in on this device")
+    next = HiddenField()
+
+
+class VerifyForm(FlaskForm):
+    email = EmailField("Email address", validators=[Length(max=254)])
+    code = StringField(
+        "6-digit code",
+        validators=[
+            DataRequired("Enter the 6-digit code from the email."),
+            Regexp(r"^\s*\d{6}\s*$", message="The code is 6 digits."),
+        ],
+    )
+    next = HiddenField()
+
+
+class ResendForm(FlaskForm):
+    email = EmailField("Email address", validators=[Length(max=254)])
+    next = HiddenField()
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField(
+        "Email address", validators=[DataRequired("Enter your email address."), Length(max=254)]
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password", validators=[DataRequired("Choose a new password."), Length(max=200)]
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
+    new_password = PasswordField(
+        "New password", validators=[DataRequired("Choose a new password."), Length(max=200)]
+    )

@@ -1,0 +1,38 @@
+"""The film filter form: a plain GET form (no CSRF: it changes nothing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import SearchField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import Length, Optional
+
+from ...services.catalogue import FilterOptions
+
+
+class MovieFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = SearchField("Search films", validators=[Optional(), Length(max=100)])
+    genre = SelectMultipleField("Genres", choices=[], validate_choice=True)
+    language = SelectField("Language", choices=[], default="", validate_choice=True)
+    rating = SelectField("Age rating", choices=[], default="", validate_choice=True)
+    # Parsed by catalogue.parse_day, which gives the 400 message for bad dates.
+    date = StringField("Showing on", validators=[Optional(), Length(max=20)])
+
+    def __init__(self, *args: Any, options: FilterOptions, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.genre.choices = [(g, g) for g in options.genres]
+        self.language.choices = [("", "Any language")] + [(x, x) for x in options.languages]
+        self.rating.choices = [("", "Any rating")] + [(x, x) for x in options.ratings]
+
+    def first_error(self) -> str:
+        labels = {"genre": "genre", "language": "language", "rating": "age rating"}
+        for name, errors in self.errors.items():
+            if name in labels:
+                return f"That {labels[name]} is not in the programme. Clear the filters and retry."
+            field = getattr(self, name)
+            return f"{field.label.text}: {errors[0]}"
+        return "The filters could not be read."

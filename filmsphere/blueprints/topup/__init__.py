@@ -1,0 +1,1 @@
+"""Stripe coin top-up: Checkout Session start, signed webhook, the wallet's top-up panel."""

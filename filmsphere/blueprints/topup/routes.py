@@ -1,0 +1,149 @@
+"""Stripe top-up routes: POST /wallet/topup (to Stripe Checkout) and POST /stripe/webhook.
+
+Both exist only when FILMSPHERE_STRIPE_SECRET_KEY is set; otherwise they answer 404 and
+the wallet's top-up panel renders nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request
+from flask.typing import ResponseReturnValue
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_required
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from ...errors import render_error
+from ...extensions import csrf, db, limiter
+from ...models import TopUp, utcnow
+from ...services import topup as topup_service
+from ...services.errors import DomainError
+from .forms import TopUpForm
+
+bp = Blueprint("topup", __name__)
+log = logging.getLogger(__name__)
+WALLET_PATH = "/wallet"  # public contract (PRODUCT.md), also Stripe's return address
+RECENT_TOPUPS = 20
+
+
+@bp.url_value_preprocessor
+def _only_when_configured(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # Runs before any before_request hook (CSRF included): with Stripe off the routes are
+    # simply not there, whatever the request carries.
+    if not topup_service.is_enabled():
+        abort(404)
+
+
+def _rate_key() -> str:
+    if current_user.is_authenticated:
+        return f"topup-user:{current_user.id}"
+    return f"topup-ip:{get_remote_address()}"
+
+
+def _rate_limit() -> str:
+    return str(current_app.config.get("RATELIMIT_TOPUP") or "10 per minute")
+
+
+@bp.post("/wallet/topup")
+@login_required
+@limiter.limit(_rate_limit, key_func=_rate_key)
+def start() -> ResponseReturnValue:
+    """Create a Checkout Session for the chosen pack and send the customer to Stripe (303).
+
+    Unknown pack -> 422; Stripe unavailable -> message on the wallet page, nothing recorded.
+    """
+    form = TopUpForm()
+    if not form.validate():
+        return render_error(422, "Please choose one of the coin packs on offer.")
+    try:
+        started = topup_service.start_topup(
+            current_user.id, form.pack.data, form.nonce.data, utcnow()
+        )
+    except topup_service.PaymentProviderError as exc:
+        flash(exc.message, "error")
+        return redirect(WALLET_PATH, 303)
+    except DomainError as exc:
+        return render_error(exc.status, exc.message)
+    return redirect(started.url, 303)
+
+
+@bp.post("/stripe/webhook")
+@csrf.exempt
+def webhook() -> ResponseReturnValue:
+    """Stripe's event delivery. 400 bad signature; 200 for handled, duplicate, unpaid and
+    ignored events; 503 when the database is unavailable, so that Stripe retries."""
+    try:
+        event = topup_service.verify_event(
+            request.get_data(cache=False), request.headers.get("Stripe-Signature")
+        )
+    except topup_service.InvalidWebhook as exc:
+        return jsonify(error=exc.message), 400
+    try:
+        outcome = topup_service.handle_event(event, utcnow())
+    except (OperationalError, InterfaceError):
+        log.exception("Stripe event %s not applied: database unavailable", event.get("id"))
+        _discard_session()
+        return jsonify(error="Database unavailable; please retry."), 503
+    except DomainError as exc:  # e.g. the customer has no wallet: Stripe keeps retrying
+        log.error("Stripe event %s not applied: %s", event.get("id"), exc.message)
+        return jsonify(error=exc.message), exc.status
+    log.info("Stripe event %s (%s): %s", event.get("id"), event["type"], outcome)
+    return jsonify(received=True, outcome=outcome), 200
+
+
+def _discard_session() -> None:
+    try:
+        db.session.rollback()
+    except (OperationalError, InterfaceError):
+        db.session().invalidate()
+
+
+# --- the wallet page's panel -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopUpRow:
+    pack_id: str
+    coins: int
+    amount_label: str
+    status: str
+    created_at: datetime
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TopUpPanel:
+    packs: list[topup_service.CoinPack]
+    topups: list[TopUpRow]
+    nonce: str
+    notice: str | None  # "success" / "cancelled" when back from Stripe
+
+
+def topup_row(topup: TopUp) -> TopUpRow:
+    return TopUpRow(
+        pack_id=topup.pack_id,
+        coins=topup.coins,
+        amount_label=topup_service.format_money(topup.amount_minor, topup.currency),
+        status=topup.status,
+        created_at=topup.created_at,
+        completed_at=topup.completed_at,
+    )
+
+
+@bp.app_template_global()
+def topup_panel_data() -> TopUpPanel | None:
+    """What templates/topup/_topup_panel.html shows; None hides the panel (Stripe off, or
+    nobody signed in), so the wallet view needn't know about Stripe."""
+    if not topup_service.is_enabled() or not current_user.is_authenticated:
+        return None
+    notice = request.args.get("topup")
+    return TopUpPanel(
+        packs=topup_service.coin_packs(),
+        topups=[topup_row(t) for t in topup_service.list_topups(current_user.id, RECENT_TOPUPS)],
+        nonce=topup_service.new_nonce(),
+        notice=notice if notice in ("success", "cancelled") else None,
+    )

@@ -1,0 +1,75 @@
+"""Admin booking queries: search by reference, customer, show or date; one booking's money."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, or_, select
+
+from ..extensions import db
+from ..models import Booking, LedgerEntry, Movie, Show, User
+from ..templating import local_day_bounds
+from .errors import NotFound
+
+
+@dataclass(frozen=True)
+class BookingRow:
+    booking: Booking
+    user: User
+    movie_title: str
+
+
+@dataclass(frozen=True)
+class BookingDetail:
+    booking: Booking
+    user: User
+    ledger: list[LedgerEntry]
+
+
+def search_bookings(
+    *,
+    reference: str = "",
+    customer: str = "",
+    show_id: int | None = None,
+    day: date | None = None,
+    limit: int = 100,
+) -> list[BookingRow]:
+    """Bookings matching every given filter, newest first. `day` is the cinema-local date
+    of the show; `customer` matches email or username (case-insensitive, substring)."""
+    query = (
+        select(Booking, User, Movie.title)
+        .join(User, User.id == Booking.user_id)
+        .join(Show, Show.id == Booking.show_id)
+        .join(Movie, Movie.id == Show.movie_id)
+    )
+    if reference.strip():
+        query = query.where(func.upper(Booking.reference) == reference.strip().upper())
+    if customer.strip():
+        pattern = f"%{customer.strip().lower()}%"
+        query = query.where(
+            or_(func.lower(User.email).like(pattern), func.lower(User.username).like(pattern))
+        )
+    if show_id is not None:
+        query = query.where(Booking.show_id == show_id)
+    if day is not None:
+        start, end = local_day_bounds(day)
+        query = query.where(Show.starts_at >= start, Show.starts_at < end)
+    rows = db.session.execute(query.order_by(Booking.id.desc()).limit(limit)).all()
+    return [BookingRow(b, u, t) for b, u, t in rows]
+
+
+def booking_detail(booking_id: int) -> BookingDetail:
+    """A booking with its customer and every ledger entry that refers to it (the charge
+    and any refunds), oldest first."""
+    booking = db.session.get(Booking, booking_id)
+    if booking is None:
+        raise NotFound("That booking does not exist.")
+    user = db.session.get(User, booking.user_id)
+    assert user is not None
+    ledger = list(
+        db.session.scalars(
+            select(LedgerEntry).where(LedgerEntry.booking_id == booking.id).order_by(LedgerEntry.id)
+        )
+    )
+    return BookingDetail(booking, user, ledger)

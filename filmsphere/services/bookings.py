@@ -1,0 +1,171 @@
+"""Read-only queries for the customer's pages: one booking, my bookings, the wallet page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Booking, BookingStatus, LedgerEntry, LedgerKind, Show, Wallet
+from .errors import NotFound
+
+LEDGER_PAGE_SIZE = 20
+
+KIND_LABELS: dict[str, str] = {
+    LedgerKind.SIGNUP_GRANT: "Welcome coins",
+    LedgerKind.REFILL: "Refill",
+    LedgerKind.TOPUP: "Top-up",
+    LedgerKind.BOOKING_CHARGE: "Booking payment",
+    LedgerKind.REFUND: "Refund",
+    LedgerKind.ADMIN_ADJUSTMENT: "Adjustment by the cinema",
+}
+
+
+def get_booking(user_id: int, reference: str) -> Booking:
+    """The user's booking with this reference (tickets, show, film and screen loaded).
+
+    Raises NotFound for an unknown reference and for another user's booking alike, so a
+    reference can't be probed. Reads only; never locks or commits.
+    """
+    booking = db.session.scalars(
+        select(Booking).where(Booking.reference == reference.strip())
+    ).one_or_none()
+    if booking is None or booking.user_id != user_id:
+        raise NotFound("There is no booking with that reference on your account.")
+    return booking
+
+
+@dataclass(frozen=True)
+class BookingLists:
+    """A customer's bookings split for the "My bookings" page."""
+
+    upcoming: list[Booking]  # soonest first
+    past: list[Booking]  # most recent first
+    cancelled: list[Booking]  # most recently cancelled first
+
+    @property
+    def empty(self) -> bool:
+        return not (self.upcoming or self.past or self.cancelled)
+
+
+def list_bookings(user_id: int, now: datetime) -> BookingLists:
+    """All of the user's bookings: upcoming (the show has not ended), past, and fully
+    cancelled ones (kept with their history). Reads only."""
+    bookings = db.session.scalars(
+        select(Booking).join(Show, Show.id == Booking.show_id).where(Booking.user_id == user_id)
+    ).all()
+    upcoming: list[Booking] = []
+    past: list[Booking] = []
+    cancelled: list[Booking] = []
+    for booking in bookings:
+        if booking.status == BookingStatus.CANCELLED:
+            cancelled.append(booking)
+        elif booking.show.ends_at > now:
+            upcoming.append(booking)
+        else:
+            past.append(booking)
+    upcoming.sort(key=lambda b: (b.show.starts_at, b.id))
+    past.sort(key=lambda b: (b.show.starts_at, b.id), reverse=True)
+    cancelled.sort(key=lambda b: (b.cancelled_at or b.created_at, b.id), reverse=True)
+    return BookingLists(upcoming=upcoming, past=past, cancelled=cancelled)
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One ledger entry as the wallet page shows it."""
+
+    id: int
+    kind: str
+    kind_label: str
+    amount_coins: int
+    balance_after_coins: int
+    created_at: datetime
+    booking_reference: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class WalletPage:
+    """Balance, one page of the ledger (newest first) and when refill is next possible."""
+
+    balance_coins: int
+    entries: list[LedgerRow]
+    page: int
+    pages: int
+    total_entries: int
+    refill_enabled: bool
+    refill_target_coins: int
+    refill_interval_minutes: int
+    next_refill_at: datetime | None  # None: available now (as far as the page can tell)
+    refill_not_needed: bool  # the balance is already at or above the refill target
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def wallet_page(
+    user_id: int,
+    page: int,
+    now: datetime,
+    *,
+    refill_enabled: bool,
+    refill_target_coins: int,
+    refill_interval_minutes: int,
+    per_page: int = LEDGER_PAGE_SIZE,
+) -> WalletPage:
+    """The wallet page's data. A page number past the end shows the last page. Reads only;
+    the refill hint is advisory (services.wallet.refill decides under the wallet lock)."""
+    wallet = db.session.scalars(select(Wallet).where(Wallet.user_id == user_id)).one_or_none()
+    if wallet is None:
+        raise NotFound("This account has no wallet.")
+    total = db.session.scalar(
+        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.wallet_id == wallet.id)
+    )
+    total = int(total or 0)
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    rows = db.session.execute(
+        select(LedgerEntry, Booking.reference)
+        .outerjoin(Booking, Booking.id == LedgerEntry.booking_id)
+        .where(LedgerEntry.wallet_id == wallet.id)
+        .order_by(LedgerEntry.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    entries = [
+        LedgerRow(
+            id=entry.id,
+            kind=entry.kind,
+            kind_label=KIND_LABELS.get(entry.kind, entry.kind.replace("_", " ").capitalize()),
+            amount_coins=entry.amount_coins,
+            balance_after_coins=entry.balance_after_coins,
+            created_at=entry.created_at,
+            booking_reference=reference,
+            reason=entry.reason,
+        )
+        for entry, reference in rows
+    ]
+    next_refill_at = None
+    if wallet.last_refill_at is not None:
+        candidate = wallet.last_refill_at + timedelta(minutes=refill_interval_minutes)
+        if candidate > now:
+            next_refill_at = candidate
+    return WalletPage(
+        balance_coins=wallet.balance_coins,
+        entries=entries,
+        page=page,
+        pages=pages,
+        total_entries=total,
+        refill_enabled=refill_enabled,
+        refill_target_coins=refill_target_coins,
+        refill_interval_minutes=refill_interval_minutes,
+        next_refill_at=next_refill_at,
+        refill_not_needed=wallet.balance_coins >= refill_target_coins,
+    )

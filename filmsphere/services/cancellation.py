@@ -1,0 +1,413 @@
+"""Cancellations and refunds: by the customer (refund policy), by an admin (100 %), and of
+a whole show (100 % for every booking)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import (
+    Booking,
+    BookingStatus,
+    LedgerKind,
+    Show,
+    ShowStatus,
+    Ticket,
+    TicketStatus,
+    Wallet,
+)
+from . import notifications
+from .audit import record_audit
+from .errors import AlreadyDone, Conflict, DomainError, NotFound
+from .holds import bump_seat_version
+from .pricing import percent_of
+from .transaction import race_point, write_transaction
+from .wallet import lock_wallet, post_entry
+
+
+@dataclass(frozen=True)
+class RefundLine:
+    ticket_id: int
+    seat_label: str
+    price_coins: int
+    refund_coins: int
+
+
+@dataclass(frozen=True)
+class RefundQuote:
+    reference: str
+    lines: list[RefundLine]
+    percent: int
+    refund_total: int
+    policy_text: str
+
+
+@dataclass(frozen=True)
+class ShowCancellation:
+    bookings: int
+    tickets: int
+    refunded_coins: int
+
+
+def _minutes_text(minutes: int) -> str:
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minutes"
+
+
+def policy_text() -> str:
+    config = current_app.config
+    full = int(config["REFUND_FULL_BEFORE_MINUTES"])
+    partial = int(config["REFUND_PARTIAL_BEFORE_MINUTES"])
+    percent = int(config["REFUND_PARTIAL_PERCENT"])
+    return (
+        f"Full refund until {_minutes_text(full)} before the show starts, {percent} % until "
+        f"{_minutes_text(partial)} before, no refund after that."
+    )
+
+
+def refund_percent(starts_at: datetime, now: datetime) -> int:
+    """The customer refund percentage at `now`. Edges are inclusive in the customer's
+    favour: exactly 2 hours before the start is still 100 %, exactly 20 minutes before
+    still 80 %; one moment later the next band applies."""
+    config = current_app.config
+    before = starts_at - now
+    if before >= timedelta(minutes=int(config["REFUND_FULL_BEFORE_MINUTES"])):
+        return 100
+    if before >= timedelta(minutes=int(config["REFUND_PARTIAL_BEFORE_MINUTES"])):
+        return int(config["REFUND_PARTIAL_PERCENT"])
+    return 0
+
+
+def _customer_booking(user_id: int, reference: str) -> Booking:
+    booking = db.session.scalar(
+        select(Booking).where(Booking.reference == reference.strip().upper())
+    )
+    if booking is None or booking.user_id != user_id:
+        raise NotFound("There is no such booking.")
+    return booking
+
+
+def _pick_tickets(booking: Booking, ticket_ids: list[int] | None) -> list[Ticket]:
+    if ticket_ids is None:
+        picked = [t for t in booking.tickets if t.is_cancellable]
+        if not picked:
+            if any(t.status == TicketStatus.ACTIVE for t in booking.tickets):
+                raise AlreadyDone("Every remaining ticket was already used at the door.")
+            raise AlreadyDone("This booking is already cancelled.")
+        return picked
+    if not ticket_ids:
+        raise DomainError("Pick at least one ticket to cancel.")
+    by_id = {t.id: t for t in booking.tickets}
+    wanted = sorted(set(ticket_ids))
+    if any(i not in by_id for i in wanted):
+        raise NotFound("That ticket is not part of this booking.")
+    picked = [by_id[i] for i in wanted]
+    done = [t for t in picked if t.status != TicketStatus.ACTIVE]
+    if done:
+        labels = ", ".join(t.seat.label for t in done)
+        raise AlreadyDone(f"Already cancelled: seat {labels}.")
+    used = [t for t in picked if not t.is_cancellable]
+    if used:
+        labels = ", ".join(t.seat.label for t in used)
+        raise AlreadyDone(f"Already used at the door, so it can't be refunded: seat {labels}.")
+    return picked
+
+
+def _quote(booking: Booking, tickets: list[Ticket], percent: int) -> RefundQuote:
+    lines = [
+        RefundLine(t.id, t.seat.label, t.price_coins, percent_of(t.price_coins, percent))
+        for t in tickets
+    ]
+    return RefundQuote(
+        reference=booking.reference,
+        lines=lines,
+        percent=percent,
+        refund_total=sum(line.refund_coins for line in lines),
+        policy_text=policy_text(),
+    )
+
+
+def _check_cancellable(booking: Booking, now: datetime) -> None:
+    if booking.show.status == ShowStatus.CANCELLED:
+        raise AlreadyDone("This show was cancelled and the booking was refunded in full.")
+    if now >= booking.show.starts_at:
+        raise Conflict("This show has started, so its tickets can no longer be cancelled.")
+
+
+def quote_refund(
+    user_id: int, reference: str, ticket_ids: list[int] | None, now: datetime
+) -> RefundQuote:
+    """What cancelling these tickets (None: every active ticket) would refund at `now`.
+    Read-only. Raises NotFound (unknown or someone else's booking/ticket), AlreadyDone
+    (already cancelled), Conflict (show started)."""
+    booking = _customer_booking(user_id, reference)
+    _check_cancellable(booking, now)
+    tickets = _pick_tickets(booking, ticket_ids)
+    return _quote(booking, tickets, refund_percent(booking.show.starts_at, now))
+
+
+def lock_booking(booking_id: int) -> Booking:
+    """SELECT … FOR UPDATE the booking row and re-read it and its tickets (fresh state).
+    Tests replace this function to show what happens without the lock."""
+    booking = db.session.scalars(
+        select(Booking)
+        .where(Booking.id == booking_id)
+        .with_for_update(of=Booking)
+        .execution_options(populate_existing=True)
+    ).one()
+    db.session.scalars(
+        select(Ticket)
+        .where(Ticket.booking_id == booking_id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return booking
+
+
+def _apply(
+    booking: Booking,
+    tickets: list[Ticket],
+    quote: RefundQuote,
+    wallet: Wallet,
+    now: datetime,
+    *,
+    actor_id: int | None,
+    reason: str | None,
+) -> None:
+    """Cancel the tickets, write one refund ledger entry, update the booking status."""
+    refunds = {line.ticket_id: line.refund_coins for line in quote.lines}
+    for ticket in tickets:
+        ticket.status = TicketStatus.CANCELLED
+        ticket.refund_coins = refunds[ticket.id]
+        ticket.cancelled_at = now
+    db.session.flush()
+    if quote.refund_total:
+        post_entry(
+            wallet,
+            LedgerKind.REFUND,
+            quote.refund_total,
+            now,
+            booking_id=booking.id,
+            ticket_id=tickets[0].id if len(tickets) == 1 else None,
+            actor_id=actor_id,
+            reason=reason,
+        )
+    if all(t.status == TicketStatus.CANCELLED for t in booking.tickets):
+        booking.status = BookingStatus.CANCELLED
+        booking.cancelled_at = now
+    else:
+        booking.status = BookingStatus.PARTIALLY_CANCELLED
+
+
+class QuoteChanged(Conflict):
+    """The refund at confirmation differs from the quote the customer saw."""
+
+
+def cancel_tickets(
+    user_id: int,
+    reference: str,
+    ticket_ids: list[int] | None,
+    now: datetime,
+    expected_refund: int | None = None,
+) -> RefundQuote:
+    """Cancel tickets of the customer's booking (None: all active ones) and refund them by
+    the policy at `now` (rounded half up per ticket).
+
+    One write transaction: locks the booking row, then the wallet, re-reads the tickets
+    under the lock (so a second, concurrent cancel finds them cancelled: AlreadyDone, and
+    refunds nothing), marks them cancelled with their refund, writes one refund ledger
+    entry (none for 0 coins), makes the seats sellable again (seat_version bump, last) and
+    queues the cancellation email. Commits. Raises NotFound, AlreadyDone, Conflict, and
+    QuoteChanged when `expected_refund` (the quote the customer confirmed) no longer holds,
+    e.g. because a refund band ended meanwhile: nothing is cancelled then.
+    """
+    booking_id = _customer_booking(user_id, reference).id
+    with write_transaction():
+        booking = lock_booking(booking_id)
+        wallet = lock_wallet(user_id)
+        _check_cancellable(booking, now)
+        tickets = _pick_tickets(booking, ticket_ids)
+        quote = _quote(booking, tickets, refund_percent(booking.show.starts_at, now))
+        if expected_refund is not None and quote.refund_total != expected_refund:
+            raise QuoteChanged(
+                f"The refund is now {quote.refund_total} coins, not the {expected_refund} "
+                "quoted (the refund policy moved on). Nothing was cancelled: check the new "
+                "quote and confirm again."
+            )
+        race_point("cancellation.before_refund")
+        _apply(booking, tickets, quote, wallet, now, actor_id=user_id, reason=None)
+        notifications.queue_cancellation_notice(
+            booking.id,
+            [t.id for t in tickets],
+            quote.refund_total,
+            now,
+        )
+        bump_seat_version([booking.show_id])
+    return quote
+
+
+def _snapshot(booking: Booking) -> dict[str, Any]:
+    return {
+        "status": booking.status,
+        "active_tickets": sum(1 for t in booking.tickets if t.status == TicketStatus.ACTIVE),
+    }
+
+
+def cancel_booking_by_admin(admin_id: int, booking_id: int, now: datetime, reason: str = "") -> int:
+    """Cancel every active ticket of a booking with a 100 % refund, as an admin.
+
+    One write transaction: booking row lock, wallet lock, ticket updates, one refund
+    ledger entry (actor = the admin, with the reason), an audit row with before/after,
+    the customer's email, seat_version bump. Returns the coins refunded. Commits.
+    Raises NotFound, AlreadyDone (nothing left to cancel), Conflict (the show is over:
+    refunds after the film are not a cancellation).
+    """
+    exists = db.session.scalar(select(Booking.user_id).where(Booking.id == booking_id))
+    if exists is None:
+        raise NotFound("There is no such booking.")
+    with write_transaction():
+        booking = lock_booking(booking_id)
+        if booking.show.status == ShowStatus.FINISHED or now >= booking.show.ends_at:
+            raise Conflict(
+                "This show is over, so the booking can't be cancelled. "
+                "Use a coin adjustment with a reason if a goodwill refund is due."
+            )
+        wallet = lock_wallet(booking.user_id)
+        tickets = [t for t in booking.tickets if t.status == TicketStatus.ACTIVE]
+        if not tickets:
+            raise AlreadyDone("This booking has no active tickets left to cancel.")
+        before = _snapshot(booking)
+        quote = _quote(booking, tickets, 100)
+        _apply(booking, tickets, quote, wallet, now, actor_id=admin_id, reason=reason or None)
+        record_audit(
+            actor_id=admin_id,
+            action="booking.cancel",
+            target_type="booking",
+            target_id=booking.reference,
+            now=now,
+            before=before,
+            after=_snapshot(booking) | {"refund_coins": quote.refund_total, "reason": reason},
+        )
+        notifications.queue_admin_cancellation_notice(
+            booking.id, quote.refund_total, now, reason=reason
+        )
+        bump_seat_version([booking.show_id])
+    return quote.refund_total
+
+
+class _MoreBookings(Exception):
+    """A checkout committed while the show was being cancelled: start over."""
+
+
+def cancel_show(admin_id: int, show_id: int, now: datetime, reason: str = "") -> ShowCancellation:
+    """Cancel a show: status cancelled and every active ticket refunded 100 %, one
+    transaction (bookings locked in ascending id, then their wallets in ascending id, the
+    show row last, like every other writer). An audit row and one email per booking.
+
+    A checkout that commits while this runs is caught by the final re-count under the
+    show's row lock and the whole cancellation is retried, so no paid ticket is left
+    behind; once committed, no checkout can succeed (its show bump re-checks the status).
+    Raises NotFound, AlreadyDone (already cancelled), Conflict (already over).
+    """
+    for _attempt in range(5):
+        try:
+            return _cancel_show(admin_id, show_id, now, reason)
+        except _MoreBookings:
+            continue
+    raise Conflict("Bookings kept arriving while cancelling this show. Try again.")
+
+
+def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> ShowCancellation:
+    with write_transaction() as session:
+        show = session.get(Show, show_id)
+        if show is None:
+            raise NotFound("There is no such show.")
+        if show.status == ShowStatus.CANCELLED:
+            raise AlreadyDone("This show is already cancelled.")
+        if show.status == ShowStatus.FINISHED or now >= show.ends_at:
+            raise Conflict("This show is over and can't be cancelled.")
+        booking_ids = list(
+            session.scalars(
+                select(Booking.id)
+                .join(Ticket, Ticket.booking_id == Booking.id)
+                .where(Booking.show_id == show_id, Ticket.status == TicketStatus.ACTIVE)
+                .distinct()
+                .order_by(Booking.id)
+            )
+        )
+        bookings = [lock_booking(i) for i in booking_ids]
+        user_ids = sorted({b.user_id for b in bookings})
+        wallet_ids: dict[int, int] = {
+            row.user_id: row.id
+            for row in session.execute(
+                select(Wallet.user_id, Wallet.id).where(Wallet.user_id.in_(user_ids))
+            )
+        }
+        wallets = {u: lock_wallet(u) for u in sorted(user_ids, key=lambda u: wallet_ids.get(u, 0))}
+        tickets_done = refunded = 0
+        for booking in bookings:
+            tickets = [t for t in booking.tickets if t.status == TicketStatus.ACTIVE]
+            if not tickets:
+                continue
+            quote = _quote(booking, tickets, 100)
+            _apply(
+                booking,
+                tickets,
+                quote,
+                wallets[booking.user_id],
+                now,
+                actor_id=admin_id,
+                reason=reason or "Show cancelled",
+            )
+            notifications.queue_admin_cancellation_notice(
+                booking.id,
+                quote.refund_total,
+                now,
+                reason=reason,
+            )
+            tickets_done += len(tickets)
+            refunded += quote.refund_total
+        before = {"status": show.status, "seat_version": show.seat_version}
+        bump_seat_version([show_id])
+        show = session.scalars(
+            select(Show).where(Show.id == show_id).execution_options(populate_existing=True)
+        ).one()
+        show.status = ShowStatus.CANCELLED
+        show.cancelled_at = now
+        session.flush()
+        # Under the show's row lock now: a ticket sold since our first read would be
+        # left unrefunded, so start again instead.
+        late = session.scalar(
+            select(Ticket.id)
+            .where(
+                Ticket.show_id == show_id,
+                Ticket.status == TicketStatus.ACTIVE,
+            )
+            .limit(1)
+        )
+        if late is not None:
+            raise _MoreBookings()
+        record_audit(
+            actor_id=admin_id,
+            action="show.cancel",
+            target_type="show",
+            target_id=show_id,
+            now=now,
+            before=before,
+            after={
+                "status": ShowStatus.CANCELLED,
+                "bookings": len(bookings),
+                "tickets": tickets_done,
+                "refunded_coins": refunded,
+                "reason": reason,
+            },
+        )
+        return ShowCancellation(
+            bookings=len(bookings), tickets=tickets_done, refunded_coins=refunded
+        )

@@ -1,0 +1,273 @@
+"""Checkout: pay all of a customer's live holds for a show with coins, in one transaction."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Booking, LedgerKind, Seat, SeatHold, Ticket, TicketStatus
+from . import notifications
+from .errors import (
+    Conflict,
+    DomainError,
+    HoldExpired,
+    InsufficientCoins,
+    SeatUnavailable,
+    ShowNotBookable,
+)
+from .holds import bump_seat_version, lock_seats
+from .pricing import seat_price
+from .seat_rules import SeatCell, check_companions, check_single_seats
+from .seatmap import ShowState, not_bookable_reason, show_state
+from .transaction import race_point, write_transaction
+from .wallet import lock_wallet, post_entry
+
+# No 0/O, 1/I/L: references are read out at the box office.
+REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+REFERENCE_LENGTH = 8
+
+
+def new_reference() -> str:
+    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+
+
+def checkout(user_id: int, show_id: int, now: datetime, checkout_token: str) -> Booking:
+    """Turn the customer's live holds for the show into a paid booking.
+
+    One write transaction, locks in the fixed order: the held seats (ascending id), the
+    customer's hold rows, the wallet, then the show row (seat_version bump, which also
+    re-checks under its lock that the show is still scheduled and not started). Under
+    those locks it re-reads the holds (still the customer's, none expired), applies the
+    seat rules (companion, single empty seat), debits the wallet with one booking_charge
+    ledger entry, creates the booking and tickets with frozen prices, deletes the holds and
+    queues the confirmation email. All of it commits, or nothing does.
+
+    The same `checkout_token` again returns the booking it already made, charged once
+    (also guarded by the unique checkout_token column).
+
+    Raises NotFound, ShowNotBookable, HoldExpired, InsufficientCoins, SeatRuleViolation,
+    SeatUnavailable, DomainError("You have no seats held for this show.").
+    """
+    if not checkout_token:
+        raise DomainError("This checkout form is incomplete. Reload the page and try again.")
+    done = _booking_for_token(user_id, checkout_token)
+    if done is not None:
+        return done
+    try:
+        with write_transaction() as session:
+            booking_id = _checkout(session, user_id, show_id, now, checkout_token)
+    except IntegrityError:
+        # A concurrent submit with the same token won, or (last word of the database) a
+        # seat got an active ticket after all.
+        done = _booking_for_token(user_id, checkout_token)
+        if done is not None:
+            return done
+        raise SeatUnavailable(
+            "Sorry, one of your seats was just sold to someone else. Please pick again."
+        ) from None
+    except _AlreadyPaid as paid:
+        booking_id = paid.booking_id
+    booking = db.session.get(Booking, booking_id)
+    assert booking is not None
+    return booking
+
+
+class _AlreadyPaid(Exception):
+    def __init__(self, booking_id: int) -> None:
+        self.booking_id = booking_id
+
+
+def _booking_for_token(user_id: int, token: str) -> Booking | None:
+    booking = db.session.scalar(select(Booking).where(Booking.checkout_token == token))
+    if booking is not None and booking.user_id != user_id:
+        raise Conflict("This checkout form was already used. Reload the page and try again.")
+    return booking
+
+
+def lock_holds(user_id: int, show_id: int) -> list[Any]:
+    """The customer's hold rows for the show, locked FOR UPDATE (ascending id). A hold
+    that cleanup deleted meanwhile is not returned; one we lock, cleanup skips."""
+    return list(
+        db.session.execute(
+            select(SeatHold.id, SeatHold.seat_id, SeatHold.expires_at)
+            .where(SeatHold.user_id == user_id, SeatHold.show_id == show_id)
+            .order_by(SeatHold.id)
+            .with_for_update()
+        ).all()
+    )
+
+
+def consume_holds(hold_ids: list[int]) -> None:
+    """Delete the paid holds; all of them must still exist (else nothing is paid)."""
+    result: Any = db.session.execute(
+        delete(SeatHold)
+        .where(SeatHold.id.in_(hold_ids))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != len(hold_ids):
+        raise HoldExpired("Your hold ran out while paying, so nothing was charged. Pick again.")
+
+
+def _checkout(session: Any, user_id: int, show_id: int, now: datetime, token: str) -> int:
+    show = show_state(show_id)
+    reason = not_bookable_reason(show, now)
+    if reason:
+        raise ShowNotBookable(reason)
+
+    wanted = session.scalars(
+        select(SeatHold.seat_id).where(SeatHold.user_id == user_id, SeatHold.show_id == show_id)
+    ).all()
+    seats = {s.id: s for s in lock_seats(wanted)}
+    holds = lock_holds(user_id, show_id)
+    race_point("checkout.after_lock")
+    if not holds:
+        # A double submit whose twin just committed finds its booking here.
+        again = session.scalar(select(Booking.id).where(Booking.checkout_token == token))
+        if again is not None:
+            raise _AlreadyPaid(again)
+        if wanted and _already_paid(session, user_id, show_id, wanted):
+            # A twin submit with another token (a second tab) paid them a moment ago.
+            raise Conflict("You have already paid for these seats: see My bookings.")
+        if wanted:  # they were there a moment ago: cleanup released them first
+            raise HoldExpired(
+                "Your hold ran out, so the seats were released and nothing was charged. "
+                "Pick your seats again."
+            )
+        raise DomainError("You have no seats held for this show.")
+    if any(h.seat_id not in seats for h in holds):
+        raise Conflict("Your seats changed while paying, so nothing was charged. Try again.")
+    if any(
+        seats[h.seat_id].screen_id != show.screen_id or not seats[h.seat_id].is_active
+        for h in holds
+    ):
+        # The show moved to another screen, or the layout changed, after the seats were held.
+        raise Conflict(
+            "This show's seating changed since you picked your seats, so nothing was charged. "
+            "Pick your seats again."
+        )
+    if any(h.expires_at <= now for h in holds):
+        raise HoldExpired(
+            "Your hold ran out, so the seats were released and nothing was charged. "
+            "Pick your seats again."
+        )
+    chosen = [seats[h.seat_id] for h in holds]
+    _check_rules(session, show, chosen, user_id, now)
+
+    wallet = lock_wallet(user_id)
+    prices = {s.id: seat_price(show.base_price_coins, s.category) for s in chosen}
+    total = sum(prices.values())
+    if wallet.balance_coins < total:
+        raise InsufficientCoins(
+            f"These seats cost {total} coins but you have {wallet.balance_coins}. "
+            "Refill or top up your wallet, or release some seats."
+        )
+
+    booking = Booking(
+        reference=_unique_reference(session),
+        user_id=user_id,
+        show_id=show_id,
+        total_coins=total,
+        checkout_token=token,
+        created_at=now,
+    )
+    session.add(booking)
+    session.flush()  # the unique checkout_token stops a twin submit here
+    race_point("checkout.before_charge")
+    if total:
+        post_entry(wallet, LedgerKind.BOOKING_CHARGE, -total, now, booking_id=booking.id)
+    session.add_all(
+        Ticket(
+            booking_id=booking.id,
+            show_id=show_id,
+            seat_id=s.id,
+            category=s.category,
+            price_coins=prices[s.id],
+            status=TicketStatus.ACTIVE,
+            created_at=now,
+        )
+        for s in sorted(chosen, key=lambda seat: (seat.grid_row, seat.grid_col))
+    )
+    session.flush()
+    consume_holds([h.id for h in holds])
+    notifications.queue_booking_confirmation(booking.id, now)
+    if not bump_seat_version([show_id], only_if_bookable_at=now):
+        raise ShowNotBookable("This show can no longer be booked, so nothing was charged.")
+    return int(booking.id)
+
+
+def _already_paid(session: Any, user_id: int, show_id: int, seat_ids: Any) -> bool:
+    return bool(
+        session.scalar(
+            select(Ticket.id)
+            .join(Booking, Booking.id == Ticket.booking_id)
+            .where(
+                Booking.user_id == user_id,
+                Ticket.show_id == show_id,
+                Ticket.seat_id.in_(list(seat_ids)),
+                Ticket.status == TicketStatus.ACTIVE,
+            )
+            .limit(1)
+        )
+    )
+
+
+def _unique_reference(session: Any) -> str:
+    while True:
+        reference = new_reference()
+        if session.scalar(select(Booking.id).where(Booking.reference == reference)) is None:
+            return reference
+
+
+def _check_rules(
+    session: Any, show: ShowState, chosen: list[Seat], user_id: int, now: datetime
+) -> None:
+    """Companion and single-empty-seat rules over the rows the purchase touches."""
+    chosen_ids = {s.id for s in chosen}
+    check_companions(
+        SeatCell(s.id, s.label, s.grid_row, s.grid_col, s.category, "chosen") for s in chosen
+    )
+    grid_rows = {s.grid_row for s in chosen}
+    row_seats = session.execute(
+        select(
+            Seat.id, Seat.row_label, Seat.number, Seat.grid_row, Seat.grid_col, Seat.category
+        ).where(
+            Seat.screen_id == show.screen_id,
+            Seat.is_active.is_(True),
+            Seat.grid_row.in_(grid_rows),
+        )
+    ).all()
+    ids = [r.id for r in row_seats]
+    taken = set(
+        session.scalars(
+            select(Ticket.seat_id).where(
+                Ticket.show_id == show.id,
+                Ticket.status == TicketStatus.ACTIVE,
+                Ticket.seat_id.in_(ids),
+            )
+        )
+    ) | set(
+        session.scalars(
+            select(SeatHold.seat_id).where(
+                SeatHold.show_id == show.id,
+                SeatHold.user_id != user_id,
+                SeatHold.expires_at > now,
+                SeatHold.seat_id.in_(ids),
+            )
+        )
+    )
+    check_single_seats(
+        SeatCell(
+            r.id,
+            f"{r.row_label}{r.number}",
+            r.grid_row,
+            r.grid_col,
+            r.category,
+            "chosen" if r.id in chosen_ids else "taken" if r.id in taken else "free",
+        )
+        for r in row_seats
+    )

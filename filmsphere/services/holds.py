@@ -1,0 +1,287 @@
+"""Seat holds: toggle one seat for a customer, under row locks, with the seat rules.
+
+Lock order for every transaction that claims seats (holds, checkout), cancellations and
+cleanup alike: seats (ascending id) → seat holds → bookings → wallets → show rows
+(ascending id, via the seat_version bump, always last). A fixed order means two
+transactions can wait for each other but never deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from flask import current_app
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import (
+    Booking,
+    Seat,
+    SeatCategory,
+    SeatHold,
+    Show,
+    ShowStatus,
+    Ticket,
+    TicketStatus,
+)
+from .errors import NotFound, SeatRuleViolation, SeatUnavailable, ShowNotBookable
+from .seat_rules import SeatCell, companion_message, lonely_companions
+from .seatmap import not_bookable_reason, show_state
+from .transaction import race_point, write_transaction
+from .wallet import lock_wallet
+
+# Hot statements, built once with bound parameters so SQLAlchemy reuses their cache keys
+# and compiled SQL (rebuilding them per click cost more CPU than running them).
+_LOCK_SEATS = (
+    select(Seat)
+    .where(Seat.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Seat.id)
+    .with_for_update()
+)
+_BUMP = (
+    update(Show)
+    .where(Show.id == bindparam("show_id"))
+    .values(seat_version=Show.seat_version + 1)
+    .execution_options(synchronize_session=False)
+)
+_BUMP_IF_BOOKABLE = (
+    update(Show)
+    .where(
+        Show.id == bindparam("show_id"),
+        Show.status == ShowStatus.SCHEDULED,
+        Show.starts_at > bindparam("now"),
+    )
+    .values(seat_version=Show.seat_version + 1)
+    .execution_options(synchronize_session=False)
+)
+# This seat's hold row (anyone's) and the customer's holds in other shows.
+_LOCK_HOLD_ROWS = (
+    select(SeatHold.id, SeatHold.show_id, SeatHold.user_id, SeatHold.expires_at)
+    .where(
+        or_(
+            and_(
+                SeatHold.show_id == bindparam("show_id"), SeatHold.seat_id == bindparam("seat_id")
+            ),
+            and_(
+                SeatHold.user_id == bindparam("user_id"), SeatHold.show_id != bindparam("show_id")
+            ),
+        )
+    )
+    .order_by(SeatHold.id)
+    .with_for_update()
+)
+_SOLD = (
+    select(func.count())
+    .select_from(Ticket)
+    .where(
+        Ticket.show_id == bindparam("show_id"),
+        Ticket.seat_id == bindparam("seat_id"),
+        Ticket.status == TicketStatus.ACTIVE,
+    )
+)
+_MY_LIVE_HOLDS = (
+    select(SeatHold.id, SeatHold.expires_at, Seat.grid_row, Seat.grid_col, Seat.category)
+    .join(Seat, Seat.id == SeatHold.seat_id)
+    .where(
+        SeatHold.user_id == bindparam("user_id"),
+        SeatHold.show_id == bindparam("show_id"),
+        SeatHold.expires_at > bindparam("now"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    action: Literal["held", "released"]
+    seat_label: str
+    released_elsewhere: int
+
+
+def lock_seats(seat_ids: Iterable[int]) -> list[Seat]:
+    """SELECT … FOR UPDATE the seats in ascending id order and return them (same order).
+
+    The seat row is the mutex for "who gets this seat": every hold and checkout takes it
+    before looking at tickets and holds. Tests replace this function to switch it off.
+    """
+    ids = sorted(set(seat_ids))
+    if not ids:
+        return []
+    return list(db.session.scalars(_LOCK_SEATS, {"ids": ids}))
+
+
+def bump_seat_version(
+    show_ids: Iterable[int], *, only_if_bookable_at: datetime | None = None
+) -> int:
+    """Increment seat_version of the shows (ascending id: the show row is locked last).
+
+    With `only_if_bookable_at`, only a scheduled show that hasn't started is bumped; the
+    number of rows bumped is returned, so a caller can refuse when the show was cancelled
+    or started while it worked (the UPDATE re-checks under the show's row lock).
+    """
+    bumped = 0
+    for show_id in sorted(set(show_ids)):
+        result: Any
+        if only_if_bookable_at is None:
+            result = db.session.execute(_BUMP, {"show_id": show_id})
+        else:
+            result = db.session.execute(
+                _BUMP_IF_BOOKABLE, {"show_id": show_id, "now": only_if_bookable_at}
+            )
+        bumped += result.rowcount
+    return bumped
+
+
+def hold_minutes() -> int:
+    return int(current_app.config["HOLD_MINUTES"])
+
+
+def _cell(seat: Seat, state: Literal["free", "taken", "chosen"] = "chosen") -> SeatCell:
+    return SeatCell(seat.id, seat.label, seat.grid_row, seat.grid_col, seat.category, state)
+
+
+def toggle_hold(user_id: int, show_id: int, seat_id: int, now: datetime) -> HoldResult:
+    """Hold a free seat for the customer, or release it if it is already theirs.
+
+    One write transaction: locks the seat row, then the seat's hold row, then the
+    customer's wallet row (serialising one customer's clicks), then the show rows. A new
+    hold expires HOLD_MINUTES after the customer's first live hold in the show; clicks
+    never extend it. Holding releases the customer's holds in other shows.
+
+    Raises NotFound (unknown show/seat), ShowNotBookable (started, over, cancelled),
+    SeatUnavailable (broken, sold, or held by someone else), SeatRuleViolation (more than
+    MAX_SEATS_PER_SHOW, companion seat without its wheelchair space). Commits.
+    """
+    try:
+        with write_transaction() as session:
+            return _toggle(session, user_id, show_id, seat_id, now)
+    except IntegrityError:
+        # The unique (show, seat) constraint is the database's last word.
+        raise SeatUnavailable("Sorry, someone else just took that seat.") from None
+
+
+def _toggle(session: Any, user_id: int, show_id: int, seat_id: int, now: datetime) -> HoldResult:
+    show = show_state(show_id)
+    reason = not_bookable_reason(show, now)
+    if reason:
+        raise ShowNotBookable(reason)
+    seats = lock_seats([seat_id])
+    seat = seats[0] if seats else None
+    if seat is None or seat.screen_id != show.screen_id or not seat.is_active:
+        raise NotFound("There is no such seat in this show.")
+    if seat.category == SeatCategory.BROKEN:
+        raise SeatUnavailable(f"Seat {seat.label} is out of order.")
+
+    # One locked read: this seat's hold row (anyone's) and the customer's holds in other
+    # shows, which a new hold releases (one show at a time). Hold rows are locked before
+    # the wallet, as everywhere.
+    rows = session.execute(
+        _LOCK_HOLD_ROWS, {"show_id": show_id, "seat_id": seat_id, "user_id": user_id}
+    ).all()
+    existing = next((r for r in rows if r.show_id == show_id), None)
+    elsewhere = [r for r in rows if r.show_id != show_id]
+    if existing is not None and existing.expires_at > now and existing.user_id != user_id:
+        # Decided under the seat's locks; the wallet lock below isn't needed to say no
+        # (the most common answer in a rush, so it is kept cheap).
+        raise SeatUnavailable(f"Sorry, seat {seat.label} was just taken by someone else.")
+    lock_wallet(user_id)  # one customer's clicks one at a time (the seat limit)
+
+    if existing is not None and existing.expires_at > now:
+        _release(session, user_id, show_id, seat)
+        bump_seat_version([show_id])
+        return HoldResult("released", seat.label, 0)
+    if existing is not None:
+        # Expired: the seat is free right now, whoever held it.
+        session.execute(delete(SeatHold).where(SeatHold.id == existing.id))
+
+    sold = session.scalar(_SOLD, {"show_id": show_id, "seat_id": seat_id})
+    if sold:
+        raise SeatUnavailable(f"Sorry, seat {seat.label} is already sold.")
+
+    mine = session.execute(
+        _MY_LIVE_HOLDS, {"user_id": user_id, "show_id": show_id, "now": now}
+    ).all()
+    limit = int(current_app.config["MAX_SEATS_PER_SHOW"])
+    # The limit is per customer per show: seats already bought count too.
+    bought = (
+        session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .join(Booking, Booking.id == Ticket.booking_id)
+            .where(
+                Booking.user_id == user_id,
+                Ticket.show_id == show_id,
+                Ticket.status == TicketStatus.ACTIVE,
+            )
+        )
+        or 0
+    )
+    if len(mine) + bought >= limit:
+        already = (
+            f" (you already have {bought} ticket{'s' if bought != 1 else ''})" if bought else ""
+        )
+        raise SeatRuleViolation(
+            f"You can have at most {limit} seats for one show{already}. "
+            "Pay for these first, or release one."
+        )
+    if seat.category == SeatCategory.COMPANION:
+        chosen = [_cell(seat)] + [
+            SeatCell(0, "", m.grid_row, m.grid_col, m.category, "chosen") for m in mine
+        ]
+        if lonely_companions(chosen):
+            raise SeatRuleViolation(companion_message(_cell(seat)))
+
+    # Every hold of one show shares the first hold's expiry: clicks never extend it.
+    expires_at = min((m.expires_at for m in mine), default=now + timedelta(minutes=hold_minutes()))
+
+    released_elsewhere = 0
+    if elsewhere:
+        session.execute(delete(SeatHold).where(SeatHold.id.in_([h.id for h in elsewhere])))
+        # Only live holds count as "released" for the customer; expired ones were gone.
+        released_elsewhere = sum(1 for h in elsewhere if h.expires_at > now)
+
+    race_point("holds.before_insert")
+    # A Core INSERT: nothing reads the new row back, and the ORM unit of work cost more
+    # than the statement.
+    session.execute(
+        insert(SeatHold).values(
+            show_id=show_id, seat_id=seat_id, user_id=user_id, created_at=now, expires_at=expires_at
+        )
+    )
+    for bumped_id in sorted({show_id, *(h.show_id for h in elsewhere)}):
+        # The show's own bump re-checks, under its row lock, that it is still bookable
+        # (an admin may have cancelled it a moment ago).
+        guard = now if bumped_id == show_id else None
+        if not bump_seat_version([bumped_id], only_if_bookable_at=guard):
+            raise ShowNotBookable("This show can no longer be booked.")
+    return HoldResult("held", seat.label, released_elsewhere)
+
+
+def _release(session: Any, user_id: int, show_id: int, seat: Seat) -> None:
+    """Delete the customer's hold on `seat`; releasing a wheelchair space also releases
+    companion seats that no longer have a held wheelchair space beside them."""
+    session.execute(
+        delete(SeatHold).where(SeatHold.show_id == show_id, SeatHold.seat_id == seat.id)
+    )
+    if seat.category != SeatCategory.WHEELCHAIR:
+        return
+    rest = session.execute(
+        select(SeatHold.id, Seat.id.label("seat_id"), Seat.grid_row, Seat.grid_col, Seat.category)
+        .join(Seat, Seat.id == SeatHold.seat_id)
+        .where(SeatHold.user_id == user_id, SeatHold.show_id == show_id)
+    ).all()
+    cells = {
+        r.id: SeatCell(r.seat_id, "", r.grid_row, r.grid_col, r.category, "chosen") for r in rest
+    }
+    orphans = {c.seat_id for c in lonely_companions(cells.values())}
+    if orphans:
+        session.execute(
+            delete(SeatHold).where(
+                SeatHold.show_id == show_id,
+                SeatHold.user_id == user_id,
+                SeatHold.seat_id.in_(orphans),
+            )
+        )

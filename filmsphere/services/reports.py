@@ -1,0 +1,421 @@
+"""Reports for the admin dashboard, computed with SQL aggregates on PostgreSQL and SQLite.
+
+Days are cinema-local calendar days: their UTC boundaries are computed in Python and rows
+are bucketed in SQL with one CASE over those boundaries, so a daylight-saving day is 23 or
+25 hours long and every figure matches what the cinema calls "that day". Money comes from
+the ledger only: a booking_charge entry (negative amount) is revenue, a refund entry
+(positive amount) takes it back, dated when the money moved.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, and_, case, func, literal, select, true
+
+from ..extensions import db
+from ..models import (
+    Booking,
+    LedgerEntry,
+    LedgerKind,
+    Movie,
+    Screen,
+    Seat,
+    SeatCategory,
+    Show,
+    ShowStatus,
+    Ticket,
+    TicketStatus,
+)
+from ..templating import local_day_bounds
+from .errors import DomainError
+
+MAX_DAYS = 366
+OCCUPANCY_PAGE = 200
+
+
+@dataclass(frozen=True)
+class Period:
+    first: date
+    last: date  # inclusive
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A report table: header and rows of plain values, shown as HTML and as CSV."""
+
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    numeric: list[bool]
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    totals: dict[str, Any]
+    revenue_by_day: Table
+    revenue_by_film: Table
+    revenue_by_screen: Table
+    activity_by_day: Table
+    top_films: Table
+    occupancy: Table
+    occupancy_total_shows: int
+
+    def tables(self) -> list[Table]:
+        return [
+            self.revenue_by_day,
+            self.revenue_by_film,
+            self.revenue_by_screen,
+            self.top_films,
+            self.occupancy,
+            self.activity_by_day,
+        ]
+
+    def chart_data(self) -> dict[str, Any]:
+        """The numbers the charts draw: the same as the tables."""
+        return {
+            "revenueByDay": {
+                "labels": [r[0] for r in self.revenue_by_day.rows],
+                "net": [r[3] for r in self.revenue_by_day.rows],
+            },
+            "activityByDay": {
+                "labels": [r[0] for r in self.activity_by_day.rows],
+                "bookings": [r[1] for r in self.activity_by_day.rows],
+                "cancelled": [r[3] for r in self.activity_by_day.rows],
+            },
+            "revenueByFilm": {
+                "labels": [r[0] for r in self.revenue_by_film.rows],
+                "net": [r[3] for r in self.revenue_by_film.rows],
+            },
+            "topFilms": {
+                "labels": [r[0] for r in self.top_films.rows],
+                "tickets": [r[2] for r in self.top_films.rows],
+            },
+        }
+
+
+def make_period(first: date | None, last: date | None, today: date) -> Period:
+    """The chosen period; default the last 30 days up to today. Raises DomainError when the
+    order is wrong or it is longer than MAX_DAYS."""
+    last = last or today
+    first = first or last - timedelta(days=29)
+    if first > last:
+        raise DomainError("The start date must be on or before the end date.")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise DomainError(f"Choose a period of at most {MAX_DAYS} days.")
+    return Period(first, last)
+
+
+def _bounds(period: Period) -> list[datetime]:
+    days = period.days
+    return [local_day_bounds(d)[0] for d in days] + [local_day_bounds(days[-1])[1]]
+
+
+def _bucket(column: Any, bounds: list[datetime]) -> ColumnElement[int]:
+    """Index of the local day the instant falls in (rows must already be inside the range)."""
+    if len(bounds) == 2:
+        return literal(0, Integer)
+    return case(
+        *[(column < bound, index) for index, bound in enumerate(bounds[1:-1])],
+        else_=len(bounds) - 2,
+    )
+
+
+def _money_entries(bounds: list[datetime]) -> Any:
+    return and_(
+        LedgerEntry.kind.in_([LedgerKind.BOOKING_CHARGE, LedgerKind.REFUND]),
+        LedgerEntry.booking_id.is_not(None),
+        LedgerEntry.created_at >= bounds[0],
+        LedgerEntry.created_at < bounds[-1],
+    )
+
+
+_gross = func.coalesce(
+    func.sum(
+        case((LedgerEntry.kind == LedgerKind.BOOKING_CHARGE, -LedgerEntry.amount_coins), else_=0)
+    ),
+    0,
+)
+_refunds = func.coalesce(
+    func.sum(case((LedgerEntry.kind == LedgerKind.REFUND, LedgerEntry.amount_coins), else_=0)),
+    0,
+)
+
+
+def _per_day(column: Any, bounds: list[datetime], where: Any, *values: Any) -> dict[int, tuple]:
+    """{day index: aggregated values} — the CASE is computed in a subquery and grouped by
+    name, so PostgreSQL sees one expression."""
+    inner = (
+        select(_bucket(column, bounds).label("day"), *values)
+        .where(column >= bounds[0], column < bounds[-1], where)
+        .subquery()
+    )
+    aggregates: list[Any] = [func.coalesce(func.sum(c), 0) for c in list(inner.c)[1:]]
+    aggregates = aggregates or [func.count()]
+    rows = db.session.execute(
+        select(inner.c.day, *aggregates).group_by(inner.c.day).order_by(inner.c.day)
+    ).all()
+    return {int(r[0]): tuple(int(v) for v in r[1:]) for r in rows}
+
+
+def _revenue_by_day(period: Period, bounds: list[datetime]) -> Table:
+    charge = case(
+        (LedgerEntry.kind == LedgerKind.BOOKING_CHARGE, -LedgerEntry.amount_coins), else_=0
+    ).label("charge")
+    refund = case((LedgerEntry.kind == LedgerKind.REFUND, LedgerEntry.amount_coins), else_=0).label(
+        "refund"
+    )
+    found = _per_day(LedgerEntry.created_at, bounds, _money_entries(bounds), charge, refund)
+    rows = []
+    for i, day in enumerate(period.days):
+        gross, refunds = found.get(i, (0, 0))
+        rows.append([day.isoformat(), gross, refunds, gross - refunds])
+    return Table(
+        "revenue-by-day",
+        "Revenue per day",
+        ["Date", "Charged (coins)", "Refunded (coins)", "Net revenue (coins)"],
+        rows,
+        [False, True, True, True],
+    )
+
+
+def _revenue_by(group: str, bounds: list[datetime]) -> Table:
+    key: Any
+    label: Any
+    join_target: Any
+    if group == "film":
+        key, label = Movie.id, Movie.title
+        join_target, on = Movie, Movie.id == Show.movie_id
+    else:
+        key, label = Screen.id, Screen.name
+        join_target, on = Screen, Screen.id == Show.screen_id
+    rows = db.session.execute(
+        select(label, _gross, _refunds, (_gross - _refunds).label("net"))
+        .select_from(LedgerEntry)
+        .join(Booking, Booking.id == LedgerEntry.booking_id)
+        .join(Show, Show.id == Booking.show_id)
+        .join(join_target, on)
+        .where(_money_entries(bounds))
+        .group_by(key, label)
+        .order_by((_gross - _refunds).desc(), label)
+    ).all()
+    name = "Film" if group == "film" else "Screen"
+    return Table(
+        f"revenue-by-{group}",
+        f"Revenue per {group}",
+        [name, "Charged (coins)", "Refunded (coins)", "Net revenue (coins)"],
+        [[r[0], int(r[1]), int(r[2]), int(r[3])] for r in rows],
+        [False, True, True, True],
+    )
+
+
+def _activity_by_day(period: Period, bounds: list[datetime]) -> Table:
+    bookings = _per_day(Booking.created_at, bounds, true())
+    sold = _per_day(Ticket.created_at, bounds, true())
+    cancelled = _per_day(Ticket.cancelled_at, bounds, Ticket.status == TicketStatus.CANCELLED)
+    cancelled_bookings = _per_day(Booking.cancelled_at, bounds, Booking.cancelled_at.is_not(None))
+    rows = [
+        [
+            day.isoformat(),
+            bookings.get(i, (0,))[0],
+            sold.get(i, (0,))[0],
+            cancelled.get(i, (0,))[0],
+            cancelled_bookings.get(i, (0,))[0],
+        ]
+        for i, day in enumerate(period.days)
+    ]
+    return Table(
+        "activity-by-day",
+        "Bookings and cancellations per day",
+        ["Date", "Bookings", "Tickets sold", "Tickets cancelled", "Bookings fully cancelled"],
+        rows,
+        [False, True, True, True, True],
+    )
+
+
+def _percent(part: int, whole: int) -> float:
+    return round(int(part) * 100 / int(whole), 1) if whole else 0.0
+
+
+def _sold_and_sellable() -> tuple[Any, Any]:
+    sold = (
+        select(Ticket.show_id, func.count().label("n"))
+        .where(Ticket.status == TicketStatus.ACTIVE)
+        .group_by(Ticket.show_id)
+        .subquery()
+    )
+    sellable = (
+        select(Seat.screen_id, func.count().label("n"))
+        .where(Seat.is_active.is_(True), Seat.category != SeatCategory.BROKEN)
+        .group_by(Seat.screen_id)
+        .subquery()
+    )
+    return sold, sellable
+
+
+def _shows_in(bounds: list[datetime]) -> Any:
+    return and_(
+        Show.starts_at >= bounds[0],
+        Show.starts_at < bounds[-1],
+        Show.status != ShowStatus.CANCELLED,
+    )
+
+
+def _occupancy(bounds: list[datetime], limit: int | None) -> tuple[Table, int, dict[str, Any]]:
+    sold, sellable = _sold_and_sellable()
+    sold_n = func.coalesce(sold.c.n, 0)
+    sellable_n = func.coalesce(sellable.c.n, 0)
+    base = (
+        select(
+            Show.id,
+            Show.starts_at,
+            Movie.title,
+            Screen.name,
+            sold_n.label("sold"),
+            sellable_n.label("sellable"),
+        )
+        .join(Movie, Movie.id == Show.movie_id)
+        .join(Screen, Screen.id == Show.screen_id)
+        .outerjoin(sold, sold.c.show_id == Show.id)
+        .outerjoin(sellable, sellable.c.screen_id == Show.screen_id)
+        .where(_shows_in(bounds))
+        .order_by(Show.starts_at, Show.id)
+    )
+    summary_q = base.order_by(None).subquery()
+    count, total_sold, total_sellable = db.session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(summary_q.c.sold), 0),
+            func.coalesce(func.sum(summary_q.c.sellable), 0),
+        )
+    ).one()
+    rows = db.session.execute(base if limit is None else base.limit(limit)).all()
+    from ..templating import format_datetime
+
+    table = Table(
+        "occupancy",
+        "Occupancy per show",
+        ["Show", "Starts", "Film", "Screen", "Sold", "Sellable seats", "Occupancy (%)"],
+        [
+            [r[0], format_datetime(r[1]), r[2], r[3], int(r[4]), int(r[5]), _percent(r[4], r[5])]
+            for r in rows
+        ],
+        [True, False, False, False, True, True, True],
+    )
+    total_sold, total_sellable = int(total_sold), int(total_sellable)
+    summary = {
+        "shows": int(count),
+        "tickets_sold": total_sold,
+        "seats_offered": total_sellable,
+        "occupancy_percent": _percent(total_sold, total_sellable),
+    }
+    return table, int(count), summary
+
+
+def _top_films(bounds: list[datetime], limit: int = 10) -> Table:
+    sold, sellable = _sold_and_sellable()
+    tickets = func.coalesce(func.sum(func.coalesce(sold.c.n, 0)), 0)
+    seats = func.coalesce(func.sum(func.coalesce(sellable.c.n, 0)), 0)
+    rows = db.session.execute(
+        select(Movie.title, func.count(Show.id), tickets.label("tickets"), seats)
+        .select_from(Show)
+        .join(Movie, Movie.id == Show.movie_id)
+        .outerjoin(sold, sold.c.show_id == Show.id)
+        .outerjoin(sellable, sellable.c.screen_id == Show.screen_id)
+        .where(_shows_in(bounds))
+        .group_by(Movie.id, Movie.title)
+        .order_by(tickets.desc(), Movie.title)
+        .limit(limit)
+    ).all()
+    return Table(
+        "top-films",
+        "Top films by tickets sold (shows in the period)",
+        ["Film", "Shows", "Tickets sold", "Occupancy (%)"],
+        [[r[0], int(r[1]), int(r[2]), _percent(r[2], r[3])] for r in rows],
+        [False, True, True, True],
+    )
+
+
+def build_report(period: Period, occupancy_limit: int | None = OCCUPANCY_PAGE) -> Report:
+    """Every dashboard figure for the period, each table from one grouped SQL query (no
+    per-row queries), so a period with thousands of shows costs a handful of queries."""
+    bounds = _bounds(period)
+    by_day = _revenue_by_day(period, bounds)
+    occupancy, shows, occupancy_summary = _occupancy(bounds, occupancy_limit)
+    activity = _activity_by_day(period, bounds)
+    totals = {
+        "charged": sum(r[1] for r in by_day.rows),
+        "refunded": sum(r[2] for r in by_day.rows),
+        "net": sum(r[3] for r in by_day.rows),
+        "bookings": sum(r[1] for r in activity.rows),
+        "tickets_cancelled": sum(r[3] for r in activity.rows),
+    } | occupancy_summary
+    return Report(
+        period=period,
+        totals=totals,
+        revenue_by_day=by_day,
+        revenue_by_film=_revenue_by("film", bounds),
+        revenue_by_screen=_revenue_by("screen", bounds),
+        activity_by_day=activity,
+        top_films=_top_films(bounds),
+        occupancy=occupancy,
+        occupancy_total_shows=shows,
+    )
+
+
+def report_table(period: Period, key: str) -> Table:
+    """One table by key, complete (the occupancy table is not cut to a page)."""
+    bounds = _bounds(period)
+    builders = {
+        "revenue-by-day": lambda: _revenue_by_day(period, bounds),
+        "revenue-by-film": lambda: _revenue_by("film", bounds),
+        "revenue-by-screen": lambda: _revenue_by("screen", bounds),
+        "activity-by-day": lambda: _activity_by_day(period, bounds),
+        "top-films": lambda: _top_films(bounds),
+        "occupancy": lambda: _occupancy(bounds, None)[0],
+    }
+    if key not in builders:
+        raise KeyError(key)
+    return builders[key]()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula gets a leading quote (OWASP CSV
+    injection advice); numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def to_csv(table: Table) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([csv_cell(c) for c in table.columns])
+    for row in table.rows:
+        writer.writerow([csv_cell(v) for v in row])
+    return out.getvalue()
+
+
+def table_keys() -> Sequence[str]:
+    return (
+        "revenue-by-day",
+        "revenue-by-film",
+        "revenue-by-screen",
+        "top-films",
+        "occupancy",
+        "activity-by-day",
+    )

@@ -1,0 +1,209 @@
+/* Seat map enhancements: arrow-key navigation (roving tabindex), announcements, the hold
+   countdown, and ETag-aware polling. The page works without this file. */
+(function () {
+  "use strict";
+
+  var lastSeatId = null;       // the seat that holds the tab stop, kept across swaps
+  var gridHadFocus = false;    // focus was in the grid when a swap started
+  var savedScroll = null;
+  var offsetMs = 0;            // server clock minus client clock
+  var announcedMinute = null;  // expiry for which "one minute left" was already said
+  var refreshedFor = null;     // expiry for which the grid was already refreshed
+  var ticker = null;
+
+  function grid() { return document.getElementById("seat-grid"); }
+
+  function announce(text) {
+    var region = document.getElementById("seat-announcer");
+    if (!region || !text) { return; }
+    region.textContent = "";
+    // A fresh text node after a tick, so the same message twice is read twice.
+    window.setTimeout(function () { region.textContent = text; }, 50);
+  }
+
+  // ---- Roving tabindex ---------------------------------------------------------------
+  function seats(root) {
+    return Array.prototype.slice.call(root.querySelectorAll("button.seat:not([disabled])"));
+  }
+
+  function pos(seat) {
+    return { row: parseInt(seat.getAttribute("data-row"), 10), col: parseInt(seat.getAttribute("data-col"), 10) };
+  }
+
+  function setTabStop(root, target) {
+    seats(root).forEach(function (seat) { seat.tabIndex = seat === target ? 0 : -1; });
+    if (target) { lastSeatId = target.id; }
+  }
+
+  function initGrid() {
+    var root = grid();
+    if (!root || !root.querySelector("[data-interactive]")) { return; }
+    var list = seats(root);
+    if (!list.length) { return; }
+    var active = document.activeElement;
+    var target = list.indexOf(active) >= 0 ? active : null;
+    target = target || (lastSeatId && document.getElementById(lastSeatId));
+    if (target && list.indexOf(target) < 0) { target = null; }
+    target = target || root.querySelector("button.seat.is-mine:not([disabled])") || list[0];
+    setTabStop(root, target);
+    if (gridHadFocus && (!active || active === document.body || !root.contains(active))) {
+      target.focus({ preventScroll: true });
+    }
+    gridHadFocus = false;
+  }
+
+  function rowsOf(list) {
+    var rows = {};
+    list.forEach(function (seat) {
+      var p = pos(seat);
+      (rows[p.row] = rows[p.row] || []).push(seat);
+    });
+    Object.keys(rows).forEach(function (key) {
+      rows[key].sort(function (a, b) { return pos(a).col - pos(b).col; });
+    });
+    return rows;
+  }
+
+  function nearestInRow(row, col) {
+    var best = null, bestDistance = Infinity;
+    row.forEach(function (seat) {
+      var d = Math.abs(pos(seat).col - col);
+      if (d < bestDistance) { best = seat; bestDistance = d; }
+    });
+    return best;
+  }
+
+  function move(current, key, ctrl) {
+    var root = grid();
+    var list = seats(root);
+    var rows = rowsOf(list);
+    var rowKeys = Object.keys(rows).map(Number).sort(function (a, b) { return a - b; });
+    var p = pos(current);
+    var row = rows[p.row] || [];
+    var i = row.indexOf(current);
+    if (key === "ArrowLeft") { return row[i - 1] || null; }
+    if (key === "ArrowRight") { return row[i + 1] || null; }
+    if (key === "Home") { return ctrl ? list[0] : row[0]; }
+    if (key === "End") { return ctrl ? list[list.length - 1] : row[row.length - 1]; }
+    var r = rowKeys.indexOf(p.row);
+    var step = key === "ArrowUp" ? -1 : 1;
+    for (var k = r + step; k >= 0 && k < rowKeys.length; k += step) {
+      var candidate = nearestInRow(rows[rowKeys[k]], p.col);
+      if (candidate) { return candidate; }
+    }
+    return null;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var seat = event.target;
+    if (!seat.matches || !seat.matches("#seat-grid button.seat")) { return; }
+    var keys = ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"];
+    if (keys.indexOf(event.key) < 0) { return; }
+    event.preventDefault();
+    var next = move(seat, event.key, event.ctrlKey || event.metaKey);
+    if (next) {
+      setTabStop(grid(), next);
+      next.focus();
+      next.scrollIntoView({ block: "nearest", inline: "nearest" });
+    }
+  });
+
+  document.addEventListener("focusin", function (event) {
+    var seat = event.target;
+    if (seat.matches && seat.matches("#seat-grid button.seat:not([disabled])")) {
+      setTabStop(grid(), seat);
+    }
+  });
+
+  // ---- htmx: conditional polling, focus and announcements across swaps --------------
+  document.addEventListener("htmx:configRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.id === "seat-grid" && event.detail.verb === "get") {
+      var etag = elt.getAttribute("data-etag");
+      if (etag) { event.detail.headers["If-None-Match"] = etag; }
+    }
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status === 304) {
+      event.detail.shouldSwap = false;  // nothing changed: keep the grid (and the focus)
+      return;
+    }
+    var root = grid();
+    gridHadFocus = !!(root && root.contains(document.activeElement));
+    // Keep the customer's place in a wide map: a redraw must not jump back to the left.
+    var scroller = root && root.querySelector(".seat-scroll");
+    savedScroll = scroller ? [scroller.scrollLeft, scroller.scrollTop] : null;
+  });
+
+  document.addEventListener("htmx:afterSwap", function () {
+    var scroller = document.querySelector("#seat-grid .seat-scroll");
+    if (scroller && savedScroll) {
+      scroller.scrollLeft = savedScroll[0];
+      scroller.scrollTop = savedScroll[1];
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    var root = grid();
+    if (!root) { return; }
+    initGrid();
+    var message = root.querySelector("[data-announce]");
+    if (message && !message.hasAttribute("data-announced")) {
+      message.setAttribute("data-announced", "");
+      announce(message.textContent.trim());
+    }
+    startCountdown();
+  });
+
+  // ---- Hold countdown -----------------------------------------------------------------
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function tick() {
+    var box = document.querySelector("#basket [data-countdown]");
+    if (!box) { return; }
+    var expires = Date.parse(box.getAttribute("data-expires"));
+    var left = Math.max(0, Math.round((expires - (Date.now() + offsetMs)) / 1000));
+    var value = box.querySelector("[data-countdown-value]");
+    var wrap = box.querySelector("[data-countdown-left]");
+    if (wrap) { wrap.hidden = false; }
+    if (value) { value.textContent = pad(Math.floor(left / 60)) + ":" + pad(left % 60); }
+    var key = box.getAttribute("data-expires");
+    if (left <= 60 && left > 0 && announcedMinute !== key) {
+      announcedMinute = key;
+      announce("One minute left to pay for your held seats.");
+    }
+    if (left === 0) {
+      box.classList.add("is-expired");
+      if (refreshedFor !== key) {
+        refreshedFor = key;
+        announce("Your seat hold has run out. The seats are released.");
+        // A second's grace for clock differences, then redraw grid and basket.
+        window.setTimeout(function () {
+          if (window.htmx) { window.htmx.trigger(document.body, "seats-changed"); }
+        }, 1000);
+      }
+    }
+  }
+
+  function startCountdown() {
+    var box = document.querySelector("#basket [data-countdown]");
+    if (box) {
+      var serverNow = Date.parse(box.getAttribute("data-server-now"));
+      if (!isNaN(serverNow)) { offsetMs = serverNow - Date.now(); }
+    }
+    if (!ticker) { ticker = window.setInterval(tick, 1000); }
+    tick();
+  }
+
+  function start() {
+    initGrid();
+    startCountdown();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,152 @@
+"""Booking emails delivered through a real SMTP server: parts, inline QR images, .ics."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from filmsphere.extensions import db
+from filmsphere.models import OutboxMessage, Ticket, TicketStatus
+from filmsphere.models.types import utcnow
+from filmsphere.services.checkin import check_in
+from filmsphere.services.mailer import send_pending
+from filmsphere.services.notifications import (
+    queue_admin_cancellation_notice,
+    queue_booking_confirmation,
+    queue_cancellation_notice,
+)
+from filmsphere.services.ticket_codes import ticket_code
+from filmsphere.services.transaction import write_transaction
+from tests.support.postgres import free_port
+from tests.support.smtp import Inbox, smtp_server
+
+from .tickets_support import Seeded, decode_png, seed_booking
+
+
+@pytest.fixture
+def mail_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def app_overrides(mail_port: int) -> dict[str, Any]:
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": mail_port, "MAIL_BACKEND": "smtp"}
+
+
+@pytest.fixture
+def inbox(mail_port: int) -> Iterator[Inbox]:
+    with smtp_server(mail_port) as (server_inbox, _):
+        yield server_inbox
+
+
+def _book_and_confirm(app: Flask, **seed: Any) -> tuple[Seeded, set[str]]:
+    with app.app_context():
+        seeded = seed_booking(**seed)
+        with write_transaction():
+            queue_booking_confirmation(seeded.booking_id, utcnow())
+        codes = {
+            ticket_code(t)
+            for t in db.session.scalars(
+                db.select(Ticket).where(Ticket.booking_id == seeded.booking_id)
+            )
+        }
+        return seeded, codes
+
+
+def _parts(message: EmailMessage) -> list[EmailMessage]:
+    return [p for p in message.walk() if not p.is_multipart()]  # type: ignore[misc]
+
+
+def test_confirmation_arrives_with_parts_inline_qr_and_ics(
+    app: Flask, backend: str, inbox: Inbox
+) -> None:
+    seeded, codes = _book_and_confirm(app, title="Tom & <Jerry>")
+
+    with app.app_context():
+        result = send_pending(utcnow())
+    assert result.sent == 1, str(result)
+
+    [message] = inbox.to(seeded.email)
+    assert message["Subject"].startswith("Your tickets for Tom & <Jerry> — ")
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text is not None and html is not None
+    text_body, html_body = text.get_content(), html.get_content()
+    assert seeded.reference in text_body and "Tom & <Jerry>" in text_body
+    assert "Tom &amp; &lt;Jerry&gt;" in html_body and "<Jerry>" not in html_body
+
+    referenced = set(re.findall(r'src="cid:([^"]+)"', html_body))
+    images = [p for p in _parts(message) if p.get_content_type() == "image/png"]
+    assert len(images) == 2 == len(referenced)
+    decoded = set()
+    for image in images:
+        assert image["Content-ID"].strip("<>") in referenced
+        decoded.add(decode_png(image.get_content()))
+    assert decoded == codes
+
+    [ics] = [p for p in _parts(message) if p.get_content_type() == "text/calendar"]
+    assert ics.get_content_disposition() == "attachment"
+    assert ics.get_filename() == f"filmsphere-{seeded.reference}.ics"
+    assert "BEGIN:VEVENT" in ics.get_content()
+
+    with app.app_context():  # the emailed QR gets the holder in
+        for code in decoded:
+            assert check_in(code, seeded.staff_id, utcnow()).outcome == "valid"
+
+
+def test_mail_waits_while_the_server_is_down_and_is_sent_once(
+    app: Flask, runner: FlaskCliRunner, backend: str, mail_port: int
+) -> None:
+    seeded, _ = _book_and_confirm(app)
+
+    down = runner.invoke(args=["send-mail"])
+    assert down.exit_code == 0, down.output
+    assert "0 sent, 1 will be retried" in down.output
+    with app.app_context():
+        [row] = db.session.scalars(db.select(OutboxMessage)).all()
+        assert (row.status, row.attempts) == ("pending", 1)
+        assert row.last_error
+
+    with smtp_server(mail_port) as (inbox, _):
+        first = runner.invoke(args=["send-mail"])
+        second = runner.invoke(args=["send-mail"])
+    assert "1 sent" in first.output, first.output
+    assert "0 sent" in second.output, second.output
+    assert len(inbox.to(seeded.email)) == 1
+    with app.app_context():
+        assert db.session.scalars(db.select(OutboxMessage.status)).all() == ["sent"]
+
+
+def test_cancellation_and_admin_notices_arrive(app: Flask, backend: str, inbox: Inbox) -> None:
+    with app.app_context():
+        seeded = seed_booking(title="Heat & Dust")
+        now = utcnow()
+        with write_transaction() as session:
+            ticket = session.scalars(
+                db.select(Ticket).where(Ticket.booking_id == seeded.booking_id).order_by(Ticket.id)
+            ).first()
+            assert ticket is not None
+            ticket.status = TicketStatus.CANCELLED
+            ticket.refund_coins = 8
+            queue_cancellation_notice(seeded.booking_id, [ticket.id], 8, now)
+        with write_transaction():
+            queue_admin_cancellation_notice(seeded.booking_id, 10, now, reason="Projector fault")
+        assert send_pending(utcnow()).sent == 2
+
+    customer, admin = inbox.to(seeded.email)
+    assert customer["Subject"].startswith("Cancelled: Heat & Dust")
+    body = customer.get_body(preferencelist=("plain",))
+    assert body is not None and "Refunded to your wallet: 8 coins" in body.get_content()
+    html = customer.get_body(preferencelist=("html",))
+    assert html is not None and "Heat &amp; Dust" in html.get_content()
+    assert admin["Subject"].startswith("The cinema cancelled your booking: Heat & Dust")
+    admin_text = admin.get_body(preferencelist=("plain",))
+    assert admin_text is not None
+    assert "full refund: 10 coins" in admin_text.get_content()
+    assert "Projector fault" in admin_text.get_content()

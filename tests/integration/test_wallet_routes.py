@@ -1,0 +1,169 @@
+"""Wallet page over HTTP: balance, ledger pages newest first, refill both ways."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from filmsphere.extensions import db
+from filmsphere.models import LedgerEntry, LedgerKind, User, Wallet
+from filmsphere.services.wallet import lock_wallet, post_entry
+from tests import factories
+from tests.conftest import csrf_from
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    return {"REFILL_ENABLED": True, "REFILL_TARGET_COINS": 1500, "REFILL_INTERVAL_MINUTES": 10}
+
+
+def log_in(client: FlaskClient, login: str) -> None:
+    html = client.get("/auth/login").get_data(as_text=True)
+    response = client.post(
+        "/auth/login",
+        data={"csrf_token": csrf_from(html), "login": login, "password": factories.PASSWORD},
+    )
+    assert response.status_code == 303
+
+
+def page(client: FlaskClient, path: str, **kwargs: Any) -> str:
+    response = client.get(path, **kwargs)
+    assert response.status_code == 200, path
+    return response.get_data(as_text=True)
+
+
+def rows(html: str) -> list[str]:
+    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    return re.findall(r"<tr>(.*?)</tr>", body, re.S)
+
+
+def test_wallet_needs_a_login(app: Flask, client: FlaskClient) -> None:
+    response = client.get("/wallet")
+    assert response.status_code in (302, 303)
+    assert response.headers["Location"].startswith("/auth/login")
+
+
+def test_ledger_is_paginated_newest_first_with_booking_links(
+    app: Flask, client: FlaskClient
+) -> None:
+    with app.app_context():
+        user = factories.make_user(coins=1500)
+        login = user.username
+        booking = factories.make_booking(user, factories.make_show(price=12), ("A1",))
+        reference = booking.reference
+        wallet = lock_wallet(user.id)
+        start = factories.now()
+        for i in range(23):  # 1 grant + 1 charge + 23 adjustments = 25 entries
+            post_entry(
+                wallet,
+                LedgerKind.ADMIN_ADJUSTMENT,
+                i + 1,
+                start + timedelta(seconds=i),
+                reason=f"goodwill {i + 1}",
+            )
+        db.session.commit()
+        final = wallet.balance_coins
+    log_in(client, login)
+
+    first = page(client, "/wallet")
+    assert f"<strong>{final:,} coins</strong>" in first
+    entries = rows(first)
+    assert len(entries) == 20
+    assert "goodwill 23" in entries[0] and "+23 coins" in entries[0]
+    assert f"{final:,} coins" in entries[0]  # balance after, newest first
+    assert "Adjustment by the cinema" in entries[0]
+    assert "Page 1 of 2" in first and 'href="/wallet?page=2"' in first
+
+    second = page(client, "/wallet?page=2")
+    older = rows(second)
+    assert len(older) == 5
+    assert "Welcome coins" in older[-1] and "+1,500 coins" in older[-1]
+    assert "Booking payment" in older[-2] and "−12 coins" in older[-2]
+    assert f'href="/bookings/{reference}"' in older[-2]
+
+    fragment = client.get("/wallet?page=2", headers=HX | {"HX-Target": "ledger"})
+    assert fragment.status_code == 200
+    assert fragment.get_data(as_text=True).lstrip().startswith('<section id="ledger"')
+    assert "HX-Request" in fragment.headers["Vary"]
+    assert "Page 2 of 2" in page(client, "/wallet?page=99")  # past the end: the last page
+
+
+def test_refill_without_js_tops_up_once_per_interval(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        user = factories.make_user(coins=300)
+        user_id, login = user.id, user.username
+    log_in(client, login)
+    html = page(client, "/wallet")
+    assert "Refill to 1,500 coins" in html
+    token = csrf_from(html)
+
+    response = client.post("/wallet/refill", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/wallet"
+    after = page(client, "/wallet")
+    assert "Refilled 1,200 coins: your balance is 1,500 coins." in after
+    assert "Refill" in rows(after)[0] and "+1,200 coins" in rows(after)[0]
+
+    with app.app_context():  # spend some, then try again at once: too soon
+        wallet = lock_wallet(user_id)
+        post_entry(wallet, LedgerKind.ADMIN_ADJUSTMENT, -500, factories.now(), reason="test")
+        db.session.commit()
+    assert "Next refill available at" in page(client, "/wallet")
+    again = client.post("/wallet/refill", data={"csrf_token": token})
+    assert again.status_code == 303
+    assert 'class="flash flash-error"' in page(client, "/wallet")
+    with app.app_context():
+        refills = db.session.scalar(
+            select(func.count()).where(LedgerEntry.kind == LedgerKind.REFILL)
+        )
+        assert refills == 1
+        assert db.session.scalar(select(Wallet.balance_coins).where(Wallet.user_id == user_id)) == (
+            1000
+        )
+
+
+def test_refill_with_htmx_returns_the_summary_and_the_ledger(
+    app: Flask, client: FlaskClient
+) -> None:
+    with app.app_context():
+        user = factories.make_user(coins=100)
+        login = user.username
+    log_in(client, login)
+    token = csrf_from(page(client, "/wallet"))
+    response = client.post("/wallet/refill", data={"csrf_token": token}, headers=HX)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert body.lstrip().startswith('<section id="wallet-summary"')
+    assert "<strong>1,500 coins</strong>" in body
+    assert re.search(r'<section id="ledger"[^>]*hx-swap-oob="true"', body)
+    assert "wallet-changed" in response.headers["HX-Trigger"]
+    assert "HX-Request" in response.headers["Vary"]
+
+    refused = client.post("/wallet/refill", data={"csrf_token": token}, headers=HX)
+    assert refused.status_code in (409, 422)
+    assert 'class="flash flash-error"' in refused.get_data(as_text=True)
+
+
+def test_refill_when_disabled_is_refused(app: Flask, client: FlaskClient) -> None:
+    app.config["REFILL_ENABLED"] = False
+    with app.app_context():
+        user = factories.make_user(coins=100)
+        login, user_id = user.username, user.id
+    log_in(client, login)
+    html = page(client, "/wallet")
+    assert "Refill to" not in html
+    response = client.post("/wallet/refill", data={"csrf_token": csrf_from(html)})
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.get(User, user_id) is not None
+        assert db.session.scalar(select(Wallet.balance_coins).where(Wallet.user_id == user_id)) == (
+            100
+        )
