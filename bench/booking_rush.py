@@ -13,13 +13,23 @@ What it does, all on 127.0.0.1 and bounded in time:
 4. every customer logs in through the real login form (CSRF token from the page), then
    all start at once and do what the seat map does: fetch the grid fragment (htmx request),
    hold 1-4 adjacent free seats one click at a time, and pay; some abandon (release their
-   seats and pick again), some cancel right after paying (whole booking, policy refund);
+   seats and pick again), some cancel right after paying (open the cancel page, read the
+   refund quote, confirm it: whole booking, policy refund);
    a refusal from the single-empty-seat rule is answered like a person would, by also
    picking the seat it names; a seat lost to someone else makes the customer pick again;
 5. stops when every seat has an active ticket or after --duration seconds, then prints:
    seats sold, double sales (active tickets per (show, seat) > 1, from the database),
    coins conserved (balances + charges - refunds == grants, with the sums), tickets per
    minute, and p50/p95/p99 latency of the hold and checkout requests.
+
+The load generator is one asyncio event loop with a minimal HTTP/1.1 keep-alive client
+per customer (own connection and cookie jar, like a browser tab): it runs on the same 2
+cores as the server, and 250 `requests` threads used to take a large share of them.
+Every request is still a real one: CSRF token in each POST, HX-Request header, the grid
+parsed from each response the way htmx swaps it in. --think adds a random pause (uniform
+0..2×think seconds) before each click; the default 0 is the worst case, a closed loop in
+which every customer clicks again the moment the previous answer arrives, so latency is
+bounded below by customers / throughput (Little's law).
 
 Bench-only settings, all through the environment of the gunicorn process:
 FILMSPHERE_SESSION_COOKIE_SECURE=false (plain HTTP on loopback) and a high
@@ -458,10 +468,12 @@ class Customer:
             self.checkout_token = ""
             bought = True
             reference = body.rstrip("/").rsplit("/", 1)[-1]
-            if reference and self.rng.random() < self.cancel_rate:
+            if reference and self.rng.random() < self.cancel_rate and not stop.is_set():
                 # Like a person: open the cancel page, read the refund quote, confirm it.
                 page = await self.http.request("GET", f"/bookings/{reference}/cancel")
                 quoted = QUOTED_RE.search(page.text)
+                if stop.is_set():
+                    return True  # sold out meanwhile: the rush is over, keep the tickets
                 response = await self.http.request(
                     "POST",
                     f"/bookings/{reference}/cancel",

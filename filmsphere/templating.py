@@ -48,6 +48,14 @@ def format_date(value: date | datetime) -> str:
     return value.strftime("%a %d %b")
 
 
+def format_category(value: str, capital: bool = True) -> str:
+    """A seat category in words, the same everywhere: "Premium", "VIP", "wheelchair space"."""
+    from .services.pricing import CATEGORY_LABELS
+
+    label = CATEGORY_LABELS.get(value, value)
+    return label[:1].upper() + label[1:] if capital else label
+
+
 def format_coins(value: int) -> str:
     return f"{value:,} coin" + ("" if abs(value) == 1 else "s")
 
@@ -90,6 +98,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(format_date, "date")
     app.add_template_filter(format_coins, "coins")
+    app.add_template_filter(format_category, "category")
     app.add_template_filter(to_local, "local")
     app.add_template_global(asset_url)
     app.add_template_global(local_today)

@@ -1,7 +1,9 @@
 """The seat map as view objects: rows of seats with their state, legend, basket, ETag.
 
-Read-only: three queries for the grid (seats, live holds, active tickets) plus the show
-and, for a customer, the wallet balance. Templates render these objects and never query.
+Read-only: two queries for the grid (seats; live holds and sold seats together) plus the
+show and, for a customer, the wallet balance. The per-show part (rows, prices, names,
+legend) is computed once per distinct seat layout and price and shared; only seat states
+are worked out per request. Templates render these objects and never query.
 """
 
 from __future__ import annotations

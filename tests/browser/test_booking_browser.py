@@ -46,6 +46,14 @@ def seed(live: LiveServer) -> Seeded:
         return Seeded(customer.username, other.username, show.id, seats)
 
 
+def settled(page: Any) -> None:
+    """Wait until no htmx request is in flight (a click's swap and the poll it triggers),
+    so focus checks look at the page the customer ends up with."""
+    expect(page.locator(".htmx-request")).to_have_count(0)
+    page.wait_for_timeout(150)
+    expect(page.locator(".htmx-request")).to_have_count(0)
+
+
 def seat(page: Any, name: str) -> Any:
     return page.get_by_role("button", name=name, exact=True)
 
@@ -143,6 +151,7 @@ def test_seats_can_be_picked_by_keyboard_alone(live: LiveServer, page: Any) -> N
     page.keyboard.press("Enter")
     a3 = page.locator(f"#seat-{data.seats['A3']}")
     expect(a3).to_have_attribute("aria-pressed", "true")
+    settled(page)
     expect(a3).to_be_focused()  # the swap keeps the keyboard where it was
     expect(page.locator("#seat-announcer")).to_contain_text("Seat A3 held for you.")
 
@@ -154,11 +163,13 @@ def test_seats_can_be_picked_by_keyboard_alone(live: LiveServer, page: Any) -> N
     expect(page.locator(f"#seat-{data.seats['B3']}")).to_be_focused()
     page.keyboard.press(" ")
     expect(page.locator(f"#seat-{data.seats['B3']}")).to_have_attribute("aria-pressed", "true")
+    settled(page)
     # Focus comes back after htmx settles the swap (a few ms after the new markup is in).
     expect(page.locator(f"#seat-{data.seats['B3']}")).to_be_focused()
     page.keyboard.press("ArrowRight")
     page.keyboard.press(" ")
     expect(page.locator(f"#seat-{data.seats['B4']}")).to_have_attribute("aria-pressed", "true")
+    settled(page)
     expect(page.locator(f"#seat-{data.seats['B4']}")).to_be_focused()
     page.keyboard.press("Home")
     expect(page.locator(f"#seat-{data.seats['B1']}")).to_be_focused()
@@ -251,9 +262,9 @@ def test_booking_pages_have_no_axe_violations(live: LiveServer, browser: Any) ->
         quote = page.locator("#refund-quote")
         expect(quote).to_contain_text("You get back 24 coins")
         page.get_by_label("Whole booking (every ticket)").uncheck()
-        page.locator("input[name=tickets]").first.uncheck()
+        page.locator("input[name=tickets]").first.check()
         expect(quote).to_contain_text("You get back 12 coins")
-        page.locator("input[name=tickets]").last.uncheck()
+        page.locator("input[name=tickets]").first.uncheck()
         expect(quote).to_contain_text("Tick the tickets to cancel")
         report["cancel quote after htmx"] = axe_violations(page) + structure_problems(page)
     finally:

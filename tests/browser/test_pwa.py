@@ -181,8 +181,12 @@ def test_logging_out_forgets_the_saved_tickets(
     page.goto(live.path(f"/bookings/{booked['ref']}"))
     wait_until_cached(page, [f"/bookings/{booked['ref']}"])
 
-    page.get_by_role("button", name="Log out").click()
+    # app.js deletes the saved tickets first, then sends the form: wait for that navigation.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log out").click()
     page.wait_for_load_state()
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    assert page.get_by_role("button", name="Log out").count() == 0
     assert cached(page) is None
 
     context.set_offline(True)

@@ -34,7 +34,7 @@ from ...services.errors import AlreadyDone, DomainError, NotFound
 from ...services.holds import toggle_hold
 from ...services.pricing import CATEGORY_LABELS
 from ...services.seatmap import SeatMap, build_seat_map, grid_etag
-from ...templating import format_coins
+from ...templating import format_category, format_coins
 from .forms import CancelForm, CheckoutForm, quoted_refund, selection_key
 from .seat_buttons import seat_rows_html
 
@@ -342,7 +342,11 @@ def cancel(reference: str) -> Any:
     else:
         form = CancelForm(data={"whole": True, "tickets": []})
     form.tickets.choices = [
-        (t.id, f"Row {t.seat.row_label}, seat {t.seat.number} ({t.category})") for t in active
+        (
+            t.id,
+            f"Row {t.seat.row_label}, seat {t.seat.number} ({format_category(t.category, False)})",
+        )
+        for t in active
     ]
     form.tickets.validate_choice = False  # a stale form's ticket goes to the service
 

@@ -130,7 +130,9 @@
       return;
     }
     var root = grid();
-    gridHadFocus = !!(root && root.contains(document.activeElement));
+    // A poll swap can start before the previous swap settled (focus is on <body> then):
+    // keep the flag until initGrid() has put the focus back.
+    gridHadFocus = gridHadFocus || !!(root && root.contains(document.activeElement));
     // Keep the customer's place in a wide map: a redraw must not jump back to the left.
     var scroller = root && root.querySelector(".seat-scroll");
     savedScroll = scroller ? [scroller.scrollLeft, scroller.scrollTop] : null;
