@@ -15,5 +15,5 @@ export FLASK_APP=wsgi.py
 .venv/bin/flask db upgrade
 .venv/bin/flask seed-demo
 echo
-echo "FilmSphere is starting at http://127.0.0.1:5000  (Ctrl+C stops it)"
+echo "FilmSphere is starting at http://127.0.0.1:${PORT:-5000}  (Ctrl+C stops it)"
 exec .venv/bin/flask run --host 127.0.0.1 --port "${PORT:-5000}"

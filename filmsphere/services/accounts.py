@@ -216,17 +216,22 @@ class VerificationSecrets:
     link: str
 
 
-def _issue_verification(user: User, now: datetime) -> VerificationSecrets:
-    """Replace the user's verification code and link (old ones stop working)."""
+def _retire_verification_tokens(user_id: int, now: datetime) -> None:
+    """Mark every unused verification code and link of the user as used."""
     db.session.execute(
         update(AccountToken)
         .where(
-            AccountToken.user_id == user.id,
+            AccountToken.user_id == user_id,
             AccountToken.purpose == "verify",
             AccountToken.used_at.is_(None),
         )
         .values(used_at=now)
     )
+
+
+def _issue_verification(user: User, now: datetime) -> VerificationSecrets:
+    """Replace the user's verification code and link (old ones stop working)."""
+    _retire_verification_tokens(user.id, now)
     code = f"{secrets.randbelow(1_000_000):06d}"
     token = secrets.token_urlsafe(32)
     expires = now + timedelta(minutes=int(current_app.config["VERIFY_CODE_MINUTES"]))
@@ -444,15 +449,7 @@ def verify_email(
             assert user is not None
             if user.email_verified_at is None:
                 user.email_verified_at = now
-            db.session.execute(
-                update(AccountToken)
-                .where(
-                    AccountToken.user_id == user.id,
-                    AccountToken.purpose == "verify",
-                    AccountToken.used_at.is_(None),
-                )
-                .values(used_at=now)
-            )
+            _retire_verification_tokens(user.id, now)
     if failure is not None:
         raise failure
     assert user is not None

@@ -68,6 +68,20 @@ def _overlap_error(
     return ShowOverlap(message, free)
 
 
+def _lock_screen_and_get_movie(screen_id: int, movie_id: int) -> tuple[Screen, Movie]:
+    """Lock the screen row FOR UPDATE (scheduling in one screen is serialised) and load
+    the film. Raises NotFound for an unknown or inactive screen, or an unknown film."""
+    screen = db.session.scalars(
+        select(Screen).where(Screen.id == screen_id).with_for_update()
+    ).one_or_none()
+    movie = db.session.get(Movie, movie_id)
+    if screen is None or not screen.is_active:
+        raise NotFound("That screen does not exist.")
+    if movie is None:
+        raise NotFound("That film does not exist.")
+    return screen, movie
+
+
 def schedule_show(
     *,
     movie_id: int,
@@ -89,14 +103,7 @@ def schedule_show(
         raise DomainError("The base price must be at least 1 coin.")
     try:
         with write_transaction() as session:
-            screen = session.scalars(
-                select(Screen).where(Screen.id == screen_id).with_for_update()
-            ).one_or_none()
-            movie = session.get(Movie, movie_id)
-            if screen is None or not screen.is_active:
-                raise NotFound("That screen does not exist.")
-            if movie is None:
-                raise NotFound("That film does not exist.")
+            screen, movie = _lock_screen_and_get_movie(screen_id, movie_id)
             if movie.is_retired:
                 raise DomainError(f"{movie.title} is retired and can't get new shows.")
             ends_at = show_end(starts_at, movie.duration_minutes)
@@ -131,13 +138,13 @@ def schedule_show(
     except IntegrityError as exc:
         if "ex_shows_screen_no_overlap" not in str(exc.orig):
             raise
-        screen = db.session.get(Screen, screen_id)
-        movie = db.session.get(Movie, movie_id)
-        assert screen is not None and movie is not None
-        ends_at = show_end(starts_at, movie.duration_minutes)
+        lost_screen = db.session.get(Screen, screen_id)
+        lost_movie = db.session.get(Movie, movie_id)
+        assert lost_screen is not None and lost_movie is not None
+        ends_at = show_end(starts_at, lost_movie.duration_minutes)
         free = free_screens(starts_at, ends_at)
         raise ShowOverlap(
-            f"{screen.name} was booked for that time a moment ago."
+            f"{lost_screen.name} was booked for that time a moment ago."
             + (f" Free at that time: {', '.join(free)}." if free else ""),
             free,
         ) from exc
@@ -217,14 +224,7 @@ def update_show(
                         "its film, screen and start can't change. Cancel the show instead "
                         "(customers are refunded in full)."
                     )
-            screen = session.scalars(
-                select(Screen).where(Screen.id == screen_id).with_for_update()
-            ).one_or_none()
-            movie = session.get(Movie, movie_id)
-            if screen is None or not screen.is_active:
-                raise NotFound("That screen does not exist.")
-            if movie is None:
-                raise NotFound("That film does not exist.")
+            screen, movie = _lock_screen_and_get_movie(screen_id, movie_id)
             if movie.is_retired and movie.id != show.movie_id:
                 raise DomainError(f"{movie.title} is retired and can't get new shows.")
             before = show_snapshot(show)

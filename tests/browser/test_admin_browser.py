@@ -87,6 +87,7 @@ def test_admin_screen_show_cancel_and_customer_refund(live, browser, page):
 
     page.goto(live.path(f"/admin/shows/{show_id}"))
     page.get_by_label("Reason (sent to customers)").fill("Projector repair")
+    page.get_by_label("I understand").check()
     page.get_by_role("button", name="Cancel show and refund everyone").click()
     page.wait_for_url(re.compile(rf"/admin/shows/{show_id}$"))
     assert "20 coins refunded in full" in page.locator("#flashes").inner_text()

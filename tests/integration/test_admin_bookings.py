@@ -49,7 +49,9 @@ def test_detail_shows_tickets_and_ledger_then_cancel_refunds_in_full(backend, ap
     page = client.get(f"/admin/bookings/{booking_id}").get_data(as_text=True)
     assert "A1" in page and "A2" in page and "booking charge" in page and "-20" in page
     # 30 minutes before the start a customer would get 80 %; the admin refunds 100 %.
-    response = post(client, f"/admin/bookings/{booking_id}/cancel", {"reason": "Double booked"})
+    response = post(
+        client, f"/admin/bookings/{booking_id}/cancel", {"reason": "Double booked", "confirm": "y"}
+    )
     assert response.status_code == 303
     with app.app_context():
         assert (
@@ -70,6 +72,6 @@ def test_detail_shows_tickets_and_ledger_then_cancel_refunds_in_full(backend, ap
         assert audit.actor_id == admin_id
     page = client.get(f"/admin/bookings/{booking_id}").get_data(as_text=True)
     assert "refund" in page and "+20" in page
-    again = post(client, f"/admin/bookings/{booking_id}/cancel")
+    again = post(client, f"/admin/bookings/{booking_id}/cancel", {"confirm": "y"})
     assert again.status_code == 409
     assert client.get("/admin/bookings/9999").status_code == 404

@@ -264,7 +264,14 @@ def test_cancel_show_refunds_everyone_in_full_and_queues_emails(backend, app, cl
         show_id = show.id
         ids = (alice.id, bob.id)
         emails = {alice.email, bob.email}
-    response = post(client, f"/admin/shows/{show_id}/cancel", {"reason": "Projector fault"})
+    unconfirmed = post(client, f"/admin/shows/{show_id}/cancel", {"reason": "Projector fault"})
+    assert unconfirmed.status_code == 422
+    assert "Tick the box to confirm" in unconfirmed.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Show, show_id).status == "scheduled"
+    response = post(
+        client, f"/admin/shows/{show_id}/cancel", {"reason": "Projector fault", "confirm": "y"}
+    )
     assert response.status_code == 303
     with app.app_context():
         balances = [
@@ -281,7 +288,7 @@ def test_cancel_show_refunds_everyone_in_full_and_queues_emails(backend, app, cl
         assert db.session.scalar(
             select(AuditEntry.action).where(AuditEntry.action == "show.cancel")
         )
-    again = post(client, f"/admin/shows/{show_id}/cancel", {})
+    again = post(client, f"/admin/shows/{show_id}/cancel", {"confirm": "y"})
     assert again.status_code == 409
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    BooleanField,
     DateField,
     IntegerField,
     SelectField,
@@ -68,7 +69,17 @@ class ShowForm(AdminForm):
 
 
 class ReasonForm(AdminForm):
+    """Cancelling refunds and emails customers at once: the admin ticks a box first."""
+
     reason = StringField("Reason (sent to customers)", validators=[Optional(), Length(max=300)])
+    confirm = BooleanField(
+        "I understand: tickets are refunded in full, customers are emailed, and this "
+        "can't be undone",
+        validators=[DataRequired(message="Tick the box to confirm the cancellation.")],
+    )
+
+    def first_error(self) -> str:
+        return next(iter(e for errors in self.errors.values() for e in errors), "Invalid input.")
 
 
 class RoleForm(AdminForm):

@@ -49,7 +49,7 @@ def booking_cancel(booking_id: int) -> Response | tuple[str, int]:
     form = ReasonForm()
     if not form.validate():
         return render_template(
-            "admin/message.html", title="Cancel booking", error="The reason is too long."
+            "admin/message.html", title="Cancel booking", error=form.first_error()
         ), 422
     try:
         refunded = cancel_booking_by_admin(actor_id(), booking_id, now(), form.reason.data or "")

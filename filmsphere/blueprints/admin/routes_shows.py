@@ -185,10 +185,9 @@ def show_cancel(show_id: int) -> Response | tuple[str, int]:
     from ...services.cancellation import cancel_show
 
     reason_form = ReasonForm()
-    reason_form.validate()
-    if reason_form.errors:
+    if not reason_form.validate():
         return render_template(
-            "admin/message.html", title="Cancel show", error="The reason is too long."
+            "admin/message.html", title="Cancel show", error=reason_form.first_error()
         ), 422
     try:
         result = cancel_show(actor_id(), show_id, now(), reason_form.reason.data or "")
