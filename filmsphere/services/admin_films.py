@@ -155,6 +155,16 @@ def create_film(actor_id: int, data: FilmData, now: datetime) -> Movie:
     return movie
 
 
+def _lock_movie(movie_id: int) -> Movie:
+    """SELECT … FOR UPDATE the film row; NotFound when there is none."""
+    movie = db.session.scalars(
+        select(Movie).where(Movie.id == movie_id).with_for_update()
+    ).one_or_none()
+    if movie is None:
+        raise NotFound("That film does not exist.")
+    return movie
+
+
 def update_film(actor_id: int, movie_id: int, data: FilmData, now: datetime) -> Movie:
     """Change a film's details and genres, audited with before and after; one transaction.
 
@@ -164,11 +174,7 @@ def update_film(actor_id: int, movie_id: int, data: FilmData, now: datetime) -> 
     if data.duration_minutes <= 0:
         raise DomainError("The duration must be at least 1 minute.")
     with write_transaction() as session:
-        movie = session.scalars(
-            select(Movie).where(Movie.id == movie_id).with_for_update()
-        ).one_or_none()
-        if movie is None:
-            raise NotFound("That film does not exist.")
+        movie = _lock_movie(movie_id)
         before = film_snapshot(movie)
         _apply(movie, data)
         session.flush()
@@ -188,12 +194,8 @@ def set_film_retired(actor_id: int, movie_id: int, retired: bool, now: datetime)
     """Retire a film (no new shows, hidden from the catalogue; existing shows stay) or bring
     it back. Films are never deleted, so bookings keep their film. Raises NotFound,
     AlreadyDone-like DomainError when nothing would change."""
-    with write_transaction() as session:
-        movie = session.scalars(
-            select(Movie).where(Movie.id == movie_id).with_for_update()
-        ).one_or_none()
-        if movie is None:
-            raise NotFound("That film does not exist.")
+    with write_transaction():
+        movie = _lock_movie(movie_id)
         if movie.is_retired == retired:
             raise DomainError(
                 f"{movie.title} is already {'retired' if retired else 'in the catalogue'}."
@@ -265,12 +267,8 @@ def save_poster(actor_id: int, movie_id: int, stream: IO[bytes], now: datetime) 
     path.write_bytes(data)
     old: str | None = None
     try:
-        with write_transaction() as session:
-            movie = session.scalars(
-                select(Movie).where(Movie.id == movie_id).with_for_update()
-            ).one_or_none()
-            if movie is None:
-                raise NotFound("That film does not exist.")
+        with write_transaction():
+            movie = _lock_movie(movie_id)
             old = movie.poster_filename
             movie.poster_filename = filename
             record_audit(
