@@ -30,7 +30,7 @@ def get_booking(user_id: int, reference: str) -> Booking:
     reference can't be probed. Reads only; never locks or commits.
     """
     booking = db.session.scalars(
-        select(Booking).where(Booking.reference == reference.strip())
+        select(Booking).where(Booking.reference == reference.strip().upper())
     ).one_or_none()
     if booking is None or booking.user_id != user_id:
         raise NotFound("There is no booking with that reference on your account.")

@@ -23,6 +23,7 @@ from ..models import (
 )
 from . import notifications
 from .audit import record_audit
+from .bookings import get_booking
 from .errors import AlreadyDone, Conflict, DomainError, NotFound
 from .holds import bump_seat_version
 from .pricing import percent_of
@@ -85,15 +86,6 @@ def refund_percent(starts_at: datetime, now: datetime) -> int:
     return 0
 
 
-def _customer_booking(user_id: int, reference: str) -> Booking:
-    booking = db.session.scalar(
-        select(Booking).where(Booking.reference == reference.strip().upper())
-    )
-    if booking is None or booking.user_id != user_id:
-        raise NotFound("There is no such booking.")
-    return booking
-
-
 def _pick_tickets(booking: Booking, ticket_ids: list[int] | None) -> list[Ticket]:
     if ticket_ids is None:
         picked = [t for t in booking.tickets if t.is_cancellable]
@@ -147,7 +139,7 @@ def quote_refund(
     """What cancelling these tickets (None: every active ticket) would refund at `now`.
     Read-only. Raises NotFound (unknown or someone else's booking/ticket), AlreadyDone
     (already cancelled), Conflict (show started)."""
-    booking = _customer_booking(user_id, reference)
+    booking = get_booking(user_id, reference)
     _check_cancellable(booking, now)
     tickets = _pick_tickets(booking, ticket_ids)
     return _quote(booking, tickets, refund_percent(booking.show.starts_at, now))
@@ -227,7 +219,7 @@ def cancel_tickets(
     QuoteChanged when `expected_refund` (the quote the customer confirmed) no longer holds,
     e.g. because a refund band ended meanwhile: nothing is cancelled then.
     """
-    booking_id = _customer_booking(user_id, reference).id
+    booking_id = get_booking(user_id, reference).id
     with write_transaction():
         booking = lock_booking(booking_id)
         wallet = lock_wallet(user_id)

@@ -11,16 +11,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, event, exists, func, or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import ColumnElement, Select, String, and_, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ..extensions import db
 from ..models import Genre, Movie, Show, ShowStatus, movie_genres
 from ..templating import local_day_bounds, to_local
 from .errors import DomainError, NotFound
+from .transaction import is_postgres
 
 PER_PAGE = 12
 STRIP_DAYS = 7
@@ -233,23 +232,12 @@ class MoviePage:
         return self.page < self.pages
 
 
-def _py_lower(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value
-
-
-def install_sqlite_functions(engine: Engine) -> None:
-    """Give SQLite a Unicode-aware lower(): its own only folds ASCII, so "último" would
-    miss "El Último Tren". PostgreSQL's lower() already follows the database's locale."""
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.create_function("fs_lower", 1, _py_lower, deterministic=True)
-
-
 def _lower(column: ColumnElement[str] | InstrumentedAttribute[str]) -> ColumnElement[str]:
-    if db.engine.dialect.name == "sqlite":
-        return func.fs_lower(column, type_=String)
-    return func.lower(column)
+    # SQLite's own lower() only folds ASCII ("último" would miss "El Último Tren"):
+    # services/transaction.configure_sqlite registers a Unicode-aware fs_lower().
+    if is_postgres():
+        return func.lower(column)
+    return func.fs_lower(column, type_=String)
 
 
 def _escape_like(text: str) -> str:

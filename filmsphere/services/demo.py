@@ -17,7 +17,7 @@ from werkzeug.security import generate_password_hash
 
 from ..extensions import db
 from ..models import Genre, Movie, Role, Screen, Show, ShowStatus, User
-from ..templating import local_day_bounds
+from ..templating import cinema_tz, local_day_bounds, to_local
 from .errors import ShowOverlap
 from .scheduling import schedule_show, show_end
 from .screens import create_screen, sellable_seat_count
@@ -343,7 +343,7 @@ def _fits(film: Movie, local_start: time) -> bool:
 
 
 def _seed_shows(now: datetime) -> int:
-    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    tz = cinema_tz()
     titles = [f.title for f in FILMS]
     movies = sorted(
         db.session.scalars(
@@ -358,7 +358,7 @@ def _seed_shows(now: datetime) -> int:
     screens.sort(key=lambda s: list(specs).index(s.name))
     if not movies or not screens:
         return 0
-    today = now.astimezone(tz).date()
+    today = to_local(now).date()
     added = 0
     for day_index in range(DAYS):
         day = today + timedelta(days=day_index)

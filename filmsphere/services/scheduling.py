@@ -16,6 +16,20 @@ from .errors import DomainError, NotFound, ShowOverlap
 from .transaction import race_point, write_transaction
 
 
+def sold_count(show_id: int) -> int:
+    """Active (paid, not cancelled) tickets of a show."""
+    from ..models import Ticket, TicketStatus
+
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.show_id == show_id, Ticket.status == TicketStatus.ACTIVE)
+        )
+        or 0
+    )
+
+
 def show_end(starts_at: datetime, duration_minutes: int) -> datetime:
     cleaning = int(current_app.config["CLEANING_MINUTES"])
     return starts_at + timedelta(minutes=duration_minutes + cleaning)
@@ -183,7 +197,6 @@ def update_show(
     target screen; overlap is checked under the lock and PostgreSQL's exclusion constraint
     is the last word. Raises NotFound, DomainError, Conflict, ShowOverlap.
     """
-    from ..models import Ticket, TicketStatus
     from .errors import Conflict
 
     if base_price_coins <= 0:
@@ -213,11 +226,7 @@ def update_show(
             if moved:
                 if starts_at <= now:
                     raise DomainError("A show can't start in the past.")
-                sold = session.scalar(
-                    select(func.count())
-                    .select_from(Ticket)
-                    .where(Ticket.show_id == show.id, Ticket.status == TicketStatus.ACTIVE)
-                )
+                sold = sold_count(show.id)
                 if sold:
                     raise Conflict(
                         f"{sold} ticket{'s are' if sold != 1 else ' is'} sold for this show, so "

@@ -59,12 +59,18 @@ def set_race_hook(name: str, hook: Callable[[], None] | None) -> None:
         _race_hooks[name] = hook
 
 
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def configure_sqlite(engine: Engine) -> None:
     """Give pysqlite explicit transactions so BEGIN IMMEDIATE is ours to issue."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        # SQLite's lower() folds ASCII only; catalogue search needs Unicode case folding.
+        dbapi_connection.create_function("fs_lower", 1, _unicode_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=15000")

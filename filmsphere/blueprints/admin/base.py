@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from ... import MAX_DB_INT
@@ -16,15 +16,6 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 MIN_DATE = date(2000, 1, 1)
 MAX_DATE = date(2999, 12, 31)
-
-
-@bp.context_processor
-def _helpers() -> dict[str, Any]:
-    def endpoint_exists(name: str) -> bool:
-        """Links to other areas appear only once those pages exist."""
-        return name in current_app.view_functions
-
-    return {"endpoint_exists": endpoint_exists}
 
 
 def now() -> datetime:

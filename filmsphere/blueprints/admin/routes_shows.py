@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from ...extensions import db
-from ...models import Movie, Screen, Show, Ticket, TicketStatus
+from ...models import Movie, Screen, Show
 from ...security import admin_required
 from ...services import scheduling
 from ...services.errors import DomainError
-from ...templating import local_today, to_local
+from ...templating import cinema_tz, local_today, to_local
 from .base import actor_id, arg_date, arg_int, bp, form_status, now
 from .forms import ReasonForm, ShowForm
 
@@ -32,7 +31,7 @@ def _date_problem(form: ShowForm) -> str | None:
 
 
 def _to_utc(form: ShowForm) -> datetime:
-    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    tz = cinema_tz()
     assert form.start_date.data is not None and form.start_time.data is not None
     return datetime.combine(form.start_date.data, form.start_time.data, tzinfo=tz).astimezone(UTC)
 
@@ -73,16 +72,7 @@ def shows() -> str:
 
 def _render_show_form(form: ShowForm, show: Show | None, **extra: Any) -> tuple[str, int]:
     status = extra.pop("status", None) or form_status(form)
-    sold = 0
-    if show is not None:
-        sold = int(
-            db.session.scalar(
-                select(func.count())
-                .select_from(Ticket)
-                .where(Ticket.show_id == show.id, Ticket.status == TicketStatus.ACTIVE)
-            )
-            or 0
-        )
+    sold = scheduling.sold_count(show.id) if show is not None else 0
     context: dict[str, Any] = {
         "form": form,
         "show": show,

@@ -84,10 +84,7 @@ def _user_id() -> int | None:
 
 
 def booking_url(reference: str) -> str:
-    """The booking page (the tickets area's); by path while that endpoint doesn't exist."""
-    if "tickets.booking_detail" in current_app.view_functions:
-        return url_for("tickets.booking_detail", reference=reference)
-    return f"/bookings/{reference}"
+    return url_for("tickets.booking_detail", reference=reference)
 
 
 def _seat_map_url(show_id: int) -> str:
@@ -313,9 +310,7 @@ def back_to_seat_map(show_id: int, seat_id: int | None = None) -> BaseResponse:
 def my_bookings() -> str:
     """The customer's bookings: upcoming, past and cancelled."""
     lists = list_bookings(current_user.id, utcnow())
-    return render_template(
-        "booking/my_bookings.html", lists=lists, booking_url=booking_url, now=utcnow()
-    )
+    return render_template("booking/my_bookings.html", lists=lists, now=utcnow())
 
 
 @bp.route("/bookings/<reference>/cancel", methods=["GET", "POST"])

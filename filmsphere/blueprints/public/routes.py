@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     abort,
     current_app,
@@ -17,7 +16,6 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from werkzeug.security import safe_join
@@ -34,14 +32,6 @@ from .forms import MovieFilterForm
 bp = Blueprint("public", __name__)
 
 
-@bp.record_once
-def _install_sqlite_functions(state: BlueprintSetupState) -> None:
-    app = cast(Flask, state.app)
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            catalogue.install_sqlite_functions(db.engine)
-
-
 MAX_PAGE = 10_000
 _DIGITS = re.compile(r"^\d{1,6}$")
 POSTER_MAX_AGE = 365 * 24 * 3600  # versioned poster URLs never change content
@@ -56,9 +46,7 @@ def poster_url(movie: Movie) -> str:
 @bp.app_template_global()
 def show_url(show_id: int) -> str:
     """Where a showtime links: the seat map (booking.seat_map) at /shows/<id>."""
-    if "booking.seat_map" in current_app.view_functions:
-        return url_for("booking.seat_map", show_id=show_id)
-    return f"/shows/{show_id}"
+    return url_for("booking.seat_map", show_id=show_id)
 
 
 def _poster_version(movie: Movie) -> str:

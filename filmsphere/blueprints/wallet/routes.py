@@ -42,19 +42,13 @@ def _page_data(page: int) -> WalletPage:
         return WalletPage(0, [], 1, 1, 0, False, 0, 0, None, True)
 
 
-def _booking_url(reference: str) -> str:
-    if "tickets.booking_detail" in current_app.view_functions:
-        return url_for("tickets.booking_detail", reference=reference)
-    return f"/bookings/{reference}"
-
-
 @bp.get("/wallet")
 @login_required
 def wallet() -> Any:
     """Balance, the ledger newest first (20 a page) and the refill button. htmx paging
     asks for the ledger fragment only."""
     data = _page_data(request.args.get("page", 1, type=int) or 1)
-    context = {"w": data, "booking_url": _booking_url, "message": None, "message_kind": "info"}
+    context = {"w": data, "message": None, "message_kind": "info"}
     if is_partial_request() and request.headers.get("HX-Target") == "ledger":
         return render_template("wallet/_ledger.html", **context)
     return render_template("wallet/wallet.html", **context)
@@ -85,7 +79,7 @@ def refill() -> BaseResponse:
         flash(message, kind)
         return redirect(url_for("wallet.wallet"), 303)
     data = _page_data(1)
-    context = {"w": data, "booking_url": _booking_url, "message": message, "message_kind": kind}
+    context = {"w": data, "message": message, "message_kind": kind}
     body = render_template("wallet/_wallet_summary.html", **context) + render_template(
         "wallet/_ledger.html", oob=True, **context
     )
