@@ -47,8 +47,6 @@ class Show(Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
     base_price_coins: Mapped[int]
     status: Mapped[str] = mapped_column(String(16), default=ShowStatus.SCHEDULED)
-    # Bumped by every change to this show's holds or tickets: the seat grid's ETag.
-    seat_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

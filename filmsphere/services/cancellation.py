@@ -25,7 +25,6 @@ from . import notifications
 from .audit import record_audit
 from .bookings import get_booking
 from .errors import AlreadyDone, Conflict, DomainError, NotFound
-from .holds import bump_seat_version
 from .pricing import percent_of
 from .transaction import race_point, write_transaction
 from .wallet import lock_wallet, post_entry
@@ -214,10 +213,10 @@ def cancel_tickets(
     One write transaction: locks the booking row, then the wallet, re-reads the tickets
     under the lock (so a second, concurrent cancel finds them cancelled: AlreadyDone, and
     refunds nothing), marks them cancelled with their refund, writes one refund ledger
-    entry (none for 0 coins), makes the seats sellable again (seat_version bump, last) and
-    queues the cancellation email. Commits. Raises NotFound, AlreadyDone, Conflict, and
-    QuoteChanged when `expected_refund` (the quote the customer confirmed) no longer holds,
-    e.g. because a refund band ended meanwhile: nothing is cancelled then.
+    entry (none for 0 coins), makes the seats sellable again and queues the cancellation
+    email. Commits. Raises NotFound, AlreadyDone, Conflict, and QuoteChanged when
+    `expected_refund` (the quote the customer confirmed) no longer holds, e.g. because a
+    refund band ended meanwhile: nothing is cancelled then.
     """
     booking_id = get_booking(user_id, reference).id
     with write_transaction():
@@ -240,7 +239,6 @@ def cancel_tickets(
             quote.refund_total,
             now,
         )
-        bump_seat_version([booking.show_id])
     return quote
 
 
@@ -256,7 +254,7 @@ def cancel_booking_by_admin(admin_id: int, booking_id: int, now: datetime, reaso
 
     One write transaction: booking row lock, wallet lock, ticket updates, one refund
     ledger entry (actor = the admin, with the reason), an audit row with before/after,
-    the customer's email, seat_version bump. Returns the coins refunded. Commits.
+    the customer's email. Returns the coins refunded. Commits.
     Raises NotFound, AlreadyDone (nothing left to cancel), Conflict (the show is over:
     refunds after the film are not a cancellation).
     """
@@ -289,7 +287,6 @@ def cancel_booking_by_admin(admin_id: int, booking_id: int, now: datetime, reaso
         notifications.queue_admin_cancellation_notice(
             booking.id, quote.refund_total, now, reason=reason
         )
-        bump_seat_version([booking.show_id])
     return quote.refund_total
 
 
@@ -304,7 +301,8 @@ def cancel_show(admin_id: int, show_id: int, now: datetime, reason: str = "") ->
 
     A checkout that commits while this runs is caught by the final re-count under the
     show's row lock and the whole cancellation is retried, so no paid ticket is left
-    behind; once committed, no checkout can succeed (its show bump re-checks the status).
+    behind; once committed, no checkout can succeed (it re-checks the status under its
+    shared lock on the show row).
     Raises NotFound, AlreadyDone (already cancelled), Conflict (already over).
     """
     for _attempt in range(5):
@@ -365,10 +363,13 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
             )
             tickets_done += len(tickets)
             refunded += quote.refund_total
-        before = {"status": show.status, "seat_version": show.seat_version}
-        bump_seat_version([show_id])
+        before = {"status": show.status}
+        # The show row last, exclusively: sales in flight hold it shared until they commit.
         show = session.scalars(
-            select(Show).where(Show.id == show_id).execution_options(populate_existing=True)
+            select(Show)
+            .where(Show.id == show_id)
+            .with_for_update(of=Show)
+            .execution_options(populate_existing=True)
         ).one()
         show.status = ShowStatus.CANCELLED
         show.cancelled_at = now

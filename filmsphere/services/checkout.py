@@ -20,7 +20,7 @@ from .errors import (
     SeatUnavailable,
     ShowNotBookable,
 )
-from .holds import bump_seat_version, lock_seats
+from .holds import lock_seats, lock_show_for_sale
 from .pricing import seat_price
 from .seat_rules import SeatCell, check_companions, check_single_seats
 from .seatmap import ShowState, not_bookable_reason, show_state
@@ -40,8 +40,8 @@ def checkout(user_id: int, show_id: int, now: datetime, checkout_token: str) -> 
     """Turn the customer's live holds for the show into a paid booking.
 
     One write transaction, locks in the fixed order: the held seats (ascending id), the
-    customer's hold rows, the wallet, then the show row (seat_version bump, which also
-    re-checks under its lock that the show is still scheduled and not started). Under
+    customer's hold rows, the wallet, then the show row (a shared lock, under which it
+    re-checks that the show is still scheduled and not started). Under
     those locks it re-reads the holds (still the customer's, none expired), applies the
     seat rules (companion, single empty seat), debits the wallet with one booking_charge
     ledger entry, creates the booking and tickets with frozen prices, deletes the holds and
@@ -195,7 +195,7 @@ def _checkout(session: Any, user_id: int, show_id: int, now: datetime, token: st
     session.flush()
     consume_holds([h.id for h in holds])
     notifications.queue_booking_confirmation(booking.id, now)
-    if not bump_seat_version([show_id], only_if_bookable_at=now):
+    if not lock_show_for_sale(show_id, now):
         raise ShowNotBookable("This show can no longer be booked, so nothing was charged.")
     return int(booking.id)
 

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from ..models import SeatHold, Show, ShowStatus
-from .holds import bump_seat_version
 from .transaction import is_postgres, race_point, write_transaction
 
 BATCH_SIZE = 200
@@ -33,8 +32,7 @@ def run_cleanup(now: datetime, batch_size: int = BATCH_SIZE) -> CleanupResult:
     Short transactions of at most `batch_size` holds each. On PostgreSQL the expired holds
     are selected FOR UPDATE SKIP LOCKED: a hold a checkout has locked is skipped (the
     checkout decides its fate), and two cleanups running at once take disjoint batches.
-    Affected shows get a seat_version bump (ascending id, after the holds: the global lock
-    order). Idempotent. Never touches bookings, tickets or the ledger. Commits per batch.
+    Idempotent. Never touches bookings, tickets or the ledger. Commits per batch.
     """
     deleted = 0
     while True:
@@ -57,14 +55,13 @@ def run_cleanup(now: datetime, batch_size: int = BATCH_SIZE) -> CleanupResult:
                 .execution_options(synchronize_session=False)
             )
             deleted += result.rowcount
-            bump_seat_version({h.show_id for h in batch})
         if len(batch) < batch_size:
             break
     with write_transaction() as session:
         finished: Any = session.execute(
             update(Show)
             .where(Show.status == ShowStatus.SCHEDULED, Show.ends_at <= now)
-            .values(status=ShowStatus.FINISHED, seat_version=Show.seat_version + 1)
+            .values(status=ShowStatus.FINISHED)
             .execution_options(synchronize_session=False)
         )
         shows_finished = finished.rowcount

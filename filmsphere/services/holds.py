@@ -2,8 +2,8 @@
 
 Lock order for every transaction that claims seats (holds, checkout), cancellations and
 cleanup alike: seats (ascending id) → seat holds → bookings → wallets → show rows
-(ascending id, via the seat_version bump, always last). A fixed order means two
-transactions can wait for each other but never deadlock.
+(ascending id, always last: shared by sales, exclusive for an admin cancelling the show).
+A fixed order means two transactions can wait for each other but never deadlock.
 """
 
 from __future__ import annotations
@@ -14,7 +14,18 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    CompoundSelect,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -42,21 +53,16 @@ _LOCK_SEATS = (
     .order_by(Seat.id)
     .with_for_update()
 )
-_BUMP = (
-    update(Show)
-    .where(Show.id == bindparam("show_id"))
-    .values(seat_version=Show.seat_version + 1)
-    .execution_options(synchronize_session=False)
-)
-_BUMP_IF_BOOKABLE = (
-    update(Show)
+# Shared, not exclusive: sales of one show don't queue behind each other here, while an
+# admin cancelling the show (FOR UPDATE) and the sales in flight wait for one another.
+_SHOW_FOR_SALE = (
+    select(Show.id)
     .where(
         Show.id == bindparam("show_id"),
         Show.status == ShowStatus.SCHEDULED,
         Show.starts_at > bindparam("now"),
     )
-    .values(seat_version=Show.seat_version + 1)
-    .execution_options(synchronize_session=False)
+    .with_for_update(read=True)
 )
 # This seat's hold row (anyone's) and the customer's holds in other shows.
 _LOCK_HOLD_ROWS = (
@@ -74,23 +80,36 @@ _LOCK_HOLD_ROWS = (
     .order_by(SeatHold.id)
     .with_for_update()
 )
-_SOLD = (
-    select(func.count())
-    .select_from(Ticket)
-    .where(
-        Ticket.show_id == bindparam("show_id"),
-        Ticket.seat_id == bindparam("seat_id"),
-        Ticket.status == TicketStatus.ACTIVE,
+# One round trip for the seat rules: whether this seat is sold, the customer's live holds
+# in the show, and the tickets they already have for it (a row each).
+_RULE_FACTS: CompoundSelect = union_all(
+    # First: its columns' types (UTCDateTime, …) are the result's.
+    select(
+        literal("mine").label("kind"),
+        SeatHold.expires_at,
+        Seat.grid_row,
+        Seat.grid_col,
+        Seat.category,
     )
-)
-_MY_LIVE_HOLDS = (
-    select(SeatHold.id, SeatHold.expires_at, Seat.grid_row, Seat.grid_col, Seat.category)
     .join(Seat, Seat.id == SeatHold.seat_id)
     .where(
         SeatHold.user_id == bindparam("user_id"),
         SeatHold.show_id == bindparam("show_id"),
         SeatHold.expires_at > bindparam("now"),
-    )
+    ),
+    select(literal("sold"), null(), null(), null(), null()).where(
+        Ticket.show_id == bindparam("show_id"),
+        Ticket.seat_id == bindparam("seat_id"),
+        Ticket.status == TicketStatus.ACTIVE,
+    ),
+    select(literal("bought"), null(), null(), null(), null())
+    .select_from(Ticket)
+    .join(Booking, Booking.id == Ticket.booking_id)
+    .where(
+        Booking.user_id == bindparam("user_id"),
+        Ticket.show_id == bindparam("show_id"),
+        Ticket.status == TicketStatus.ACTIVE,
+    ),
 )
 
 
@@ -113,26 +132,11 @@ def lock_seats(seat_ids: Iterable[int]) -> list[Seat]:
     return list(db.session.scalars(_LOCK_SEATS, {"ids": ids}))
 
 
-def bump_seat_version(
-    show_ids: Iterable[int], *, only_if_bookable_at: datetime | None = None
-) -> int:
-    """Increment seat_version of the shows (ascending id: the show row is locked last).
-
-    With `only_if_bookable_at`, only a scheduled show that hasn't started is bumped; the
-    number of rows bumped is returned, so a caller can refuse when the show was cancelled
-    or started while it worked (the UPDATE re-checks under the show's row lock).
-    """
-    bumped = 0
-    for show_id in sorted(set(show_ids)):
-        result: Any
-        if only_if_bookable_at is None:
-            result = db.session.execute(_BUMP, {"show_id": show_id})
-        else:
-            result = db.session.execute(
-                _BUMP_IF_BOOKABLE, {"show_id": show_id, "now": only_if_bookable_at}
-            )
-        bumped += result.rowcount
-    return bumped
+def lock_show_for_sale(show_id: int, now: datetime) -> bool:
+    """Share-lock the show row (taken last, per the lock order) if it is still scheduled
+    and not started at `now`; False when it isn't. Sales re-check this under the lock just
+    before they commit, so none slips past an admin's cancellation of the show."""
+    return db.session.execute(_SHOW_FOR_SALE, {"show_id": show_id, "now": now}).first() is not None
 
 
 def hold_minutes() -> int:
@@ -191,34 +195,20 @@ def _toggle(session: Any, user_id: int, show_id: int, seat_id: int, now: datetim
 
     if existing is not None and existing.expires_at > now:
         _release(session, user_id, show_id, seat)
-        bump_seat_version([show_id])
         return HoldResult("released", seat.label, 0)
     if existing is not None:
         # Expired: the seat is free right now, whoever held it.
         session.execute(delete(SeatHold).where(SeatHold.id == existing.id))
 
-    sold = session.scalar(_SOLD, {"show_id": show_id, "seat_id": seat_id})
-    if sold:
-        raise SeatUnavailable(f"Sorry, seat {seat.label} is already sold.")
-
-    mine = session.execute(
-        _MY_LIVE_HOLDS, {"user_id": user_id, "show_id": show_id, "now": now}
+    facts = session.execute(
+        _RULE_FACTS, {"user_id": user_id, "show_id": show_id, "seat_id": seat_id, "now": now}
     ).all()
+    if any(f.kind == "sold" for f in facts):
+        raise SeatUnavailable(f"Sorry, seat {seat.label} is already sold.")
+    mine = [f for f in facts if f.kind == "mine"]
+    bought = sum(1 for f in facts if f.kind == "bought")
     limit = int(current_app.config["MAX_SEATS_PER_SHOW"])
     # The limit is per customer per show: seats already bought count too.
-    bought = (
-        session.scalar(
-            select(func.count())
-            .select_from(Ticket)
-            .join(Booking, Booking.id == Ticket.booking_id)
-            .where(
-                Booking.user_id == user_id,
-                Ticket.show_id == show_id,
-                Ticket.status == TicketStatus.ACTIVE,
-            )
-        )
-        or 0
-    )
     if len(mine) + bought >= limit:
         already = (
             f" (you already have {bought} ticket{'s' if bought != 1 else ''})" if bought else ""
@@ -251,12 +241,9 @@ def _toggle(session: Any, user_id: int, show_id: int, seat_id: int, now: datetim
             show_id=show_id, seat_id=seat_id, user_id=user_id, created_at=now, expires_at=expires_at
         )
     )
-    for bumped_id in sorted({show_id, *(h.show_id for h in elsewhere)}):
-        # The show's own bump re-checks, under its row lock, that it is still bookable
-        # (an admin may have cancelled it a moment ago).
-        guard = now if bumped_id == show_id else None
-        if not bump_seat_version([bumped_id], only_if_bookable_at=guard):
-            raise ShowNotBookable("This show can no longer be booked.")
+    # Last, under the show's shared lock: an admin may have cancelled it a moment ago.
+    if not lock_show_for_sale(show_id, now):
+        raise ShowNotBookable("This show can no longer be booked.")
     return HoldResult("held", seat.label, released_elsewhere)
 
 

@@ -248,7 +248,6 @@ def update_show(
             show.starts_at = starts_at
             show.ends_at = ends_at
             show.base_price_coins = base_price_coins
-            show.seat_version += 1
             session.flush()
             record_audit(
                 actor_id=actor_id,

@@ -229,7 +229,8 @@ def update_layout(actor_id: int, screen_id: int, name: str, layout: str, now: da
     changed and LayoutConflict lists the affected bookings. Otherwise: unchanged seats are
     kept; changed seats that ever had a ticket are retired (is_active false, kept for
     history) and replaced; never-sold changed seats are updated in place or deleted; live
-    holds on changed seats are dropped (and the show's seat_version bumped). Audited.
+    holds on changed seats are dropped. The screen's layout_version moves on (it keys the
+    seat maps' layout caches). Audited.
     Raises NotFound, DomainError (bad layout), Conflict (name taken), LayoutConflict.
     """
     from ..models import Booking, SeatHold, Show, ShowStatus, Ticket, TicketStatus
@@ -267,11 +268,6 @@ def update_layout(actor_id: int, screen_id: int, name: str, layout: str, now: da
             # Holds go first: a checkout paying for a held seat that is about to change
             # waits on these rows and then finds its hold gone, so no sale can slip in
             # between the ticket check below and the seat change.
-            held_shows = set(
-                session.scalars(
-                    select(SeatHold.show_id).where(SeatHold.seat_id.in_(changed_ids)).distinct()
-                )
-            )
             session.execute(delete(SeatHold).where(SeatHold.seat_id.in_(changed_ids)))
             rows = session.execute(
                 select(
@@ -305,8 +301,6 @@ def update_layout(actor_id: int, screen_id: int, name: str, layout: str, now: da
                     "first, or leave those seats as they are.",
                     affected,
                 )
-            for show in session.scalars(select(Show).where(Show.id.in_(held_shows))):
-                show.seat_version += 1
             sold = set(
                 session.scalars(
                     select(Ticket.seat_id).where(Ticket.seat_id.in_(changed_ids)).distinct()
@@ -330,6 +324,7 @@ def update_layout(actor_id: int, screen_id: int, name: str, layout: str, now: da
         )
         screen.name = name
         screen.layout = grid_layout(layout_grid(layout))
+        screen.layout_version += 1
         session.flush()
         record_audit(
             actor_id=actor_id,

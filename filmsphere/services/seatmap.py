@@ -1,9 +1,10 @@
 """The seat map as view objects: rows of seats with their state, legend, basket, ETag.
 
-Read-only: two queries for the grid (seats; live holds and sold seats together) plus the
-show and, for a customer, the wallet balance. The per-show part (rows, prices, names,
-legend) is computed once per distinct seat layout and price and shared; only seat states
-are worked out per request. Templates render these objects and never query.
+Read-only, two queries: the show (with its screen's layout version and, for a customer,
+the wallet balance) and the seats' claims (live holds and sold tickets together). The
+per-layout part (rows, prices, names, legend) is built once per screen layout version and
+price and shared by every request of the process; only seat states are worked out per
+request. Templates render these objects and never query.
 """
 
 from __future__ import annotations
@@ -12,15 +13,24 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import Integer, bindparam, func, literal, select, union_all
-from sqlalchemy.orm import lazyload
+from flask import current_app
+from sqlalchemy import bindparam, literal, select, union_all
 
 from ..extensions import db
+from ..models import (
+    Booking,
+    Screen,
+    SeatCategory,
+    SeatHold,
+    Show,
+    ShowStatus,
+    Ticket,
+    TicketStatus,
+    Wallet,
+)
 from ..models import Seat as SeatModel
-from ..models import SeatCategory, SeatHold, Show, ShowStatus, Ticket, TicketStatus, Wallet
 from .errors import NotFound
 from .pricing import CATEGORY_LABELS, seat_price
 
@@ -70,7 +80,7 @@ class Basket:
 
 @dataclass(frozen=True)
 class SeatMap:
-    show: Show
+    show: ShowState
     rows: list[tuple[str, list[SeatView | None]]]
     columns: int
     legend: list[LegendItem]
@@ -89,22 +99,34 @@ class ShowState(Protocol):
     starts_at: datetime
     ends_at: datetime
     base_price_coins: int
-    seat_version: int
 
 
 # The hot read statements are built once, with bound parameters: SQLAlchemy then reuses
 # each one's cache key and compiled form instead of rebuilding them on every request
 # (which cost more CPU than the queries themselves in the ticket-rush benchmark).
-_SHOW_STATE = select(
+_SHOW_COLUMNS = (
     Show.id,
     Show.screen_id,
     Show.status,
     Show.starts_at,
     Show.ends_at,
     Show.base_price_coins,
-    Show.seat_version,
-).where(Show.id == bindparam("show_id"))
-_SHOW = select(Show).options(lazyload("*")).where(Show.id == bindparam("show_id"))
+)
+_SHOW_STATE = select(*_SHOW_COLUMNS).where(Show.id == bindparam("show_id"))
+# The seat map's show row: the rule columns, the layout version and the viewer's balance
+# (NULL for a visitor) in one round trip.
+_SHOW_FOR_MAP = (
+    select(
+        *_SHOW_COLUMNS,
+        Screen.layout_version,
+        select(Wallet.balance_coins)
+        .where(Wallet.user_id == bindparam("user_id"))
+        .scalar_subquery()
+        .label("balance_coins"),
+    )
+    .join(Screen, Screen.id == Show.screen_id)
+    .where(Show.id == bindparam("show_id"))
+)
 _SEATS = (
     select(
         SeatModel.id,
@@ -113,24 +135,25 @@ _SEATS = (
         SeatModel.grid_row,
         SeatModel.grid_col,
         SeatModel.category,
+        Screen.layout_version,
     )
+    .join(Screen, Screen.id == SeatModel.screen_id)
     .where(SeatModel.screen_id == bindparam("screen_id"), SeatModel.is_active.is_(True))
     .order_by(SeatModel.grid_row, SeatModel.grid_col)
 )
-# Live holds and sold seats in one round trip (a sold seat comes with user_id NULL).
+# Live holds and sold seats in one round trip, each with its customer; a sold seat comes
+# with expires_at NULL.
 _CLAIMS = union_all(
     select(SeatHold.seat_id, SeatHold.user_id, SeatHold.expires_at).where(
         SeatHold.show_id == bindparam("show_id"), SeatHold.expires_at > bindparam("now")
     ),
     select(
         Ticket.seat_id,
-        literal(None, Integer).label("user_id"),
+        Booking.user_id,
         literal(None, SeatHold.expires_at.type).label("expires_at"),
-    ).where(Ticket.show_id == bindparam("show_id"), Ticket.status == TicketStatus.ACTIVE),
-)
-_BALANCE = select(Wallet.balance_coins).where(Wallet.user_id == bindparam("user_id"))
-_NEXT_EXPIRY = select(func.min(SeatHold.expires_at)).where(
-    SeatHold.show_id == bindparam("show_id"), SeatHold.expires_at > bindparam("now")
+    )
+    .join(Booking, Booking.id == Ticket.booking_id)
+    .where(Ticket.show_id == bindparam("show_id"), Ticket.status == TicketStatus.ACTIVE),
 )
 
 
@@ -141,6 +164,14 @@ def show_state(show_id: int) -> ShowState:
     if row is None:
         raise NotFound("There is no such show.")
     return cast(ShowState, row)
+
+
+def get_show(show_id: int) -> Show:
+    """The show with its film and screen (the seat map page's heading). Raises NotFound."""
+    show = db.session.get(Show, show_id)
+    if show is None:
+        raise NotFound("There is no such show.")
+    return show
 
 
 def not_bookable_reason(show: ShowState, now: datetime) -> str | None:
@@ -163,33 +194,27 @@ def accessible_name(row_label: str, number: int, category: str, price: int, stat
     return name
 
 
-def _get_show(show_id: int) -> Show:
-    # The grid needs none of the film/screen rows the Show mapping joins in by default; a
-    # page that shows them loads them on first access.
-    show = db.session.execute(_SHOW, {"show_id": show_id}).scalar_one_or_none()
-    if show is None:
-        raise NotFound("There is no such show.")
-    return show
-
-
 def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
     """The seat map of a show as `user_id` sees it (None: a visitor, read only).
 
     A hold whose expires_at has passed counts as free. Retired seats are not shown; broken
-    seats are shown and never sellable. Raises NotFound for an unknown show.
+    seats are shown and never sellable. The ETag is a digest of everything the grid and
+    basket show, so it changes exactly when they do (a hold, a sale, a refund, a hold
+    running out, the show starting, a new layout or price, the viewer's balance).
+    Raises NotFound for an unknown show.
     """
-    show = _get_show(show_id)
-    seats = db.session.execute(_SEATS, {"screen_id": show.screen_id}).all()
+    show = db.session.execute(_SHOW_FOR_MAP, {"show_id": show_id, "user_id": user_id}).first()
+    if show is None:
+        raise NotFound("There is no such show.")
     claims = db.session.execute(_CLAIMS, {"show_id": show_id, "now": now}).all()
-    holds = [c for c in claims if c.user_id is not None]
-    sold = {c.seat_id for c in claims if c.user_id is None}
-    holder = {h.seat_id: h.user_id for h in holds}
+    layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
+    sold = {c.seat_id for c in claims if c.expires_at is None}
+    holder = {c.seat_id: c.user_id for c in claims if c.expires_at is not None}
     my_expiry = min(
-        (h.expires_at for h in holds if user_id is not None and h.user_id == user_id),
+        (c.expires_at for c in claims if c.expires_at is not None and c.user_id == user_id),
         default=None,
     )
 
-    layout = _layout(show.base_price_coins, tuple(seats))
     mine: list[SeatView] = []
     grid: list[tuple[str, list[SeatView | None]]] = []
     for label, cells in layout.rows:
@@ -213,12 +238,10 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
                 view = variants.free
             row.append(view)
         grid.append((label, row))
-    columns = layout.columns
-    legend = layout.legend
 
     basket = None
     if user_id is not None:
-        balance = db.session.scalar(_BALANCE, {"user_id": user_id}) or 0
+        balance = show.balance_coins or 0
         total = sum(v.price_coins for v in mine)
         basket = Basket(
             seats=mine,
@@ -229,14 +252,14 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
         )
     reason = not_bookable_reason(show, now)
     return SeatMap(
-        show=show,
+        show=cast(ShowState, show),
         rows=grid,
-        columns=columns,
-        legend=legend,
+        columns=layout.columns,
+        legend=layout.legend,
         basket=basket,
         bookable=reason is None,
         not_bookable_reason=reason,
-        etag=_etag(show, user_id, now, _next_expiry(holds, now)),
+        etag=_etag(show, reason, user_id, claims),
     )
 
 
@@ -271,11 +294,34 @@ def _view(s: Any, price: int, state: SeatState) -> SeatView:
     )
 
 
-@lru_cache(maxsize=64)
-def _layout(base_price_coins: int, seats: tuple[Any, ...]) -> _Layout:
-    """The per-show part of the seat map (rows, gaps, prices, names, legend), computed once
-    per distinct (base price, active seats) and shared: only the seat states vary per
-    request. Keyed by the seat rows themselves, so a changed screen or price is a new key."""
+_MAX_LAYOUTS = 256
+
+
+def _layout(screen_id: int, layout_version: int, base_price_coins: int) -> _Layout:
+    """The per-layout part of the seat map (rows, gaps, prices, names, legend), built once
+    per (screen, layout version, base price) and shared by the app's requests.
+
+    update_layout bumps the screen's layout_version whenever it changes the seats, so a
+    key never goes stale. The seats are read with the version in the same statement: a
+    layout saved in between is cached under its own, new version. The cache belongs to
+    the app (one per process in production, a fresh one per test app).
+    """
+    cache: dict[tuple[int, int, int], _Layout] = current_app.extensions.setdefault(
+        "filmsphere_seat_layouts", {}
+    )
+    cached = cache.get((screen_id, layout_version, base_price_coins))
+    if cached is not None:
+        return cached
+    seats = db.session.execute(_SEATS, {"screen_id": screen_id}).all()
+    version = seats[0].layout_version if seats else layout_version
+    built = _build_layout(base_price_coins, seats)
+    if len(cache) >= _MAX_LAYOUTS:
+        cache.clear()  # prices and layouts change rarely: a full reset is fine
+    cache[(screen_id, version, base_price_coins)] = built
+    return built
+
+
+def _build_layout(base_price_coins: int, seats: Sequence[Any]) -> _Layout:
     rows: dict[int, tuple[str, dict[int, _SeatVariants]]] = {}
     columns = 0
     legend_prices: dict[str, int] = {}
@@ -306,29 +352,24 @@ def _layout(base_price_coins: int, seats: tuple[Any, ...]) -> _Layout:
     )
 
 
-def _next_expiry(holds: Sequence[Any], now: datetime) -> datetime | None:
-    return min((h.expires_at for h in holds if h.expires_at > now), default=None)
-
-
-def _etag(show: ShowState, user_id: int | None, now: datetime, next_expiry: datetime | None) -> str:
-    # The grid changes when seat_version moves (every hold/ticket change), when the next
-    # live hold runs out (it turns free without any write), when the show stops being
-    # bookable, and it differs per viewer ("mine" vs "taken").
+def _etag(show: Any, reason: str | None, user_id: int | None, claims: Sequence[Any]) -> str:
+    # Everything the grid and basket show: the layout and prices, whether seats can be
+    # picked, each claimed seat as the viewer sees it (theirs or taken), when the viewer's
+    # hold ends, when the next anyone's hold runs out (the seat turns free with no write),
+    # and the viewer's balance.
+    seen = sorted((c.seat_id, c.user_id == user_id and c.expires_at is not None) for c in claims)
+    holds = [c.expires_at for c in claims if c.expires_at is not None]
+    mine = [c.expires_at for c in claims if c.expires_at is not None and c.user_id == user_id]
     parts = (
         show.id,
-        show.seat_version,
-        show.status,
-        now >= show.starts_at,
-        next_expiry.isoformat() if next_expiry else "-",
-        user_id or 0,
+        show.screen_id,
+        show.layout_version,
+        show.base_price_coins,
+        reason,
+        seen,
+        min(mine).isoformat() if mine else "-",
+        min(holds).isoformat() if holds else "-",
+        show.balance_coins if user_id is not None else None,
     )
-    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
     return f'W/"seats-{digest}"'
-
-
-def grid_etag(show_id: int, user_id: int | None, now: datetime) -> str:
-    """A cheap ETag for the seat grid as `user_id` sees it at `now` (two small queries).
-    Raises NotFound for an unknown show."""
-    show = show_state(show_id)
-    next_expiry = db.session.scalar(_NEXT_EXPIRY, {"show_id": show_id, "now": now})
-    return _etag(show, user_id, now, next_expiry)

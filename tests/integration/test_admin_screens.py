@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from filmsphere.extensions import db
-from filmsphere.models import AuditEntry, Screen, Seat, SeatHold, Show
+from filmsphere.models import AuditEntry, Screen, Seat, SeatHold
 from filmsphere.services.screens import cycle_cell, resize_layout
 from tests import factories
 
@@ -127,8 +127,8 @@ def test_seats_of_past_tickets_are_retired_not_deleted(backend, app, client):
             )
         )
         db.session.commit()
-        version = future.seat_version
-        screen_id, future_id = screen.id, future.id
+        version = screen.layout_version
+        screen_id = screen.id
     response = post(client, f"/admin/screens/{screen_id}", {"name": "Old", "layout": "XPS"})
     assert response.status_code == 303
     with app.app_context():
@@ -138,4 +138,4 @@ def test_seats_of_past_tickets_are_retired_not_deleted(backend, app, client):
         assert active == {"A1": "broken", "A2": "premium", "A3": "standard"}
         assert db.session.get(Seat, untouched_id).is_active
         assert db.session.scalar(select(func.count()).select_from(SeatHold)) == 0
-        assert db.session.get(Show, future_id).seat_version == version + 1
+        assert db.session.get(Screen, screen_id).layout_version == version + 1

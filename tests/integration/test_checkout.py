@@ -29,7 +29,7 @@ from filmsphere.services.errors import (
 from filmsphere.services.holds import toggle_hold
 from tests import factories as f
 
-from .test_holds import seat_id, version
+from .test_holds import etag, seat_id
 
 
 def hold(user_id: int, show: Show, *labels: str, now=None) -> None:  # type: ignore[no-untyped-def]
@@ -50,8 +50,9 @@ def test_checkout_pays_holds_in_one_go(backend: str, ctx: Flask) -> None:
     user = f.make_user(coins=100)
     show = f.make_show(price=10)  # row B: premium 15
     hold(user.id, show, "B1", "B2")
-    v = version(show.id)
-    booking = checkout(user.id, show.id, f.now(), "token-1")
+    now = f.now()
+    before = etag(show.id, user.id, now)
+    booking = checkout(user.id, show.id, now, "token-1")
     assert booking.total_coins == 30
     assert len(booking.reference) == 8 and set(booking.reference) <= set(REFERENCE_ALPHABET)
     assert sorted((t.seat.label, t.price_coins, t.status) for t in booking.tickets) == [
@@ -66,7 +67,7 @@ def test_checkout_pays_holds_in_one_go(backend: str, ctx: Flask) -> None:
         (-30, booking.id, 70)
     ]
     assert count(SeatHold) == 0
-    assert version(show.id) == v + 1
+    assert etag(show.id, user.id, now) != before  # held by me → sold, balance lower
     kinds = list(db.session.scalars(select(OutboxMessage.kind)))
     assert kinds == ["booking_confirmation"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -17,7 +17,7 @@ from filmsphere.services.errors import (
     ShowNotBookable,
 )
 from filmsphere.services.holds import toggle_hold
-from filmsphere.services.seatmap import build_seat_map, grid_etag
+from filmsphere.services.seatmap import build_seat_map
 from tests import factories as f
 
 
@@ -28,21 +28,21 @@ def seat_id(show: Show, label: str) -> int:
     raise AssertionError(f"no seat {label}")
 
 
-def version(show_id: int) -> int:
-    db.session.expire_all()
-    return db.session.get(Show, show_id).seat_version  # type: ignore[union-attr]
+def etag(show_id: int, user_id: int | None, now: datetime) -> str:
+    """The seat grid's ETag as `user_id` (None: a visitor) sees it at `now`."""
+    return build_seat_map(show_id, user_id, now).etag
 
 
 def test_click_holds_then_releases(backend: str, ctx: Flask) -> None:
     user, show = f.make_user(), f.make_show()
     now = f.now()
-    v0 = version(show.id)
+    free = etag(show.id, None, now)
     held = toggle_hold(user.id, show.id, seat_id(show, "A3"), now)
     assert (held.action, held.seat_label, held.released_elsewhere) == ("held", "A3", 0)
-    assert version(show.id) == v0 + 1
+    assert etag(show.id, None, now) != free
     released = toggle_hold(user.id, show.id, seat_id(show, "A3"), now)
     assert released.action == "released"
-    assert version(show.id) == v0 + 2
+    assert etag(show.id, None, now) == free  # the same seats show: the same ETag
     assert db.session.scalar(select(SeatHold.id)) is None
 
 
@@ -149,10 +149,10 @@ def test_holding_in_another_show_releases_the_first(backend: str, ctx: Flask) ->
     now = f.now()
     toggle_hold(user.id, first.id, seat_id(first, "A1"), now)
     toggle_hold(user.id, first.id, seat_id(first, "A2"), now)
-    v_first = version(first.id)
+    before = etag(first.id, None, now)
     result = toggle_hold(user.id, second.id, seat_id(second, "A1"), now)
     assert result.released_elsewhere == 2
-    assert version(first.id) == v_first + 1
+    assert etag(first.id, None, now) != before
     assert set(db.session.scalars(select(SeatHold.show_id))) == {second.id}
 
 
@@ -208,7 +208,8 @@ def test_seat_map_states_names_and_basket(backend: str, ctx: Flask) -> None:
     assert (basket.total_coins, basket.balance_coins, basket.balance_after_coins) == (15, 100, 85)
     assert basket.expires_at == now + timedelta(minutes=10)
     assert seat_map.bookable and seat_map.not_bookable_reason is None
-    assert seat_map.etag == grid_etag(show.id, me.id, now)
+    assert seat_map.etag == etag(show.id, me.id, now)
+    assert seat_map.etag != etag(show.id, other.id, now)  # A4 is theirs, not mine
 
     visitor = build_seat_map(show.id, None, now)
     assert visitor.basket is None
@@ -219,14 +220,14 @@ def test_expired_hold_shows_free_and_etag_changes(backend: str, ctx: Flask) -> N
     me, other, show = f.make_user(), f.make_user(), f.make_show()
     t0 = f.now()
     toggle_hold(other.id, show.id, seat_id(show, "A1"), t0)
-    before = grid_etag(show.id, me.id, t0 + timedelta(minutes=5))
-    assert before == grid_etag(show.id, me.id, t0 + timedelta(minutes=6))
-    after = grid_etag(show.id, me.id, t0 + timedelta(minutes=10))
+    before = etag(show.id, me.id, t0 + timedelta(minutes=5))
+    assert before == etag(show.id, me.id, t0 + timedelta(minutes=6))
+    after = etag(show.id, me.id, t0 + timedelta(minutes=10))
     assert after != before
     seat_map = build_seat_map(show.id, me.id, t0 + timedelta(minutes=10))
     assert seat_map.rows[0][1][0].state == "free"  # type: ignore[union-attr]
     assert seat_map.etag == after
-    assert grid_etag(show.id, me.id, t0) != grid_etag(show.id, other.id, t0)
+    assert etag(show.id, me.id, t0) != etag(show.id, other.id, t0)
 
 
 def test_seat_map_of_a_started_show_is_not_bookable(backend: str, ctx: Flask) -> None:
@@ -246,3 +247,24 @@ def test_retired_seats_are_not_shown(backend: str, ctx: Flask) -> None:
     db.session.commit()
     labels = {c.label for _, row in build_seat_map(show.id, None, f.now()).rows for c in row if c}
     assert "A1" not in labels and "A2" in labels
+
+
+def test_a_layout_change_shows_at_once_on_a_cached_seat_map(backend: str, ctx: Flask) -> None:
+    from filmsphere.services.screens import update_layout
+
+    admin = f.make_user(role="admin")
+    show = f.make_show(screen=f.make_screen("SSSS"))
+    now = f.now()
+    first = build_seat_map(show.id, None, now)  # the layout is cached from here on
+    assert [c.label for c in first.rows[0][1] if c] == ["A1", "A2", "A3", "A4"]
+    update_layout(admin.id, show.screen_id, "Changed", "SS.PS", now)
+    again = build_seat_map(show.id, None, now)
+    cells = again.rows[0][1]
+    assert [c.category if c else None for c in cells] == [
+        "standard",
+        "standard",
+        None,
+        "premium",
+        "standard",
+    ]
+    assert again.etag != first.etag

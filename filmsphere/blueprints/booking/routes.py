@@ -33,7 +33,7 @@ from ...services.checkout import checkout as pay
 from ...services.errors import AlreadyDone, DomainError, NotFound
 from ...services.holds import toggle_hold
 from ...services.pricing import CATEGORY_LABELS
-from ...services.seatmap import SeatMap, build_seat_map, grid_etag
+from ...services.seatmap import SeatMap, build_seat_map, get_show
 from ...templating import format_category, format_coins
 from .forms import CancelForm, CheckoutForm, quoted_refund, selection_key
 from .seat_buttons import seat_rows_html
@@ -174,36 +174,33 @@ def seat_map(show_id: int) -> str:
 
     Raises 404 for an unknown show."""
     try:
+        show = get_show(show_id)
         seat_map_view = _build_seat_map(show_id)
     except NotFound:
         abort(404)
-    movie_url = None
-    if "public.movie_detail" in current_app.view_functions:
-        movie_url = url_for("public.movie_detail", movie_id=seat_map_view.show.movie_id)
     return render_template(
-        "booking/seat_map.html", movie_url=movie_url, **_grid_context(seat_map_view)
+        "booking/seat_map.html",
+        show=show,
+        movie_url=url_for("public.movie_detail", movie_id=show.movie_id),
+        **_grid_context(seat_map_view),
     )
 
 
 @bp.get("/shows/<int:show_id>/seats")
 def seat_grid(show_id: int) -> BaseResponse:
-    """The seat-grid fragment for polling (304 when the ETag still matches). Without htmx
-    it sends the browser to the seat map page."""
+    """The seat-grid fragment for polling (304 when the ETag still matches: nothing is
+    rendered). Without htmx it sends the browser to the seat map page."""
     if not is_partial_request():
         return redirect(_seat_map_url(show_id), 303)
-    try:
-        etag = grid_etag(show_id, _user_id(), utcnow())
-    except NotFound:
-        abort(404)
-    if _etag_matches(etag):
-        response = Response(status=304)
-        response.headers["ETag"] = etag
-        response.headers["Cache-Control"] = "private, no-cache"
-        return response
     try:
         seat_map_view = _build_seat_map(show_id)
     except NotFound:
         abort(404)
+    if _etag_matches(seat_map_view.etag):
+        response = Response(status=304)
+        response.headers["ETag"] = seat_map_view.etag
+        response.headers["Cache-Control"] = "private, no-cache"
+        return response
     return _grid_response(seat_map_view)
 
 
