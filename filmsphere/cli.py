@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import select
+import signal
 import sys
+from types import FrameType
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
 
 from .models.types import utcnow
+
+log = logging.getLogger(__name__)
 
 
 @click.command("audit-ledger")
@@ -66,13 +73,117 @@ def create_admin(email: str, username: str, full_name: str, password: str) -> No
 
 
 @click.command("send-mail")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep sending until SIGTERM or SIGINT, instead of one pass (run it as a service).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="With --watch: seconds to wait after a pass that sent nothing.",
+)
 @with_appcontext
-def send_mail() -> None:
+def send_mail(watch: bool, interval: float) -> None:
     """Send due messages from the outbox, with retries and backoff."""
     from .services.mailer import send_pending
 
+    if watch:
+        watch_outbox(interval)
+        return
     result = send_pending(utcnow())
     click.echo(str(result))
+
+
+# A database outage backs the watcher off up to this long between tries.
+WATCH_MAX_BACKOFF_SECONDS = 60.0
+
+
+class StopSignal:
+    """SIGTERM and SIGINT ask the watcher to stop; `sleep` returns as soon as one arrives.
+
+    The handler only sets a flag: whatever runs (an SMTP exchange, a commit) finishes.
+    Sleeping waits on a pipe that Python writes each signal to (signal.set_wakeup_fd),
+    because setting a threading.Event from a handler can deadlock on the Event's own lock.
+    A second signal, with the default action back in place, ends the process at once.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._write_fd, False)  # set_wakeup_fd needs a non-blocking fd
+
+    def __enter__(self) -> StopSignal:
+        self._old_wakeup_fd = signal.set_wakeup_fd(self._write_fd)
+        self._old_handlers = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for signum, handler in self._old_handlers.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(self._old_wakeup_fd)
+        os.close(self._read_fd)
+        os.close(self._write_fd)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        self.requested = True
+        signal.signal(signum, signal.SIG_DFL)
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def sleep(self, seconds: float) -> None:
+        if not self.requested:
+            select.select([self._read_fd], [], [], seconds)
+
+
+def watch_outbox(interval: float) -> None:
+    """Run send_pending until SIGTERM or SIGINT, then return (exit code 0).
+
+    After a pass that sent something the next pass starts at once (more may have been
+    queued meanwhile); otherwise it waits `interval`. Leasing is send_pending's, so
+    several watchers, or a watcher and cron, never send one message twice in normal
+    operation (send_pending's at-least-once crash window remains). SMTP failures
+    are retried per message by send_pending; any other failure (the database is down) is
+    reported in one line and retried with a backoff doubling up to a minute. On a signal
+    the message being sent is finished and the rest of the batch is released at once.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .extensions import db
+    from .services.mailer import send_pending
+
+    click.echo(f"mail: watching the outbox (every {interval:g} s when idle)")
+    failures = 0
+    with StopSignal() as stop:
+        while not stop():
+            try:
+                result = send_pending(utcnow(), should_stop=stop)
+            except Exception as exc:  # noqa: BLE001 - the watcher outlives outages
+                failures += 1
+                delay = min(WATCH_MAX_BACKOFF_SECONDS, max(interval, 1.0) * 2 ** (failures - 1))
+                reason = (str(exc).strip().splitlines() or [""])[0]
+                click.echo(
+                    f"mail: pass failed ({type(exc).__name__}: {reason}); "
+                    f"trying again in {delay:g} s",
+                    err=True,
+                )
+                if not isinstance(exc, SQLAlchemyError):  # a bug rather than an outage
+                    log.exception("mail watcher pass failed")
+                stop.sleep(delay)
+                continue
+            finally:
+                db.session.remove()
+            failures = 0
+            if result.sent or result.retrying or result.failed:
+                click.echo(str(result))
+            if not result.sent:
+                stop.sleep(interval)
+    click.echo("mail: stopped")
 
 
 @click.command("cleanup")

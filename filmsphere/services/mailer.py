@@ -11,6 +11,8 @@ a lost message is not.
 The web process also runs a daemon thread that is woken after any commit that added
 outbox rows (SQLAlchemy after_flush/after_commit events), so mail leaves at once without
 ever being sent from a request thread. `flask send-mail` (cron) catches anything left.
+In production `flask send-mail --watch` runs the same send_pending in its own (niced)
+process instead, and the web workers leave MAIL_SEND_AFTER_COMMIT off.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import contextlib
 import logging
 import smtplib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -221,6 +224,21 @@ def _claim(now: datetime, limit: int, lease_until: datetime, after_id: int) -> l
     return ids
 
 
+def _release(ids: list[int], lease_until: datetime, now: datetime) -> None:
+    """Hand claimed but unsent rows back (due at `now`), so the next sender takes them at
+    once instead of after the lease. Rows no longer under this sender's lease are left."""
+    with write_transaction() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at == lease_until,
+            )
+            .values(next_attempt_at=now)
+        )
+
+
 def _record(message_id: int, error: str | None, now: datetime, permanent: bool = False) -> str:
     """Record one send outcome under the row lock; returns 'sent', 'retrying' or 'failed'.
     A permanent error (every recipient refused with 5xx) fails the message at once."""
@@ -244,14 +262,18 @@ def _record(message_id: int, error: str | None, now: datetime, permanent: bool =
         return "retrying"
 
 
-def send_pending(now: datetime, limit: int | None = None) -> SendResult:
+def send_pending(
+    now: datetime, limit: int | None = None, should_stop: Callable[[], bool] | None = None
+) -> SendResult:
     """Send every due pending message (status pending, next_attempt_at <= now).
 
     Each message is claimed under a lease before sending and marked sent right after the
     server accepts it, so two senders (cron and the web thread, or two cron runs) never
     send one message twice in normal operation. A failure adds one attempt and backs off
     MAIL_RETRY_BASE_SECONDS * 2^attempts; after MAIL_MAX_ATTEMPTS the status is 'failed'.
-    Commits its own short transactions; never raises for a sending failure.
+    Commits its own short transactions; never raises for a sending failure (a database
+    error does propagate). `should_stop` is asked before each message: once it says yes,
+    the run ends and the rest of its claimed rows are released for the next sender.
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     config = app.config
@@ -263,8 +285,9 @@ def send_pending(now: datetime, limit: int | None = None) -> SendResult:
     )
     result = SendResult()
     last_id = 0  # each run passes over a row at most once, even if it is due again
+    stopping = should_stop or (lambda: False)
     try:
-        while True:
+        while not stopping():
             ids = _claim(now, batch, lease_until, last_id)
             if not ids:
                 break
@@ -272,7 +295,10 @@ def send_pending(now: datetime, limit: int | None = None) -> SendResult:
             # Once the server can't be reached, the rest of the batch isn't tried (each
             # would wait for the same timeout); it gets the same error and backs off.
             unreachable: str | None = None
-            for message_id in ids:
+            for position, message_id in enumerate(ids):
+                if stopping():
+                    _release(ids[position:], lease_until, now)
+                    break
                 message = db.session.get(OutboxMessage, message_id)
                 if message is None:
                     continue
