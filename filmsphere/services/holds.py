@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from flask import current_app
 from sqlalchemy import (
     CompoundSelect,
+    Table,
     and_,
     bindparam,
     delete,
@@ -41,7 +42,7 @@ from ..models import (
 )
 from .errors import NotFound, SeatRuleViolation, SeatUnavailable, ShowNotBookable
 from .seat_rules import SeatCell, companion_message, lonely_companions
-from .seatmap import not_bookable_reason, show_state
+from .seatmap import not_bookable_reason
 from .transaction import race_point, write_transaction
 from .wallet import lock_wallet
 
@@ -53,17 +54,50 @@ _LOCK_SEATS = (
     .order_by(Seat.id)
     .with_for_update()
 )
+# The seat row with the show's rule columns: one round trip.
+_SEAT_IN_SHOW = (
+    select(
+        Seat.id,
+        Seat.row_label,
+        Seat.number,
+        Seat.grid_row,
+        Seat.grid_col,
+        Seat.category,
+        Seat.is_active,
+        (Seat.screen_id == Show.screen_id).label("in_show"),
+        Show.status,
+        Show.starts_at,
+        Show.ends_at,
+    )
+    .join(Show, Show.id == bindparam("show_id"))
+    .where(Seat.id == bindparam("seat_id"))
+)
+_LOCK_SEAT_IN_SHOW = _SEAT_IN_SHOW.with_for_update(of=Seat)
 # Shared, not exclusive: sales of one show don't queue behind each other here, while an
 # admin cancelling the show (FOR UPDATE) and the sales in flight wait for one another.
-_SHOW_FOR_SALE = (
-    select(Show.id)
-    .where(
-        Show.id == bindparam("show_id"),
-        Show.status == ShowStatus.SCHEDULED,
-        Show.starts_at > bindparam("now"),
-    )
-    .with_for_update(read=True)
+_FOR_SALE = (
+    Show.id == bindparam("show_id"),
+    Show.status == ShowStatus.SCHEDULED,
+    Show.starts_at > bindparam("now"),
 )
+_SHOW_FOR_SALE = select(Show.id).where(*_FOR_SALE).with_for_update(read=True)
+# The new hold, written only while the show is still for sale (checked under that lock).
+_INSERT_HOLD_IF_FOR_SALE = (
+    insert(cast(Table, SeatHold.__table__))
+    .from_select(
+        ["show_id", "seat_id", "user_id", "created_at", "expires_at"],
+        select(
+            Show.id,
+            bindparam("seat_id", type_=SeatHold.seat_id.type),
+            bindparam("user_id", type_=SeatHold.user_id.type),
+            bindparam("created_at", type_=SeatHold.created_at.type),
+            bindparam("expires_at", type_=SeatHold.expires_at.type),
+        )
+        .where(*_FOR_SALE)
+        .with_for_update(read=True),
+    )
+    .execution_options(preserve_rowcount=True)
+)  # rowcount of an INSERT: 0 when not for sale
 # This seat's hold row (anyone's) and the customer's holds in other shows.
 _LOCK_HOLD_ROWS = (
     select(SeatHold.id, SeatHold.show_id, SeatHold.user_id, SeatHold.expires_at)
@@ -143,8 +177,8 @@ def hold_minutes() -> int:
     return int(current_app.config["HOLD_MINUTES"])
 
 
-def _cell(seat: Seat, state: Literal["free", "taken", "chosen"] = "chosen") -> SeatCell:
-    return SeatCell(seat.id, seat.label, seat.grid_row, seat.grid_col, seat.category, state)
+def _cell(seat: Any, label: str) -> SeatCell:
+    return SeatCell(seat.id, label, seat.grid_row, seat.grid_col, seat.category, "chosen")
 
 
 def toggle_hold(user_id: int, show_id: int, seat_id: int, now: datetime) -> HoldResult:
@@ -167,17 +201,28 @@ def toggle_hold(user_id: int, show_id: int, seat_id: int, now: datetime) -> Hold
         raise SeatUnavailable("Sorry, someone else just took that seat.") from None
 
 
+def lock_seat_in_show(show_id: int, seat_id: int) -> Any | None:
+    """SELECT … FOR UPDATE the seat row, read with the show's rule columns (status,
+    starts_at, ends_at) and whether the seat belongs to the show's screen; None when the
+    seat or the show doesn't exist. Like lock_seats, the seat row is the mutex for "who
+    gets this seat". Tests replace this function to switch the lock off."""
+    return db.session.execute(
+        _LOCK_SEAT_IN_SHOW, {"show_id": show_id, "seat_id": seat_id}
+    ).one_or_none()
+
+
 def _toggle(session: Any, user_id: int, show_id: int, seat_id: int, now: datetime) -> HoldResult:
-    show = show_state(show_id)
-    reason = not_bookable_reason(show, now)
+    seat = lock_seat_in_show(show_id, seat_id)
+    if seat is None:
+        raise NotFound("There is no such seat in this show.")
+    reason = not_bookable_reason(seat, now)
     if reason:
         raise ShowNotBookable(reason)
-    seats = lock_seats([seat_id])
-    seat = seats[0] if seats else None
-    if seat is None or seat.screen_id != show.screen_id or not seat.is_active:
+    if not seat.in_show or not seat.is_active:
         raise NotFound("There is no such seat in this show.")
+    label = f"{seat.row_label}{seat.number}"
     if seat.category == SeatCategory.BROKEN:
-        raise SeatUnavailable(f"Seat {seat.label} is out of order.")
+        raise SeatUnavailable(f"Seat {label} is out of order.")
 
     # One locked read: this seat's hold row (anyone's) and the customer's holds in other
     # shows, which a new hold releases (one show at a time). Hold rows are locked before
@@ -190,12 +235,12 @@ def _toggle(session: Any, user_id: int, show_id: int, seat_id: int, now: datetim
     if existing is not None and existing.expires_at > now and existing.user_id != user_id:
         # Decided under the seat's locks; the wallet lock below isn't needed to say no
         # (the most common answer in a rush, so it is kept cheap).
-        raise SeatUnavailable(f"Sorry, seat {seat.label} was just taken by someone else.")
+        raise SeatUnavailable(f"Sorry, seat {label} was just taken by someone else.")
     lock_wallet(user_id)  # one customer's clicks one at a time (the seat limit)
 
     if existing is not None and existing.expires_at > now:
         _release(session, user_id, show_id, seat)
-        return HoldResult("released", seat.label, 0)
+        return HoldResult("released", label, 0)
     if existing is not None:
         # Expired: the seat is free right now, whoever held it.
         session.execute(delete(SeatHold).where(SeatHold.id == existing.id))
@@ -204,7 +249,7 @@ def _toggle(session: Any, user_id: int, show_id: int, seat_id: int, now: datetim
         _RULE_FACTS, {"user_id": user_id, "show_id": show_id, "seat_id": seat_id, "now": now}
     ).all()
     if any(f.kind == "sold" for f in facts):
-        raise SeatUnavailable(f"Sorry, seat {seat.label} is already sold.")
+        raise SeatUnavailable(f"Sorry, seat {label} is already sold.")
     mine = [f for f in facts if f.kind == "mine"]
     bought = sum(1 for f in facts if f.kind == "bought")
     limit = int(current_app.config["MAX_SEATS_PER_SHOW"])
@@ -218,11 +263,11 @@ def _toggle(session: Any, user_id: int, show_id: int, seat_id: int, now: datetim
             "Pay for these first, or release one."
         )
     if seat.category == SeatCategory.COMPANION:
-        chosen = [_cell(seat)] + [
+        chosen = [_cell(seat, label)] + [
             SeatCell(0, "", m.grid_row, m.grid_col, m.category, "chosen") for m in mine
         ]
         if lonely_companions(chosen):
-            raise SeatRuleViolation(companion_message(_cell(seat)))
+            raise SeatRuleViolation(companion_message(_cell(seat, label)))
 
     # Every hold of one show shares the first hold's expiry: clicks never extend it.
     expires_at = min((m.expires_at for m in mine), default=now + timedelta(minutes=hold_minutes()))
@@ -234,20 +279,25 @@ def _toggle(session: Any, user_id: int, show_id: int, seat_id: int, now: datetim
         released_elsewhere = sum(1 for h in elsewhere if h.expires_at > now)
 
     race_point("holds.before_insert")
-    # A Core INSERT: nothing reads the new row back, and the ORM unit of work cost more
-    # than the statement.
-    session.execute(
-        insert(SeatHold).values(
-            show_id=show_id, seat_id=seat_id, user_id=user_id, created_at=now, expires_at=expires_at
-        )
+    # Last, under the show's shared lock: an admin may have cancelled it a moment ago. A
+    # Core INSERT: nothing reads the new row back.
+    inserted: Any = session.execute(
+        _INSERT_HOLD_IF_FOR_SALE,
+        {
+            "show_id": show_id,
+            "seat_id": seat_id,
+            "user_id": user_id,
+            "created_at": now,
+            "expires_at": expires_at,
+            "now": now,
+        },
     )
-    # Last, under the show's shared lock: an admin may have cancelled it a moment ago.
-    if not lock_show_for_sale(show_id, now):
+    if inserted.rowcount != 1:
         raise ShowNotBookable("This show can no longer be booked.")
-    return HoldResult("held", seat.label, released_elsewhere)
+    return HoldResult("held", label, released_elsewhere)
 
 
-def _release(session: Any, user_id: int, show_id: int, seat: Seat) -> None:
+def _release(session: Any, user_id: int, show_id: int, seat: Any) -> None:
     """Delete the customer's hold on `seat`; releasing a wheelchair space also releases
     companion seats that no longer have a held wheelchair space beside them."""
     session.execute(

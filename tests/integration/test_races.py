@@ -13,16 +13,25 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import bindparam, delete, func, insert, select, text
 
 from filmsphere.extensions import db
-from filmsphere.models import Booking, LedgerEntry, LedgerKind, Seat, SeatHold, Ticket, Wallet
+from filmsphere.models import (
+    Booking,
+    LedgerEntry,
+    LedgerKind,
+    Seat,
+    SeatHold,
+    Show,
+    Ticket,
+    Wallet,
+)
 from filmsphere.services import cancellation, holds, wallet
 from filmsphere.services import checkout as checkout_module
 from filmsphere.services.cancellation import cancel_tickets
 from filmsphere.services.checkout import checkout
 from filmsphere.services.cleanup import run_cleanup
-from filmsphere.services.errors import DomainError, SeatUnavailable
+from filmsphere.services.errors import DomainError, SeatUnavailable, ShowNotBookable
 from filmsphere.services.holds import toggle_hold
 from filmsphere.services.transaction import set_race_hook, write_transaction
 from tests import factories as f
@@ -110,6 +119,13 @@ def unlocked_seats(seat_ids: Any) -> list[Seat]:
     return list(db.session.scalars(select(Seat).where(Seat.id.in_(sorted(set(seat_ids))))))
 
 
+def unlocked_seat_in_show(show_id: int, seat_id: int) -> Any:
+    """lock_seat_in_show without FOR UPDATE: the hold races' broken guard."""
+    return db.session.execute(
+        holds._SEAT_IN_SHOW, {"show_id": show_id, "seat_id": seat_id}
+    ).one_or_none()
+
+
 def count(model: Any, *where: Any) -> int:
     db.session.expire_all()
     return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
@@ -140,7 +156,7 @@ def test_two_customers_hold_one_seat_exactly_one_wins(backend: str, ctx: Flask) 
 def test_without_the_seat_lock_the_unique_constraint_still_has_the_last_word(
     backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(holds, "lock_seats", unlocked_seats)
+    monkeypatch.setattr(holds, "lock_seat_in_show", unlocked_seat_in_show)
     results, holds_rows = _hold_race(ctx)
     assert holds_rows == 1
     assert sum(isinstance(r, SeatUnavailable) for r in results) == 1
@@ -149,13 +165,59 @@ def test_without_the_seat_lock_the_unique_constraint_still_has_the_last_word(
 def test_negative_control_without_lock_and_constraint_both_win(
     backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(holds, "lock_seats", unlocked_seats)
+    monkeypatch.setattr(holds, "lock_seat_in_show", unlocked_seat_in_show)
     with dropped(HOLDS_UNIQUE):
         results, holds_rows = _hold_race(ctx)
         db.session.execute(delete(SeatHold))
         db.session.commit()
     assert holds_rows == 2, "the race was not forced: the test could not fail"
     assert all(isinstance(r, holds.HoldResult) for r in results)
+
+
+# --- an admin cancels the show while a hold is in flight -------------------------------
+
+
+def _hold_while_the_show_is_cancelled(app: Flask) -> tuple[Any, int]:
+    customer, admin, show = f.make_user(), f.make_user(role="admin"), f.make_show()
+    seat, show_id, now = seat_id(show, "A3"), show.id, f.now()
+
+    def cancel_meanwhile() -> None:
+        (done,) = run_parallel(app, lambda: cancellation.cancel_show(admin.id, show_id, now))
+        assert not isinstance(done, Exception), done
+
+    set_race_hook("holds.before_insert", cancel_meanwhile)
+    try:
+        (result,) = run_parallel(app, lambda: toggle_hold(customer.id, show_id, seat, now))
+    finally:
+        set_race_hook("holds.before_insert", None)
+    return result, count(SeatHold, SeatHold.show_id == show_id)
+
+
+def test_a_hold_in_flight_when_the_show_is_cancelled_is_refused(backend: str, ctx: Flask) -> None:
+    result, hold_rows = _hold_while_the_show_is_cancelled(ctx)
+    assert isinstance(result, ShowNotBookable) and hold_rows == 0
+
+
+def test_negative_control_without_the_for_sale_check_the_hold_lands_on_a_cancelled_show(
+    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unchecked = (
+        insert(SeatHold.__table__)
+        .from_select(
+            ["show_id", "seat_id", "user_id", "created_at", "expires_at"],
+            select(
+                Show.id,
+                bindparam("seat_id", type_=SeatHold.seat_id.type),
+                bindparam("user_id", type_=SeatHold.user_id.type),
+                bindparam("created_at", type_=SeatHold.created_at.type),
+                bindparam("expires_at", type_=SeatHold.expires_at.type),
+            ).where(Show.id == bindparam("show_id"), Show.starts_at > bindparam("now")),
+        )
+        .execution_options(preserve_rowcount=True)
+    )
+    monkeypatch.setattr(holds, "_INSERT_HOLD_IF_FOR_SALE", unchecked)
+    result, hold_rows = _hold_while_the_show_is_cancelled(ctx)
+    assert isinstance(result, holds.HoldResult) and hold_rows == 1
 
 
 # --- two checkouts of the same holds ----------------------------------------------------
