@@ -9,7 +9,8 @@ What it does, all on 127.0.0.1 and bounded in time:
 2. seeds one show in a screen of 200 seats (10 rows of 20 with two aisles) and N customers
    (verified, 1500 coins each through the normal signup-grant ledger entry);
 3. starts the app under gunicorn (FILMSPHERE_ENV=production, secrets and the database URL
-   from the environment, gthread workers) and a local SMTP server for the outbox;
+   from the environment, gthread workers), a local SMTP server, and the mail watcher
+   (`nice -n 10 flask send-mail --watch`; web workers don't send mail, as in production);
 4. every customer logs in through the real login form (CSRF token from the page), then
    all start at once and do what the seat map does: fetch the grid fragment (htmx request),
    hold 1-4 adjacent free seats one click at a time, and pay; some abandon (release their
@@ -95,6 +96,11 @@ class Stats:
     statuses: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     last_sale: float = 0.0
+    sold_at: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, seats sold)
+
+    def record_sold(self, sold: int) -> int:
+        self.sold_at.append((time.monotonic(), sold))
+        return sold
 
 
 @dataclass(frozen=True)
@@ -214,7 +220,32 @@ def start_gunicorn(port: int, workers: int, threads: int, env: dict[str, str]) -
     raise RuntimeError("gunicorn did not answer /healthz within 60 s")
 
 
-def stop_gunicorn(process: Any) -> None:
+def start_mail_watcher(env: dict[str, str]) -> Any:
+    """The production way to send mail: its own low-priority process (`flask send-mail
+    --watch` under nice), so QR codes and SMTP never take CPU from the web workers."""
+    command = ["nice", "-n", "10", sys.executable, "-m", "flask", "--app", "wsgi"]
+    command += ["send-mail", "--watch", "--interval", "0.5"]
+    return subprocess.Popen(
+        command, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL
+    )
+
+
+def wait_for_outbox(engine: Any, bound: float = 120) -> None:
+    """Until the watcher has sent every queued message (or `bound` seconds pass)."""
+    from sqlalchemy import text
+
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            pending = conn.execute(
+                text("SELECT count(*) FROM outbox_messages WHERE status = 'pending'")
+            ).scalar_one()
+        if not pending:
+            return
+        time.sleep(0.25)
+
+
+def stop_process(process: Any) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -531,6 +562,16 @@ def percentiles(values: list[float]) -> str:
     )
 
 
+def timeline(samples: list[tuple[float, int]], t0: float, total: int) -> str:
+    """When the first quarter, half, … of the seats were sold (the rush slows at the end,
+    when many customers compete for the last seats)."""
+    marks = []
+    for share in (0.25, 0.5, 0.75, 0.9, 1.0):
+        when = next((t for t, sold in samples if sold >= share * total), None)
+        marks.append(f"{share:.0%} {when - t0:.1f} s" if when is not None else f"{share:.0%} -")
+    return ", ".join(marks)
+
+
 def sold_count(engine: Any, show_id: int) -> int:
     from sqlalchemy import text
 
@@ -710,7 +751,7 @@ def service_rush(
     start.set()
     sold_out_at = None
     while time.monotonic() - t0 < args.duration:
-        if sold_count(engine, show_id) >= seats_total:
+        if stats.record_sold(sold_count(engine, show_id)) >= seats_total:
             sold_out_at = time.monotonic()
             break
         if all(not t.is_alive() for t in threads):
@@ -733,8 +774,8 @@ def http_rush(
     engine: Any,
     smtp_port: int,
 ) -> tuple[Any, float, float | None, int]:
-    """Start gunicorn, log every customer in, let them race over HTTP.
-    Returns (gunicorn process, t0, sold_out_at, customers)."""
+    """Start gunicorn and the mail watcher, log every customer in, let them race over HTTP.
+    Returns ([gunicorn, mail watcher], t0, sold_out_at, customers)."""
     port = free_port()
     env = os.environ | {
         "FILMSPHERE_SESSION_COOKIE_SECURE": "false",
@@ -742,14 +783,16 @@ def http_rush(
         "FILMSPHERE_MAIL_SERVER": "127.0.0.1",
         "FILMSPHERE_MAIL_PORT": str(smtp_port),
         "FILMSPHERE_BASE_URL": f"http://127.0.0.1:{port}",
+        "FILMSPHERE_MAIL_SEND_AFTER_COMMIT": "false",  # the watcher sends
     }
-    gunicorn = start_gunicorn(port, args.workers, args.threads, env)
+    processes = [start_gunicorn(port, args.workers, args.threads, env), start_mail_watcher(env)]
     try:
         result = asyncio.run(_http_race(port, show_id, logins, args, stats, seats_total, engine))
     except BaseException:
-        stop_gunicorn(gunicorn)
+        for process in processes:
+            stop_process(process)
         raise
-    return (gunicorn, *result)
+    return (processes, *result)
 
 
 async def _http_race(
@@ -789,7 +832,8 @@ async def _http_race(
     loop = asyncio.get_running_loop()
     while time.monotonic() - t0 < args.duration:
         # The sold-out check is a blocking database query: off the event loop.
-        if await loop.run_in_executor(None, sold_count, engine, show_id) >= seats_total:
+        sold = await loop.run_in_executor(None, sold_count, engine, show_id)
+        if stats.record_sold(sold) >= seats_total:
             sold_out_at = time.monotonic()
             break
         if all(t.done() for t in tasks):
@@ -826,7 +870,7 @@ def main() -> int:
     from sqlalchemy import create_engine
 
     cluster = start_cluster(max_connections=200, durable=True)
-    gunicorn = None
+    processes: list[Any] = []
     instance = tempfile.mkdtemp(prefix="filmsphere-bench-")
     try:
         url = cluster.createdb("filmsphere_bench")
@@ -854,12 +898,14 @@ def main() -> int:
         else:
             mode = f"HTTP, gunicorn {args.workers} workers × {args.threads} threads"
             with smtp_server() as (inbox, smtp_port):
-                gunicorn, t0, sold_out_at, customers = http_rush(
+                processes, t0, sold_out_at, customers = http_rush(
                     show_id, logins, args, stats, seats_total, engine, smtp_port
                 )
-                stop_gunicorn(gunicorn)
-                gunicorn = None
-                time.sleep(0.5)
+                stop_process(processes[0])  # gunicorn
+                wait_for_outbox(engine)
+                for process in processes:
+                    stop_process(process)
+                processes = []
                 mails = len(inbox.messages)
         elapsed = (sold_out_at or stats.last_sale or time.monotonic()) - t0
         numbers = report(engine, show_id, seats_total)
@@ -891,6 +937,12 @@ def main() -> int:
             f"{numbers['unbalanced_wallets']}"
         )
         print(f"tickets per minute: {per_minute:,.0f}")
+        requests_made = sum(stats.statuses.values())
+        print(
+            f"requests in the rush: {requests_made} ({requests_made / elapsed:,.0f}/s, "
+            f"{requests_made / max(sold, 1):.1f} per seat sold)"
+        )
+        print("seats sold after: " + timeline(stats.sold_at, t0, seats_total))
         print(f"hold latency:     {percentiles(stats.hold)}")
         print(f"checkout latency: {percentiles(stats.checkout)}")
         print(f"grid latency:     {percentiles(stats.grid)}")
@@ -909,8 +961,8 @@ def main() -> int:
         )
         return 0 if ok else 1
     finally:
-        if gunicorn is not None:
-            stop_gunicorn(gunicorn)
+        for process in processes:
+            stop_process(process)
         cluster.stop()
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from ..extensions import db
 from ..models import Booking, LedgerKind, Seat, SeatHold, Ticket, TicketStatus
@@ -72,7 +73,14 @@ def checkout(user_id: int, show_id: int, now: datetime, checkout_token: str) -> 
         ) from None
     except _AlreadyPaid as paid:
         booking_id = paid.booking_id
-    booking = db.session.get(Booking, booking_id)
+    return _booking(booking_id)
+
+
+def _booking(booking_id: int) -> Booking:
+    # The caller usually needs the reference and total only: the show, film, screen and
+    # tickets the mapping would join in load on first access instead (in a ticket rush
+    # the eager joins cost more CPU than the whole payment).
+    booking = db.session.get(Booking, booking_id, options=[lazyload("*")])
     assert booking is not None
     return booking
 
@@ -83,10 +91,14 @@ class _AlreadyPaid(Exception):
 
 
 def _booking_for_token(user_id: int, token: str) -> Booking | None:
-    booking = db.session.scalar(select(Booking).where(Booking.checkout_token == token))
-    if booking is not None and booking.user_id != user_id:
+    row = db.session.execute(
+        select(Booking.id, Booking.user_id).where(Booking.checkout_token == token)
+    ).first()
+    if row is None:
+        return None
+    if row.user_id != user_id:
         raise Conflict("This checkout form was already used. Reload the page and try again.")
-    return booking
+    return _booking(row.id)
 
 
 def lock_holds(user_id: int, show_id: int) -> list[Any]:

@@ -208,12 +208,18 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
         raise NotFound("There is no such show.")
     claims = db.session.execute(_CLAIMS, {"show_id": show_id, "now": now}).all()
     layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
-    sold = {c.seat_id for c in claims if c.expires_at is None}
-    holder = {c.seat_id: c.user_id for c in claims if c.expires_at is not None}
-    my_expiry = min(
-        (c.expires_at for c in claims if c.expires_at is not None and c.user_id == user_id),
-        default=None,
-    )
+    sold: set[int] = set()
+    holder: dict[int, int] = {}
+    my_expiry = next_expiry = None
+    for seat_id, holder_id, expires_at in claims:
+        if expires_at is None:
+            sold.add(seat_id)
+            continue
+        holder[seat_id] = holder_id
+        if next_expiry is None or expires_at < next_expiry:
+            next_expiry = expires_at
+        if holder_id == user_id and (my_expiry is None or expires_at < my_expiry):
+            my_expiry = expires_at
 
     mine: list[SeatView] = []
     grid: list[tuple[str, list[SeatView | None]]] = []
@@ -259,7 +265,15 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
         basket=basket,
         bookable=reason is None,
         not_bookable_reason=reason,
-        etag=_etag(show, reason, user_id, claims),
+        etag=_etag(
+            show,
+            reason,
+            user_id,
+            taken=sorted(sold.union(s for s, h in holder.items() if h != user_id)),
+            mine=sorted(v.id for v in mine),
+            my_expiry=my_expiry,
+            next_expiry=next_expiry,
+        ),
     )
 
 
@@ -352,23 +366,30 @@ def _build_layout(base_price_coins: int, seats: Sequence[Any]) -> _Layout:
     )
 
 
-def _etag(show: Any, reason: str | None, user_id: int | None, claims: Sequence[Any]) -> str:
+def _etag(
+    show: Any,
+    reason: str | None,
+    user_id: int | None,
+    *,
+    taken: list[int],
+    mine: list[int],
+    my_expiry: datetime | None,
+    next_expiry: datetime | None,
+) -> str:
     # Everything the grid and basket show: the layout and prices, whether seats can be
-    # picked, each claimed seat as the viewer sees it (theirs or taken), when the viewer's
-    # hold ends, when the next anyone's hold runs out (the seat turns free with no write),
-    # and the viewer's balance.
-    seen = sorted((c.seat_id, c.user_id == user_id and c.expires_at is not None) for c in claims)
-    holds = [c.expires_at for c in claims if c.expires_at is not None]
-    mine = [c.expires_at for c in claims if c.expires_at is not None and c.user_id == user_id]
+    # picked, which seats are taken and which are the viewer's, when the viewer's hold
+    # ends, when the next anyone's hold runs out (a seat turns free with no write), and
+    # the viewer's balance.
     parts = (
         show.id,
         show.screen_id,
         show.layout_version,
         show.base_price_coins,
         reason,
-        seen,
-        min(mine).isoformat() if mine else "-",
-        min(holds).isoformat() if holds else "-",
+        taken,
+        mine,
+        my_expiry.isoformat() if my_expiry else "-",
+        next_expiry.isoformat() if next_expiry else "-",
         show.balance_coins if user_id is not None else None,
     )
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
