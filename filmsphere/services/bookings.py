@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Booking, BookingStatus, LedgerEntry, LedgerKind, Show, Wallet
 from .errors import NotFound
+from .wallet import next_refill_at, refill_needed
 
 LEDGER_PAGE_SIZE = 20
 
@@ -102,6 +103,11 @@ class WalletPage:
     refill_not_needed: bool  # the balance is already at or above the refill target
 
     @property
+    def refill_available(self) -> bool:
+        """Whether a refill would be accepted now (advisory: refill() decides)."""
+        return self.refill_enabled and self.next_refill_at is None and not self.refill_not_needed
+
+    @property
     def has_previous(self) -> bool:
         return self.page > 1
 
@@ -152,11 +158,6 @@ def wallet_page(
         )
         for entry, reference in rows
     ]
-    next_refill_at = None
-    if wallet.last_refill_at is not None:
-        candidate = wallet.last_refill_at + timedelta(minutes=refill_interval_minutes)
-        if candidate > now:
-            next_refill_at = candidate
     return WalletPage(
         balance_coins=wallet.balance_coins,
         entries=entries,
@@ -166,6 +167,6 @@ def wallet_page(
         refill_enabled=refill_enabled,
         refill_target_coins=refill_target_coins,
         refill_interval_minutes=refill_interval_minutes,
-        next_refill_at=next_refill_at,
-        refill_not_needed=wallet.balance_coins >= refill_target_coins,
+        next_refill_at=next_refill_at(wallet, now, refill_interval_minutes),
+        refill_not_needed=not refill_needed(wallet.balance_coins, refill_target_coins),
     )

@@ -114,6 +114,22 @@ def unbalanced_wallets() -> list[tuple[int, int, int, int | None]]:
     return [(int(a), int(b), int(c), None if d is None else int(d)) for a, b, c, d in rows]
 
 
+def next_refill_at(wallet: Wallet, now: datetime, interval_minutes: int) -> datetime | None:
+    """When `wallet` may be refilled again: None when nothing holds it back (it was never
+    refilled, or its last refill is at least `interval_minutes` old). The one place the
+    once-per-interval rule lives: refill() enforces it under the lock, the wallet page
+    shows it. Pure; reads only the wallet object."""
+    if wallet.last_refill_at is None:
+        return None
+    next_at = wallet.last_refill_at + timedelta(minutes=interval_minutes)
+    return next_at if now < next_at else None
+
+
+def refill_needed(balance_coins: int, target_coins: int) -> bool:
+    """A refill tops up only a balance below the target."""
+    return balance_coins < target_coins
+
+
 def refill(user_id: int, now: datetime) -> LedgerEntry:
     """Top the wallet back up to REFILL_TARGET_COINS with one `refill` ledger entry.
 
@@ -126,19 +142,18 @@ def refill(user_id: int, now: datetime) -> LedgerEntry:
     if not config.get("REFILL_ENABLED"):
         raise DomainError("Refills are not available here.")
     target = int(config["REFILL_TARGET_COINS"])
-    interval = timedelta(minutes=int(config["REFILL_INTERVAL_MINUTES"]))
+    every = int(config["REFILL_INTERVAL_MINUTES"])
     with write_transaction():
         wallet = lock_wallet(user_id)
-        if wallet.balance_coins >= target:
+        if not refill_needed(wallet.balance_coins, target):
             raise DomainError(
                 f"Your balance is already {wallet.balance_coins} coins; a refill tops it up "
                 f"to {target} only when it is lower."
             )
-        if wallet.last_refill_at is not None and now < wallet.last_refill_at + interval:
-            next_at = wallet.last_refill_at + interval
+        next_at = next_refill_at(wallet, now, every)
+        if next_at is not None:
             wait = next_at - now
             minutes = max(1, -(-int(wait.total_seconds()) // 60))
-            every = int(interval.total_seconds() // 60)
             raise Conflict(
                 f"You can refill once every {every} minutes. The next refill is available "
                 f"in {minutes} minute{'s' if minutes != 1 else ''} "

@@ -306,3 +306,18 @@ def test_countdown_warns_and_the_grid_refreshes_when_the_hold_runs_out(
     # No reload: at 0:00 the grid and basket are fetched again and the seat is free.
     expect(a1).to_have_attribute("aria-pressed", "false", timeout=15_000)
     expect(page.locator("#basket")).to_contain_text("No seats held yet")
+
+
+def test_basket_names_seat_categories_in_the_words_used_everywhere(
+    live: LiveServer, page: Any
+) -> None:
+    data = seed(live)
+    log_in(page, live, data.login, "Correct-Horse-42")
+    page.goto(live.path(f"/shows/{data.show_id}"))
+    seat(page, "Row B, seat 1, premium, 15 coins").click()
+    expect(page.locator("#basket .basket-seats li")).to_have_count(1)
+    seat(page, "Row C, seat 1, wheelchair space, 10 coins").click()
+    items = page.locator("#basket .basket-seats li")
+    expect(items).to_have_count(2)
+    expect(items.nth(0)).to_contain_text("Row B, seat 1 · premium")
+    expect(items.nth(1)).to_contain_text("Row C, seat 1 · wheelchair space")

@@ -167,3 +167,63 @@ def test_refill_when_disabled_is_refused(app: Flask, client: FlaskClient) -> Non
         assert db.session.scalar(select(Wallet.balance_coins).where(Wallet.user_id == user_id)) == (
             100
         )
+
+
+REFILL_BUTTON = re.compile(r"<button[^>]*>Refill to [^<]*</button>")
+
+
+def refill_button(html: str) -> str:
+    found = REFILL_BUTTON.findall(html)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_refill_button_is_disabled_with_the_reason_while_a_refill_is_not_possible(
+    app: Flask, client: FlaskClient
+) -> None:
+    with app.app_context():
+        user = factories.make_user(coins=300)
+        user_id, login = user.id, user.username
+    log_in(client, login)
+    html = page(client, "/wallet")
+    button = refill_button(html)
+    assert "disabled" not in button  # allowed now: enabled
+    assert 'aria-describedby="refill-hint"' in button
+    assert "Tops your balance back up to 1,500 coins" in html
+
+    # Right after a refill (htmx and plain page alike): disabled, and the hint says when.
+    swapped = client.post("/wallet/refill", data={"csrf_token": csrf_from(html)}, headers=HX)
+    assert swapped.status_code == 200
+    assert " disabled" in refill_button(swapped.get_data(as_text=True))
+    with app.app_context():  # spend some: below the target, but the interval holds it back
+        wallet = lock_wallet(user_id)
+        post_entry(wallet, LedgerKind.ADMIN_ADJUSTMENT, -500, factories.now(), reason="test")
+        db.session.commit()
+    html = page(client, "/wallet")
+    button = refill_button(html)
+    assert " disabled" in button and 'aria-describedby="refill-hint"' in button
+    assert re.search(r'<p class="hint" id="refill-hint">\s*Next refill available at', html)
+
+    with app.app_context():  # the interval has passed: enabled again
+        wallet = lock_wallet(user_id)
+        assert wallet.last_refill_at is not None
+        wallet.last_refill_at -= timedelta(minutes=10)
+        db.session.commit()
+    html = page(client, "/wallet")
+    assert "disabled" not in refill_button(html)
+    assert "Next refill available at" not in html
+
+
+def test_refill_button_is_disabled_when_the_balance_needs_no_refill(
+    app: Flask, client: FlaskClient
+) -> None:
+    with app.app_context():
+        login = factories.make_user(coins=1500).username
+    log_in(client, login)
+    html = page(client, "/wallet")
+    assert " disabled" in refill_button(html)
+    assert "Your balance is already at least 1,500 coins" in html
+    # The button is only a hint: the POST route still refuses on its own.
+    refused = client.post("/wallet/refill", data={"csrf_token": csrf_from(html)}, headers=HX)
+    assert refused.status_code in (409, 422)
+    assert "<strong>1,500 coins</strong>" in refused.get_data(as_text=True)

@@ -32,7 +32,6 @@ from ...services.cancellation import QuoteChanged, RefundQuote, cancel_tickets, 
 from ...services.checkout import checkout as pay
 from ...services.errors import AlreadyDone, DomainError, NotFound
 from ...services.holds import toggle_hold
-from ...services.pricing import CATEGORY_LABELS
 from ...services.seatmap import SeatMap, build_seat_map, get_show
 from ...templating import format_category, format_coins
 from .forms import CancelForm, CheckoutForm, quoted_refund, selection_key
@@ -108,7 +107,6 @@ def _grid_context(seat_map_view: SeatMap, **extra: Any) -> dict[str, Any]:
             for _, cells in seat_map_view.rows
             for seat in cells
         ),
-        "category_labels": CATEGORY_LABELS,
         "interactive": interactive,
         "seat_rows": seat_rows_html(seat_map_view, interactive),
         "poll_seconds": current_app.config["SEAT_POLL_SECONDS"],

@@ -8,7 +8,9 @@
   var savedScroll = null;
   var offsetMs = 0;            // server clock minus client clock
   var announcedMinute = null;  // expiry for which "one minute left" was already said
-  var refreshedFor = null;     // expiry for which the grid was already refreshed
+  var expiredFor = null;       // expiry for which "your hold ran out" was already shown
+  var expiredText = null;      // that message, kept in the basket until seats are held again
+  var refreshedAt = 0;         // when the grid was last asked for because a hold ran out
   var ticker = null;
 
   function grid() { return document.getElementById("seat-grid"); }
@@ -156,6 +158,7 @@
       announce(message.textContent.trim());
     }
     startCountdown();
+    showExpired();
   });
 
   // ---- Hold countdown -----------------------------------------------------------------
@@ -165,7 +168,9 @@
     var box = document.querySelector("#basket [data-countdown]");
     if (!box) { return; }
     var expires = Date.parse(box.getAttribute("data-expires"));
-    var left = Math.max(0, Math.round((expires - (Date.now() + offsetMs)) / 1000));
+    // Rounded up: 00:00 only once the hold has ended by the server's clock (offsetMs comes
+    // from the page's render time, so it errs late, never early).
+    var left = Math.max(0, Math.ceil((expires - (Date.now() + offsetMs)) / 1000));
     var value = box.querySelector("[data-countdown-value]");
     var wrap = box.querySelector("[data-countdown-left]");
     if (wrap) { wrap.hidden = false; }
@@ -177,15 +182,45 @@
     }
     if (left === 0) {
       box.classList.add("is-expired");
-      if (refreshedFor !== key) {
-        refreshedFor = key;
-        announce("Your seat hold has run out. The seats are released.");
-        // A second's grace for clock differences, then redraw grid and basket.
-        window.setTimeout(function () {
-          if (window.htmx) { window.htmx.trigger(document.body, "seats-changed"); }
-        }, 1000);
+      if (expiredFor !== key) {
+        expiredFor = key;
+        expiredText = box.getAttribute("data-expired-message");
+        var pay = document.querySelector("#basket .pay-button");
+        if (pay) { pay.disabled = true; }  // the hold is gone: paying can only be refused
+        showExpired();
+        announce(expiredText);
+      }
+      // Redraw grid and basket now; ask again every few seconds while the basket still
+      // shows this hold (a poll in flight drops the request: hx-sync="this:drop").
+      if (Date.now() - refreshedAt >= 3000 && window.htmx) {
+        refreshedAt = Date.now();
+        window.htmx.trigger(document.body, "seats-changed");
       }
     }
+  }
+
+  // The visible "your hold ran out" message. Redraws of the basket come from the server,
+  // which only knows the seats are free: put the message back until seats are held again.
+  function showExpired() {
+    var basket = document.getElementById("basket");
+    if (!basket || !expiredText) { return; }
+    var box = basket.querySelector("[data-countdown]");
+    if (box && box.getAttribute("data-expires") !== expiredFor) {
+      expiredText = null;  // a new hold: the message is old news
+      return;
+    }
+    if (basket.querySelector("[data-hold-expired]")) { return; }
+    var message = document.createElement("p");
+    message.className = "alert";
+    message.setAttribute("data-hold-expired", "");
+    var icon = document.createElement("span");
+    icon.className = "notice-icon";
+    icon.setAttribute("aria-hidden", "true");
+    icon.textContent = "!";
+    message.appendChild(icon);
+    message.appendChild(document.createTextNode(" " + expiredText));
+    var title = basket.querySelector("#basket-title");
+    basket.insertBefore(message, title ? title.nextSibling : basket.firstChild);
   }
 
   function startCountdown() {
