@@ -81,7 +81,8 @@ _FOR_SALE = (
     Show.starts_at > bindparam("now"),
 )
 _SHOW_FOR_SALE = select(Show.id).where(*_FOR_SALE).with_for_update(read=True)
-# The new hold, written only while the show is still for sale (checked under that lock).
+# The new hold, written only while the show is still for sale (checked under that lock);
+# its rowcount (kept for an INSERT by preserve_rowcount) says whether it was.
 _INSERT_HOLD_IF_FOR_SALE = (
     insert(cast(Table, SeatHold.__table__))
     .from_select(
@@ -97,7 +98,7 @@ _INSERT_HOLD_IF_FOR_SALE = (
         .with_for_update(read=True),
     )
     .execution_options(preserve_rowcount=True)
-)  # rowcount of an INSERT: 0 when not for sale
+)
 # This seat's hold row (anyone's) and the customer's holds in other shows.
 _LOCK_HOLD_ROWS = (
     select(SeatHold.id, SeatHold.show_id, SeatHold.user_id, SeatHold.expires_at)
