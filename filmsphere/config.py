@@ -99,7 +99,7 @@ class Config:
         # several gunicorn workers.
         self.RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
-        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_HEADERS_ENABLED = False
         self.RATELIMIT_LOGIN = env("RATELIMIT_LOGIN", "10 per minute;50 per hour")
         self.RATELIMIT_REGISTER = env("RATELIMIT_REGISTER", "5 per minute;30 per hour")
         self.RATELIMIT_VERIFY = env("RATELIMIT_VERIFY", "10 per minute;40 per hour")

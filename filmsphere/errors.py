@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, Response, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .extensions import db
+from .extensions import db, limiter
 from .htmx import is_partial_request
 
 TITLES = {
@@ -65,6 +67,18 @@ def register(app: Flask) -> None:
             for header, value in error.get_headers():
                 if header == name:
                     response.headers[name] = value
+        return response
+
+    @app.after_request
+    def _retry_after(response: Response) -> Response:
+        # Rate-limit headers are off (computing them on every response cost several per
+        # cent of a worker's CPU in the ticket-rush benchmark); a 429 still says when to
+        # come back.
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            current = limiter.current_limit
+            if current is not None:
+                wait = max(1, int(current.reset_at - time.time()))
+                response.headers["Retry-After"] = str(wait)
         return response
 
     @app.errorhandler(InternalServerError)

@@ -45,7 +45,9 @@ LEGEND_ORDER = (
 )
 
 
-@dataclass(frozen=True)
+# eq=False: one view object per seat and state is shared by every request (see _layout),
+# so identity is equality, and hashing it (the seat buttons' markup cache) is free.
+@dataclass(frozen=True, eq=False)
 class SeatView:
     id: int
     row_label: str

@@ -27,6 +27,7 @@ def test_too_many_seat_clicks_get_a_clear_429(app: Flask, client: FlaskClient) -
         assert client.post(url, data={"csrf_token": token}, headers=HX).status_code == 200
     limited = client.post(url, data={"csrf_token": token}, headers=HX)
     assert limited.status_code == 429
+    assert 0 < int(limited.headers["Retry-After"]) <= 60  # the limit is per minute
     body = limited.get_data(as_text=True)
     assert body.lstrip().startswith('<section id="seat-grid"')
     assert "clicking seats very fast" in body
