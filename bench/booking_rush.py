@@ -11,11 +11,12 @@ What it does, all on 127.0.0.1 and bounded in time:
 3. starts the app under gunicorn (FILMSPHERE_ENV=production, secrets and the database URL
    from the environment, gthread workers), a local SMTP server, and the mail watcher
    (`nice -n 10 flask send-mail --watch`; web workers don't send mail, as in production);
-4. every customer logs in through the real login form (CSRF token from the page), then
-   all start at once and do what the seat map does: fetch the grid fragment (htmx request),
-   hold 1-4 adjacent free seats one click at a time, and pay; some abandon (release their
-   seats and pick again), some cancel right after paying (open the cancel page, read the
-   refund quote, confirm it: whole booking, policy refund);
+4. every customer logs in through the real login form (CSRF token from the page) and
+   opens the seat map page, then all start at once and do what the seat map does: pick
+   from the grid they last saw (the page, then each response; the grid fragment again
+   when nothing was free), hold 1-4 adjacent free seats one click at a time, and pay;
+   some abandon (release their seats and pick again), some cancel right after paying
+   (open the cancel page, read the refund quote, confirm it: whole booking, policy refund);
    a refusal from the single-empty-seat rule is answered like a person would, by also
    picking the seat it names; a seat lost to someone else makes the customer pick again;
 5. stops when every seat has an active ticket or after --duration seconds, then prints:
@@ -401,6 +402,8 @@ class Customer:
         found = CSRF_RE.search(seat_map.text)
         assert found, "seat map without csrf-token meta"
         self.csrf = found.group(1)
+        # Like a browser, start from the grid the seat map page itself shows.
+        self.latest = self.parse(seat_map.text)
 
     async def grid(self) -> list[GridSeat]:
         started = time.perf_counter()
