@@ -736,7 +736,7 @@ def service_rush(
                         stats.checkout.append(time.perf_counter() - t)
                     stats.outcomes["paid"] += 1
                     stats.last_sale = time.monotonic()
-                    if rng.random() < args.cancel:
+                    if rng.random() < args.cancel and not stop.is_set():
                         cancel_tickets(user_id, booking.reference, None, now(UTC))
                         stats.outcomes["cancelled after paying"] += 1
                         continue
@@ -940,11 +940,12 @@ def main() -> int:
             f"{numbers['unbalanced_wallets']}"
         )
         print(f"tickets per minute: {per_minute:,.0f}")
-        requests_made = sum(stats.statuses.values())
-        print(
-            f"requests in the rush: {requests_made} ({requests_made / elapsed:,.0f}/s, "
-            f"{requests_made / max(sold, 1):.1f} per seat sold)"
-        )
+        if not args.service_level:
+            requests_made = sum(stats.statuses.values())
+            print(
+                f"requests in the rush: {requests_made} ({requests_made / elapsed:,.0f}/s, "
+                f"{requests_made / max(sold, 1):.1f} per seat sold)"
+            )
         print("seats sold after: " + timeline(stats.sold_at, t0, seats_total))
         print(f"hold latency:     {percentiles(stats.hold)}")
         print(f"checkout latency: {percentiles(stats.checkout)}")
