@@ -107,7 +107,8 @@ class StopSignal:
     The handler only sets a flag: whatever runs (an SMTP exchange, a commit) finishes.
     Sleeping waits on a pipe that Python writes each signal to (signal.set_wakeup_fd),
     because setting a threading.Event from a handler can deadlock on the Event's own lock.
-    A second signal, with the default action back in place, ends the process at once.
+    A second signal of the same kind, with its default action back in place, ends the
+    process at once.
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -165,7 +166,9 @@ def watch_outbox(interval: float) -> None:
                 result = send_pending(utcnow(), should_stop=stop)
             except Exception as exc:  # noqa: BLE001 - the watcher outlives outages
                 failures += 1
-                delay = min(WATCH_MAX_BACKOFF_SECONDS, max(interval, 1.0) * 2 ** (failures - 1))
+                delay = min(
+                    WATCH_MAX_BACKOFF_SECONDS, max(interval, 1.0) * 2 ** min(failures - 1, 6)
+                )
                 reason = (str(exc).strip().splitlines() or [""])[0]
                 click.echo(
                     f"mail: pass failed ({type(exc).__name__}: {reason}); "

@@ -40,7 +40,7 @@ class Screen(Model):
     name: Mapped[str] = mapped_column(String(60), unique=True)
     # Layout text: one line per row, one LAYOUT_CODES character per cell.
     layout: Mapped[str] = mapped_column(Text)
-    # Bumped whenever the seats are regenerated: the key of in-process seat-layout caches.
+    # Bumped by every save of the layout: the key of in-process seat-layout caches.
     layout_version: Mapped[int] = mapped_column(default=1, server_default="1")
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -364,11 +364,13 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
             tickets_done += len(tickets)
             refunded += quote.refund_total
         before = {"status": show.status}
-        # The show row last, exclusively: sales in flight hold it shared until they commit.
+        # The show row last, exclusively against sales (they hold it FOR SHARE until they
+        # commit); NO KEY UPDATE, so the key-share locks new holds' and tickets' foreign
+        # keys take don't stand in the way as well.
         show = session.scalars(
             select(Show)
             .where(Show.id == show_id)
-            .with_for_update(of=Show)
+            .with_for_update(of=Show, key_share=True)
             .execution_options(populate_existing=True)
         ).one()
         show.status = ShowStatus.CANCELLED

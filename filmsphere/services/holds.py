@@ -186,7 +186,8 @@ def toggle_hold(user_id: int, show_id: int, seat_id: int, now: datetime) -> Hold
     """Hold a free seat for the customer, or release it if it is already theirs.
 
     One write transaction: locks the seat row, then the seat's hold row, then the
-    customer's wallet row (serialising one customer's clicks), then the show rows. A new
+    customer's wallet row (serialising one customer's clicks), and last, by the INSERT of
+    a new hold, a shared lock on the show's row under which it is still for sale. A new
     hold expires HOLD_MINUTES after the customer's first live hold in the show; clicks
     never extend it. Holding releases the customer's holds in other shows.
 

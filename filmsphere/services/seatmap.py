@@ -20,7 +20,6 @@ from sqlalchemy import bindparam, literal, select, union_all
 
 from ..extensions import db
 from ..models import (
-    Booking,
     Screen,
     SeatCategory,
     SeatHold,
@@ -143,19 +142,17 @@ _SEATS = (
     .where(SeatModel.screen_id == bindparam("screen_id"), SeatModel.is_active.is_(True))
     .order_by(SeatModel.grid_row, SeatModel.grid_col)
 )
-# Live holds and sold seats in one round trip, each with its customer; a sold seat comes
-# with expires_at NULL.
+# Live holds (with their customer) and sold seats in one round trip; a sold seat comes
+# with user_id and expires_at NULL.
 _CLAIMS = union_all(
     select(SeatHold.seat_id, SeatHold.user_id, SeatHold.expires_at).where(
         SeatHold.show_id == bindparam("show_id"), SeatHold.expires_at > bindparam("now")
     ),
     select(
         Ticket.seat_id,
-        Booking.user_id,
+        literal(None, SeatHold.user_id.type).label("user_id"),
         literal(None, SeatHold.expires_at.type).label("expires_at"),
-    )
-    .join(Booking, Booking.id == Ticket.booking_id)
-    .where(Ticket.show_id == bindparam("show_id"), Ticket.status == TicketStatus.ACTIVE),
+    ).where(Ticket.show_id == bindparam("show_id"), Ticket.status == TicketStatus.ACTIVE),
 )
 
 
@@ -200,9 +197,10 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
     """The seat map of a show as `user_id` sees it (None: a visitor, read only).
 
     A hold whose expires_at has passed counts as free. Retired seats are not shown; broken
-    seats are shown and never sellable. The ETag is a digest of everything the grid and
-    basket show, so it changes exactly when they do (a hold, a sale, a refund, a hold
-    running out, the show starting, a new layout or price, the viewer's balance).
+    seats are shown and never sellable. The ETag is a digest of the viewer and of
+    everything the grid and basket show, so it changes exactly when they do (a hold, a
+    sale, a refund, a hold running out, the show starting, a new layout or price, the
+    viewer's balance).
     Raises NotFound for an unknown show.
     """
     show = db.session.execute(_SHOW_FOR_MAP, {"show_id": show_id, "user_id": user_id}).first()
@@ -212,14 +210,12 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
     layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
     sold: set[int] = set()
     holder: dict[int, int] = {}
-    my_expiry = next_expiry = None
+    my_expiry = None
     for seat_id, holder_id, expires_at in claims:
         if expires_at is None:
             sold.add(seat_id)
             continue
         holder[seat_id] = holder_id
-        if next_expiry is None or expires_at < next_expiry:
-            next_expiry = expires_at
         if holder_id == user_id and (my_expiry is None or expires_at < my_expiry):
             my_expiry = expires_at
 
@@ -274,7 +270,6 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
             taken=sorted(sold.union(s for s, h in holder.items() if h != user_id)),
             mine=sorted(v.id for v in mine),
             my_expiry=my_expiry,
-            next_expiry=next_expiry,
         ),
     )
 
@@ -376,13 +371,12 @@ def _etag(
     taken: list[int],
     mine: list[int],
     my_expiry: datetime | None,
-    next_expiry: datetime | None,
 ) -> str:
-    # Everything the grid and basket show: the layout and prices, whether seats can be
-    # picked, which seats are taken and which are the viewer's, when the viewer's hold
-    # ends, when the next anyone's hold runs out (a seat turns free with no write), and
-    # the viewer's balance.
+    # The viewer, and everything the grid and basket show: the layout and prices, whether
+    # seats can be picked, which seats are taken and which are the viewer's (a hold that
+    # ran out has left these sets), when the viewer's hold ends, and their balance.
     parts = (
+        user_id,
         show.id,
         show.screen_id,
         show.layout_version,
@@ -391,7 +385,6 @@ def _etag(
         taken,
         mine,
         my_expiry.isoformat() if my_expiry else "-",
-        next_expiry.isoformat() if next_expiry else "-",
         show.balance_coins if user_id is not None else None,
     )
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()

@@ -7,9 +7,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import scoped_session
+from sqlalchemy.orm import Session, scoped_session
 
 from ..extensions import db
 
@@ -24,14 +25,14 @@ def write_transaction() -> Iterator[scoped_session[Any]]:
     On SQLite, any read transaction the request already opened is ended first so that the
     write starts with BEGIN IMMEDIATE (SQLite ignores FOR UPDATE: the database-wide write
     lock is what serialises writers). On PostgreSQL services take row locks with FOR
-    UPDATE in primary-key order, and an open read transaction simply carries on as the
-    write one: under READ COMMITTED each statement sees the latest commits anyway, and
-    every object loaded before is expired, so what the service uses is re-read under its
-    locks. That saves a ROLLBACK, a pool check-out and a BEGIN on every write request.
+    UPDATE in primary-key order, and a healthy read transaction (idle in transaction, no
+    pending objects) simply carries on as the write one: under READ COMMITTED each
+    statement sees the latest commits anyway, and every object loaded before is expired,
+    so what the service uses is re-read under its locks. That saves a ROLLBACK, a pool
+    check-out and a BEGIN on every write request. Anything else is rolled back first.
     """
     session = db.session
-    current = session()
-    if current.is_active and current.in_transaction() and is_postgres():
+    if _can_carry_on(session()):
         session.expire_all()
     else:
         session.rollback()
@@ -45,6 +46,17 @@ def write_transaction() -> Iterator[scoped_session[Any]]:
         raise
     finally:
         _write_intent.reset(token)
+
+
+def _can_carry_on(current: Session) -> bool:
+    """A PostgreSQL read transaction that is open, not failed, with nothing pending."""
+    if not (current.in_transaction() and current.is_active) or current.new or current.dirty:
+        return False
+    connection = current.connection()
+    if connection.dialect.name != "postgresql":
+        return False
+    raw: Any = connection.connection.dbapi_connection
+    return bool(raw.info.transaction_status == TransactionStatus.INTRANS)
 
 
 def is_postgres() -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -70,3 +72,79 @@ def test_exclusion_constraint_refuses_overlapping_shows(backend: str, ctx) -> No
     )
     db.session.add(back_to_back)
     db.session.commit()
+
+
+def _fresh_database(backend: str, database_url: str, tmp_path) -> tuple[str, Any]:  # type: ignore[no-untyped-def]
+    """An empty database of the backend's kind, and how to drop it afterwards."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}", lambda: None
+    name = f"filmsphere_upgrade_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+        admin.dispose()
+
+    return database_url.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def test_upgrading_a_database_in_use_keeps_its_bookings_and_holds(
+    backend: str, database_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """0001 → head with a booking, a ticket and a live hold in it: nothing is lost (a
+    table rebuild on SQLite would cascade the holds away or fail on the bookings)."""
+    from flask_migrate import downgrade, upgrade
+
+    from filmsphere import create_app
+
+    url, drop = _fresh_database(backend, database_url, tmp_path)
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(tmp_path)}
+    )
+    try:
+        with app.app_context():
+            upgrade(revision="0001")
+            now, later = "2026-11-21 12:00:00+00:00", "2030-01-01 18:00:00+00:00"
+            end = "2030-01-01 20:00:00+00:00"
+            for sql in (
+                "INSERT INTO users (id, email, username, full_name, password_hash, role,"
+                " is_active_account, created_at, session_version) VALUES (1, 'a@example.com',"
+                " 'a', 'A', 'x', 'customer', true, :now, 1)",
+                "INSERT INTO movies (id, title, description, duration_minutes, age_rating,"
+                " language, poster_hue, is_retired, created_at) VALUES (1, 'M', 'D', 90, 'U',"
+                " 'English', 10, false, :now)",
+                "INSERT INTO screens (id, name, layout, is_active, created_at)"
+                " VALUES (1, 'S', 'SS', true, :now)",
+                "INSERT INTO seats (id, screen_id, row_label, number, grid_row, grid_col,"
+                " category, is_active) VALUES (1, 1, 'A', 1, 0, 0, 'standard', true),"
+                " (2, 1, 'A', 2, 0, 1, 'standard', true)",
+                "INSERT INTO shows (id, movie_id, screen_id, starts_at, ends_at,"
+                " base_price_coins, status, seat_version, created_at)"
+                " VALUES (1, 1, 1, :later, :end, 10, 'scheduled', 7, :now)",
+                "INSERT INTO bookings (id, reference, user_id, show_id, status, total_coins,"
+                " created_at) VALUES (1, 'ABCDEFGH', 1, 1, 'paid', 10, :now)",
+                "INSERT INTO tickets (id, booking_id, show_id, seat_id, category, price_coins,"
+                " status, created_at) VALUES (1, 1, 1, 1, 'standard', 10, 'active', :now)",
+                "INSERT INTO seat_holds (id, show_id, seat_id, user_id, created_at, expires_at)"
+                " VALUES (1, 1, 2, 1, :now, :later)",
+            ):
+                db.session.execute(text(sql), {"now": now, "later": later, "end": end})
+            db.session.commit()
+            upgrade()
+            counts = [
+                db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("shows", "bookings", "tickets", "seat_holds")
+            ]
+            assert counts == [1, 1, 1, 1]
+            version = db.session.execute(text("SELECT layout_version FROM screens")).scalar()
+            assert version == 1
+            db.session.commit()
+            downgrade(revision="0001")  # and back, with the data still there
+            assert db.session.execute(text("SELECT count(*) FROM seat_holds")).scalar_one() == 1
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        drop()

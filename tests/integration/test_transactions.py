@@ -6,7 +6,8 @@ import sqlite3
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from filmsphere.extensions import db
 from filmsphere.models import User
@@ -63,3 +64,21 @@ def test_naive_datetimes_are_refused(backend: str, ctx) -> None:
     with pytest.raises(Exception, match="aware datetime"):
         db.session.commit()
     db.session.rollback()
+
+
+@pytest.mark.postgres_only
+def test_a_write_carries_on_a_healthy_read_and_never_a_failed_one(backend: str, ctx) -> None:
+    user = make_user(username="before")
+    user_id = user.id
+    # A healthy read transaction becomes the write one (the same transaction start).
+    started = db.session.execute(text("SELECT transaction_timestamp()")).scalar_one()
+    with write_transaction() as session:
+        assert session.execute(text("SELECT transaction_timestamp()")).scalar_one() == started
+        session.execute(text("UPDATE users SET username = 'during' WHERE id = :i"), {"i": user_id})
+    # A read that failed (the transaction is aborted) is rolled back first, not carried on.
+    with pytest.raises(DBAPIError):
+        db.session.execute(text("SELECT 1 / 0"))
+    with write_transaction() as session:
+        session.execute(text("UPDATE users SET username = 'after' WHERE id = :i"), {"i": user_id})
+    db.session.expire_all()
+    assert db.session.get(User, user_id).username == "after"  # type: ignore[union-attr]
