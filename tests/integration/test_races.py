@@ -174,7 +174,7 @@ def test_negative_control_without_lock_and_constraint_both_win(
     assert all(isinstance(r, holds.HoldResult) for r in results)
 
 
-# --- an admin cancels the show while a hold is in flight -------------------------------
+# --- an admin cancels the show while a hold or a checkout is in flight ------------------
 
 
 def _hold_while_the_show_is_cancelled(app: Flask) -> tuple[Any, int]:
@@ -218,6 +218,42 @@ def test_negative_control_without_the_for_sale_check_the_hold_lands_on_a_cancell
     monkeypatch.setattr(holds, "_INSERT_HOLD_IF_FOR_SALE", unchecked)
     result, hold_rows = _hold_while_the_show_is_cancelled(ctx)
     assert isinstance(result, holds.HoldResult) and hold_rows == 1
+
+
+def _checkout_while_the_show_is_cancelled(app: Flask) -> tuple[Any, int, int]:
+    customer, admin = f.make_user(coins=100), f.make_user(role="admin")
+    show = f.make_show(price=10)
+    hold(customer.id, show, "A1")
+    show_id, now = show.id, f.now()
+
+    def cancel_meanwhile() -> None:
+        (done,) = run_parallel(app, lambda: cancellation.cancel_show(admin.id, show_id, now))
+        assert not isinstance(done, Exception), done
+
+    set_race_hook("checkout.before_charge", cancel_meanwhile)
+    try:
+        (result,) = run_parallel(app, lambda: checkout(customer.id, show_id, now, "race"))
+    finally:
+        set_race_hook("checkout.before_charge", None)
+    active = count(Ticket, Ticket.show_id == show_id, Ticket.status == "active")
+    return result, active, balance(customer.id)
+
+
+def test_a_checkout_in_flight_when_the_show_is_cancelled_charges_nothing(
+    backend: str, ctx: Flask
+) -> None:
+    result, active, coins = _checkout_while_the_show_is_cancelled(ctx)
+    assert isinstance(result, ShowNotBookable)
+    assert (active, coins) == (0, 100)
+
+
+def test_negative_control_without_the_show_lock_a_paid_ticket_outlives_the_cancellation(
+    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkout_module, "lock_show_for_sale", lambda show_id, now: True)
+    result, active, coins = _checkout_while_the_show_is_cancelled(ctx)
+    assert isinstance(result, Booking)
+    assert (active, coins) == (1, 90)  # paid for a show that no longer takes place
 
 
 # --- two checkouts of the same holds ----------------------------------------------------
