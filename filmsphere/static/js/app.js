@@ -42,6 +42,21 @@
 
   // Tickets saved for offline use belong to this account: forget them before logging out
   // (the service worker also drops them when it sees the logout request).
+  // A button disabled until a given time (the wallet's refill): enable it when it comes.
+  // The server still decides; a fast client clock only means its refusal is shown.
+  function enableWhenDue(root) {
+    (root || document).querySelectorAll("button[data-enable-at]").forEach(function (button) {
+      var wait = Date.parse(button.getAttribute("data-enable-at")) - Date.now();
+      window.setTimeout(function () { button.disabled = false; }, Math.max(0, wait));
+    });
+  }
+  document.addEventListener("htmx:load", function (event) { enableWhenDue(event.target); });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { enableWhenDue(); });
+  } else {
+    enableWhenDue();
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches || !form.matches("form[data-logout]") || !("caches" in window)) { return; }
