@@ -364,6 +364,7 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
             tickets_done += len(tickets)
             refunded += quote.refund_total
         before = {"status": show.status}
+        race_point("cancel_show.before_show_lock")
         # The show row last, exclusively against sales (they hold it FOR SHARE until they
         # commit); NO KEY UPDATE, so the key-share locks new holds' and tickets' foreign
         # keys take don't stand in the way as well.
@@ -373,6 +374,8 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
             .with_for_update(of=Show, key_share=True)
             .execution_options(populate_existing=True)
         ).one()
+        if show.status == ShowStatus.CANCELLED:  # another admin's cancel committed first
+            raise AlreadyDone("This show is already cancelled.")
         show.status = ShowStatus.CANCELLED
         show.cancelled_at = now
         session.flush()

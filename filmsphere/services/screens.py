@@ -250,10 +250,14 @@ def update_layout(actor_id: int, screen_id: int, name: str, layout: str, now: da
         _refuse_taken_name(name, screen.id)
         before = _screen_snapshot(screen)
         wanted = {(s.grid_row, s.grid_col): s for s in specs}
+        # The seats locked (ascending id) before their holds: the order sales lock them in.
         current = {
             (seat.grid_row, seat.grid_col): seat
             for seat in session.scalars(
-                select(Seat).where(Seat.screen_id == screen.id, Seat.is_active.is_(True))
+                select(Seat)
+                .where(Seat.screen_id == screen.id, Seat.is_active.is_(True))
+                .order_by(Seat.id)
+                .with_for_update()
             )
         }
         changed = [

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, text
 
 from filmsphere.extensions import db
 from filmsphere.models import (
+    AuditEntry,
     Booking,
     LedgerEntry,
     LedgerKind,
@@ -31,7 +32,7 @@ from filmsphere.services import checkout as checkout_module
 from filmsphere.services.cancellation import cancel_tickets
 from filmsphere.services.checkout import checkout
 from filmsphere.services.cleanup import run_cleanup
-from filmsphere.services.errors import DomainError, SeatUnavailable, ShowNotBookable
+from filmsphere.services.errors import AlreadyDone, DomainError, SeatUnavailable, ShowNotBookable
 from filmsphere.services.holds import toggle_hold
 from filmsphere.services.transaction import set_race_hook, write_transaction
 from tests import factories as f
@@ -558,3 +559,20 @@ def test_two_cleanups_at_once_share_the_work(backend: str, ctx: Flask) -> None:
     assert first.holds_deleted + second.holds_deleted == 8, (first, second)
     assert first.holds_deleted and second.holds_deleted
     assert count(SeatHold) == 0
+
+
+# --- two admins cancel one show at once ---------------------------------------------------
+
+
+def test_two_admins_cancelling_one_show_cancel_it_once(backend: str, ctx: Flask) -> None:
+    first, second = f.make_user(role="admin"), f.make_user(role="admin")
+    show = f.make_show()
+    show_id, now = show.id, f.now()
+    with race_barrier("cancel_show.before_show_lock"):
+        results = run_parallel(
+            ctx,
+            lambda: cancellation.cancel_show(first.id, show_id, now),
+            lambda: cancellation.cancel_show(second.id, show_id, now),
+        )
+    assert sum(isinstance(r, AlreadyDone) for r in results) == 1, results
+    assert count(AuditEntry, AuditEntry.action == "show.cancel") == 1
