@@ -123,6 +123,14 @@ def stranded_message(seat: SeatCell) -> str:
     )
 
 
+def stranded_hint(seat: SeatCell) -> str:
+    """The basket's early warning: paying is refused until no seat is left on its own."""
+    return (
+        f"Your seats leave seat {seat.label} empty on its own. Pick {seat.label} too, or "
+        "move one seat along, before you pay."
+    )
+
+
 def check_single_seats(cells: Iterable[SeatCell]) -> None:
     """Raise SeatRuleViolation naming the first seat the purchase would strand."""
     stranded = stranded_seats(cells)

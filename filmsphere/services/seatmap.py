@@ -32,6 +32,7 @@ from ..models import (
 from ..models import Seat as SeatModel
 from .errors import NotFound
 from .pricing import CATEGORY_LABELS, seat_price
+from .seat_rules import CellState, SeatCell, stranded_hint, stranded_seats
 
 SeatState = Literal["free", "mine", "taken", "broken"]
 
@@ -77,6 +78,8 @@ class Basket:
     balance_coins: int
     balance_after_coins: int
     expires_at: datetime | None
+    # The single-empty-seat rule, told while picking (checkout is where it is enforced).
+    warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,7 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
             balance_coins=balance,
             balance_after_coins=balance - total,
             expires_at=my_expiry,
+            warning=_stranding_warning(grid, mine),
         )
     reason = not_bookable_reason(show, now)
     return SeatMap(
@@ -272,6 +276,25 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
             my_expiry=my_expiry,
         ),
     )
+
+
+def _stranding_warning(
+    grid: list[tuple[str, list[SeatView | None]]], mine: list[SeatView]
+) -> str | None:
+    """What checkout would say about single empty seats, from the rows the customer's
+    seats are in, as this map shows them (no extra query)."""
+    if not mine:
+        return None
+    rows = {v.grid_row for v in mine}
+    states: dict[str, CellState] = {"mine": "chosen", "free": "free"}
+    cells = [
+        SeatCell(v.id, v.label, v.grid_row, v.grid_col, v.category, states.get(v.state, "taken"))
+        for _, row in grid
+        for v in row
+        if v is not None and v.grid_row in rows
+    ]
+    stranded = stranded_seats(cells)
+    return stranded_hint(stranded[0]) if stranded else None
 
 
 @dataclass(frozen=True)

@@ -268,3 +268,24 @@ def test_a_layout_change_shows_at_once_on_a_cached_seat_map(backend: str, ctx: F
         "standard",
     ]
     assert again.etag != first.etag
+
+
+def test_the_basket_warns_early_about_a_seat_left_on_its_own(backend: str, ctx: Flask) -> None:
+    me, buyer = f.make_user(), f.make_user()
+    show = f.make_show(screen=f.make_screen("SSSS"))
+    now = f.now()
+    toggle_hold(me.id, show.id, seat_id(show, "A2"), now)
+    basket = build_seat_map(show.id, me.id, now).basket
+    assert basket is not None and basket.warning is not None
+    assert "leave seat A1 empty on its own" in basket.warning
+    toggle_hold(me.id, show.id, seat_id(show, "A1"), now)
+    basket = build_seat_map(show.id, me.id, now).basket
+    assert basket is not None and basket.warning is None
+
+    # No warning where no other choice of as many seats avoids it (checkout allows it too).
+    small = f.make_show(screen=f.make_screen("SSS"))
+    f.make_booking(buyer, small, ("A1",))
+    toggle_hold(me.id, small.id, seat_id(small, "A2"), now)
+    basket = build_seat_map(small.id, me.id, now).basket
+    assert basket is not None and [s.label for s in basket.seats] == ["A2"]
+    assert basket.warning is None
