@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from filmsphere.extensions import db
@@ -33,10 +34,10 @@ def test_admin_screen_show_cancel_and_customer_refund(live, browser, page):
     page.get_by_label("Rows").fill("3")
     page.get_by_label("Seats per row").fill("4")
     page.get_by_role("button", name="Apply size").click()
+    # The 6×10 default editor already has #cell-2-3: wait for the swapped-in 3×4 one.
+    expect(page.locator(".editor-row")).to_have_count(3)
+    expect(page.locator("#layout-editor .editor-row").first.locator("button.cell")).to_have_count(4)
     cell = page.locator("#cell-2-3")
-    cell.wait_for()
-    assert page.locator(".editor-row").count() == 3
-    assert page.locator("#layout-editor .editor-row").first.locator("button.cell").count() == 4
     # Row C, cell 4: standard → premium → VIP with two clicks (htmx swaps, focus kept).
     cell.click()
     page.wait_for_selector("#cell-2-3[aria-label*=': premium']")
