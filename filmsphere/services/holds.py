@@ -81,12 +81,12 @@ _FOR_SALE = (
     Show.starts_at > bindparam("now"),
 )
 _SHOW_FOR_SALE = select(Show.id).where(*_FOR_SALE).with_for_update(read=True)
-# The new hold, written only while the show is still for sale (checked under that lock);
-# its rowcount (kept for an INSERT by preserve_rowcount) says whether it was.
-_INSERT_HOLD_IF_FOR_SALE = (
-    insert(cast(Table, SeatHold.__table__))
-    .from_select(
-        ["show_id", "seat_id", "user_id", "created_at", "expires_at"],
+
+
+def _insert_hold_where(*show_conditions: Any) -> Any:
+    """INSERT the hold once if the show row meets the conditions, under its shared lock;
+    the rowcount (kept for an INSERT by preserve_rowcount) says whether it did."""
+    show_row = (
         select(
             Show.id,
             bindparam("seat_id", type_=SeatHold.seat_id.type),
@@ -94,11 +94,19 @@ _INSERT_HOLD_IF_FOR_SALE = (
             bindparam("created_at", type_=SeatHold.created_at.type),
             bindparam("expires_at", type_=SeatHold.expires_at.type),
         )
-        .where(*_FOR_SALE)
-        .with_for_update(read=True),
+        .where(*show_conditions)
+        .with_for_update(read=True)
     )
-    .execution_options(preserve_rowcount=True)
-)
+    columns = ["show_id", "seat_id", "user_id", "created_at", "expires_at"]
+    return (
+        insert(cast(Table, SeatHold.__table__))
+        .from_select(columns, show_row)
+        .execution_options(preserve_rowcount=True)
+    )
+
+
+# The new hold, written only while the show is still for sale (checked under that lock).
+_INSERT_HOLD_IF_FOR_SALE = _insert_hold_where(*_FOR_SALE)
 # This seat's hold row (anyone's) and the customer's holds in other shows.
 _LOCK_HOLD_ROWS = (
     select(SeatHold.id, SeatHold.show_id, SeatHold.user_id, SeatHold.expires_at)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import bindparam, delete, func, insert, select, text
+from sqlalchemy import bindparam, delete, func, select, text
 
 from filmsphere.extensions import db
 from filmsphere.models import (
@@ -120,6 +120,22 @@ def unlocked_seats(seat_ids: Any) -> list[Seat]:
     return list(db.session.scalars(select(Seat).where(Seat.id.in_(sorted(set(seat_ids))))))
 
 
+def unlocked_holds(user_id: int, show_id: int) -> list[Any]:
+    """lock_holds without FOR UPDATE: a checkout negative control's broken guard."""
+    return list(
+        db.session.execute(
+            select(SeatHold.id, SeatHold.seat_id, SeatHold.expires_at).where(
+                SeatHold.user_id == user_id, SeatHold.show_id == show_id
+            )
+        )
+    )
+
+
+def unchecked_consume(hold_ids: list[int]) -> None:
+    """consume_holds without checking every hold was still there."""
+    db.session.execute(delete(SeatHold).where(SeatHold.id.in_(hold_ids)))
+
+
 def unlocked_seat_in_show(show_id: int, seat_id: int) -> Any:
     """lock_seat_in_show without FOR UPDATE: the hold races' broken guard."""
     return db.session.execute(
@@ -202,19 +218,9 @@ def test_a_hold_in_flight_when_the_show_is_cancelled_is_refused(backend: str, ct
 def test_negative_control_without_the_for_sale_check_the_hold_lands_on_a_cancelled_show(
     backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    unchecked = (
-        insert(SeatHold.__table__)
-        .from_select(
-            ["show_id", "seat_id", "user_id", "created_at", "expires_at"],
-            select(
-                Show.id,
-                bindparam("seat_id", type_=SeatHold.seat_id.type),
-                bindparam("user_id", type_=SeatHold.user_id.type),
-                bindparam("created_at", type_=SeatHold.created_at.type),
-                bindparam("expires_at", type_=SeatHold.expires_at.type),
-            ).where(Show.id == bindparam("show_id"), Show.starts_at > bindparam("now")),
-        )
-        .execution_options(preserve_rowcount=True)
+    # The same INSERT without the status condition.
+    unchecked = holds._insert_hold_where(
+        Show.id == bindparam("show_id"), Show.starts_at > bindparam("now")
     )
     monkeypatch.setattr(holds, "_INSERT_HOLD_IF_FOR_SALE", unchecked)
     result, hold_rows = _hold_while_the_show_is_cancelled(ctx)
@@ -293,22 +299,8 @@ def test_negative_control_checkout_without_locks_and_constraints_charges_twice(
     backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch, tokens: tuple[str, str]
 ) -> None:
     monkeypatch.setattr(checkout_module, "lock_seats", unlocked_seats)
-    monkeypatch.setattr(
-        checkout_module,
-        "lock_holds",
-        lambda user_id, show_id: list(
-            db.session.execute(
-                select(SeatHold.id, SeatHold.seat_id, SeatHold.expires_at).where(
-                    SeatHold.user_id == user_id, SeatHold.show_id == show_id
-                )
-            )
-        ),
-    )
-    monkeypatch.setattr(
-        checkout_module,
-        "consume_holds",
-        lambda ids: db.session.execute(delete(SeatHold).where(SeatHold.id.in_(ids))),
-    )
+    monkeypatch.setattr(checkout_module, "lock_holds", unlocked_holds)
+    monkeypatch.setattr(checkout_module, "consume_holds", unchecked_consume)
     with dropped(TICKETS_UNIQUE, TOKEN_UNIQUE):
         results, charges, bookings, left = _checkout_race(ctx, tokens)
         db.session.execute(text("DELETE FROM outbox_messages"))
@@ -403,22 +395,8 @@ def test_checkout_first_then_cleanup_skips_the_locked_hold(backend: str, ctx: Fl
 def test_negative_control_checkout_without_hold_lock_pays_a_released_hold(
     backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(
-        checkout_module,
-        "lock_holds",
-        lambda user_id, show_id: list(
-            db.session.execute(
-                select(SeatHold.id, SeatHold.seat_id, SeatHold.expires_at).where(
-                    SeatHold.user_id == user_id, SeatHold.show_id == show_id
-                )
-            )
-        ),
-    )
-    monkeypatch.setattr(
-        checkout_module,
-        "consume_holds",
-        lambda ids: db.session.execute(delete(SeatHold).where(SeatHold.id.in_(ids))),
-    )
+    monkeypatch.setattr(checkout_module, "lock_holds", unlocked_holds)
+    monkeypatch.setattr(checkout_module, "consume_holds", unchecked_consume)
     cleaned, paid, tickets = _checkout_vs_cleanup(ctx)
     assert cleaned.holds_deleted == 1 and tickets == 1 and isinstance(paid, int), (
         "the race was not forced: the test could not fail"
