@@ -307,17 +307,7 @@ def register_user(email: str, username: str, full_name: str, password: str, now:
     AccountExists (409) when the email or username is taken. The web form uses
     submit_registration(), which never reveals that an account exists.
     """
-    email, username, full_name = _clean_fields(email, username, full_name, password)
-    password_hash = hash_password(password)
-    try:
-        with write_transaction():
-            if _find_by_email(email) or _find_by_username(username):
-                raise AccountExists("An account with that email address or username exists.")
-            user = _new_user(email, username, full_name, password_hash, Role.CUSTOMER, now)
-            _issue_verification(user, now)
-    except IntegrityError as exc:  # a concurrent registration won the unique index
-        raise AccountExists("An account with that email address or username exists.") from exc
-    return user
+    return _create_account(email, username, full_name, password, Role.CUSTOMER, now)
 
 
 def submit_registration(
@@ -381,15 +371,26 @@ def _queue_attempt_note(
 def create_admin(email: str, username: str, full_name: str, password: str, now: datetime) -> User:
     """Create a verified administrator with a wallet. Raises InvalidInput/WeakPassword
     (422) or AccountExists (409); commits."""
+    return _create_account(email, username, full_name, password, Role.ADMIN, now)
+
+
+def _create_account(
+    email: str, username: str, full_name: str, password: str, role: Role, now: datetime
+) -> User:
+    """A new account with its wallet, in one transaction: a customer gets the verification
+    email, an administrator (created from the command line) is verified at once."""
     email, username, full_name = _clean_fields(email, username, full_name, password)
     password_hash = hash_password(password)
     try:
         with write_transaction():
             if _find_by_email(email) or _find_by_username(username):
                 raise AccountExists("An account with that email address or username exists.")
-            user = _new_user(email, username, full_name, password_hash, Role.ADMIN, now)
-            user.email_verified_at = now
-    except IntegrityError as exc:
+            user = _new_user(email, username, full_name, password_hash, role, now)
+            if role == Role.ADMIN:
+                user.email_verified_at = now
+            else:
+                _issue_verification(user, now)
+    except IntegrityError as exc:  # a concurrent registration won the unique index
         raise AccountExists("An account with that email address or username exists.") from exc
     return user
 

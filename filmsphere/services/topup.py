@@ -189,16 +189,7 @@ def start_topup(
                     select(TopUp).where(TopUp.stripe_session_id == session_id)
                 ).one_or_none()
                 if existing is None:
-                    existing = TopUp(
-                        user_id=user_id,
-                        stripe_session_id=session_id,
-                        pack_id=pack.id,
-                        coins=pack.coins,
-                        amount_minor=pack.price_minor,
-                        currency=pack.currency,
-                        status=TopUpStatus.PENDING,
-                        created_at=now,
-                    )
+                    existing = _pending_topup(user_id, session_id, pack, now)
                     s.add(existing)
                     s.flush()
                 topup_id = existing.id
@@ -208,6 +199,20 @@ def start_topup(
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+def _pending_topup(user_id: int, session_id: str, pack: CoinPack, now: datetime) -> TopUp:
+    """A new top-up row for a Checkout Session of this pack, not yet paid."""
+    return TopUp(
+        user_id=user_id,
+        stripe_session_id=session_id,
+        pack_id=pack.id,
+        coins=pack.coins,
+        amount_minor=pack.price_minor,
+        currency=pack.currency,
+        status=TopUpStatus.PENDING,
+        created_at=now,
+    )
 
 
 def list_topups(user_id: int, limit: int | None = None) -> list[TopUp]:
@@ -289,16 +294,7 @@ def _topup_from_metadata(session: dict[str, Any], now: datetime) -> TopUp | None
         or db.session.get(User, user_id) is None
     ):
         return None
-    topup = TopUp(
-        user_id=user_id,
-        stripe_session_id=session["id"],
-        pack_id=pack.id,
-        coins=pack.coins,
-        amount_minor=pack.price_minor,
-        currency=pack.currency,
-        status=TopUpStatus.PENDING,
-        created_at=now,
-    )
+    topup = _pending_topup(user_id, session["id"], pack, now)
     db.session.add(topup)
     db.session.flush()
     return topup

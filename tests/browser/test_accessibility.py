@@ -63,38 +63,30 @@ def test_every_page_type_has_no_axe_violations(browser: Any, live: LiveServer) -
     assert report == {}, "\n".join(f"{name}: {probs}" for name, probs in report.items())
 
 
+def _indicator_transition(browser: Any, live: LiveServer, reduced_motion: str) -> str:
+    """The htmx indicator's transition duration with that motion preference."""
+    context = browser.new_context(reduced_motion=reduced_motion, service_workers="block")
+    try:
+        page = context.new_page()
+        page.goto(live.path("/offline"))
+        return str(
+            page.evaluate(
+                """() => {
+                    const el = document.createElement('span');
+                    el.className = 'htmx-indicator';
+                    document.body.appendChild(el);
+                    return getComputedStyle(el).transitionDuration;
+                }"""
+            )
+        )
+    finally:
+        context.close()
+
+
 def test_reduced_motion_stops_animation(browser: Any, live: LiveServer) -> None:
     """With prefers-reduced-motion, app.css cuts transitions (e.g. the htmx indicator)."""
-    context = browser.new_context(reduced_motion="reduce", service_workers="block")
-    try:
-        page = context.new_page()
-        page.goto(live.path("/offline"))
-        duration = page.evaluate(
-            """() => {
-                const el = document.createElement('span');
-                el.className = 'htmx-indicator';
-                document.body.appendChild(el);
-                return getComputedStyle(el).transitionDuration;
-            }"""
-        )
-        assert duration in {"1e-05s", "0.00001s"}
-    finally:
-        context.close()
-    context = browser.new_context(reduced_motion="no-preference", service_workers="block")
-    try:
-        page = context.new_page()
-        page.goto(live.path("/offline"))
-        duration = page.evaluate(
-            """() => {
-                const el = document.createElement('span');
-                el.className = 'htmx-indicator';
-                document.body.appendChild(el);
-                return getComputedStyle(el).transitionDuration;
-            }"""
-        )
-        assert duration == "0.2s"
-    finally:
-        context.close()
+    assert _indicator_transition(browser, live, "reduce") in {"1e-05s", "0.00001s"}
+    assert _indicator_transition(browser, live, "no-preference") == "0.2s"
 
 
 def test_axe_check_catches_a_broken_page(browser: Any, live: LiveServer) -> None:

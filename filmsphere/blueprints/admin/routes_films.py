@@ -42,7 +42,11 @@ def _film_data(form: FilmForm) -> admin_films.FilmData:
 
 
 def _render_film_form(
-    form: FilmForm, movie: Movie | None = None, error: str | None = None, status: int | None = None
+    form: FilmForm,
+    movie: Movie | None = None,
+    error: str | None = None,
+    status: int | None = None,
+    poster_form: PosterForm | None = None,
 ) -> tuple[str, int]:
     return (
         render_template(
@@ -50,7 +54,7 @@ def _render_film_form(
             form=form,
             movie=movie,
             languages=admin_films.known_languages(),
-            poster_form=PosterForm(formdata=None),
+            poster_form=poster_form or PosterForm(formdata=None),
             error=error,
         ),
         status or form_status(form),
@@ -115,17 +119,7 @@ def film_poster(movie_id: int) -> Response | tuple[str, int]:
             return redirect(url_for("admin.film_edit", movie_id=movie_id), 303)
     form = _film_form(FilmForm(formdata=None, obj=movie))
     form.genres.data = [g.name for g in movie.genres]
-    return (
-        render_template(
-            "admin/film_form.html",
-            form=form,
-            movie=movie,
-            languages=admin_films.known_languages(),
-            poster_form=poster_form,
-            error=None,
-        ),
-        422,
-    )
+    return _render_film_form(form, movie, status=422, poster_form=poster_form)
 
 
 @bp.post("/films/<int:movie_id>/retire")
