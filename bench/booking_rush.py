@@ -12,13 +12,16 @@ What it does, all on 127.0.0.1 and bounded in time:
    from the environment, gthread workers), a local SMTP server, and the mail watcher
    (`nice -n 10 flask send-mail --watch`; web workers don't send mail, as in production);
 4. every customer logs in through the real login form (CSRF token from the page) and
-   opens the seat map page, then all start at once and do what the seat map does: pick
-   from the grid they last saw (the page, then each response; the grid fragment again
-   when nothing was free), hold 1-4 adjacent free seats one click at a time, and pay;
-   some abandon (release their seats and pick again), some cancel right after paying
-   (open the cancel page, read the refund quote, confirm it: whole booking, policy refund);
-   a refusal from the single-empty-seat rule is answered like a person would, by also
-   picking the seat it names; a seat lost to someone else makes the customer pick again;
+   opens the seat map page, then all start at once and do what a person on the seat map
+   does: plan a block of 1-4 adjacent free seats from the grid they last saw (the page,
+   then each response; the grid fragment again when nothing was free) and click it one
+   seat at a time, re-planning from the grid each answer carries: a seat someone else was
+   faster to is replaced by a free neighbour of the seats already held, and only a block
+   boxed in by others is released; a seat the basket says would be left on its own is
+   taken too; then pay. Some abandon (release their seats and pick again), some cancel
+   right after paying (open the cancel page, read the refund quote, confirm it: whole
+   booking, policy refund); a refusal from the single-empty-seat rule at checkout is
+   answered by also picking the seat it names;
 5. stops when every seat has an active ticket or after --duration seconds, then prints:
    seats sold, double sales (active tickets per (show, seat) > 1, from the database),
    coins conserved (balances + charges - refunds == grants, with the sums), tickets per
@@ -362,15 +365,18 @@ class Customer:
         self.checkout_token = ""
         self.held: list[GridSeat] = []
         self.latest: list[GridSeat] = []  # the grid from the last response, if fresh
+        self.view: list[GridSeat] = []  # the grid as the customer sees it now
+        self.warning = ""  # the seat the basket says would be left on its own
 
     async def _post(self, path: str, data: dict[str, str], kind: str) -> Reply:
         if self.think:
             await asyncio.sleep(self.rng.uniform(0, 2 * self.think))
-        started = time.perf_counter()
+        clock = asyncio.get_running_loop().time  # time.monotonic, or the model's clock
+        started = clock()
         response = await self.http.request(
             "POST", path, {"csrf_token": self.csrf, **data}, htmx=True
         )
-        elapsed = time.perf_counter() - started
+        elapsed = clock() - started
         if kind == "hold":
             self.stats.hold.append(elapsed)
         elif kind == "checkout":
@@ -403,14 +409,16 @@ class Customer:
         assert found, "seat map without csrf-token meta"
         self.csrf = found.group(1)
         # Like a browser, start from the grid the seat map page itself shows.
-        self.latest = self.parse(seat_map.text)
+        self.latest = self.view = self.parse(seat_map.text)
 
     async def grid(self) -> list[GridSeat]:
-        started = time.perf_counter()
+        clock = asyncio.get_running_loop().time
+        started = clock()
         response = await self.http.request("GET", f"/shows/{self.show_id}/seats", htmx=True)
-        self.stats.grid.append(time.perf_counter() - started)
+        self.stats.grid.append(clock() - started)
         self.stats.statuses[f"grid {response.status}"] += 1
-        return self.parse(response.text)
+        self.view = self.parse(response.text)
+        return self.view
 
     @staticmethod
     def parse(html: str) -> list[GridSeat]:
@@ -419,19 +427,21 @@ class Customer:
             for m in SEAT_RE.findall(html)
         ]
 
-    def pick_block(self, seats: list[GridSeat]) -> list[GridSeat]:
-        """k adjacent free seats at one end of a free run, like a person choosing."""
-        return pick_block(self.rng, seats)
-
     async def toggle(self, seat: GridSeat) -> int:
         response = await self._post(f"/shows/{self.show_id}/seats/{seat.id}", {}, "hold")
         token = TOKEN_RE.search(response.text)
         if token:
             self.checkout_token = token.group(1)
-        # Like htmx, keep the grid the response carries (200 and 409 both re-draw it).
+        # Like htmx, keep the grid and basket the response carries (200, 409 and 429 all
+        # re-draw them).
         seats = self.parse(response.text)
         if seats:
-            self.latest = seats
+            self.latest = self.view = seats
+            warning = STRANDED_RE.search(response.text)
+            self.warning = warning.group(1) if warning else ""
+        if response.status == 429:
+            self.stats.outcomes["told to slow down (429)"] += 1
+            await asyncio.sleep(2)  # "Wait a few seconds, then try again."
         return response.status
 
     async def release_all(self) -> None:
@@ -458,33 +468,60 @@ class Customer:
                 self.stats.outcomes[f"HTTP error {str(exc).split(':')[0]}"] += 1
                 await asyncio.sleep(0.5)
 
+    async def hold_block(self, stop: asyncio.Event) -> bool:
+        """Hold a block of adjacent seats one click at a time, re-planning from the grid
+        each answer carries, like a person: a seat someone else took is replaced by its
+        neighbour; only seats boxed in by others are let go. False when nothing fits."""
+        seats, self.latest = (self.latest or await self.grid()), []
+        plan = pick_block(self.rng, seats)
+        want = len(plan)
+        while plan and len(self.held) < want:
+            if stop.is_set():
+                return False
+            seat = next_seat(self.rng, seats, self.held, plan, want)
+            if seat is None and self.held:
+                self.stats.outcomes["boxed in: released, picked again"] += 1
+                await self.release_all()
+                seats, self.latest = self.view, []
+            if seat is None:
+                plan = pick_block(self.rng, seats)
+                want = len(plan)
+                continue
+            status = await self.toggle(seat)
+            seats, self.latest = (self.latest or seats), []
+            if status == 200:
+                self.held.append(seat)
+            elif status == 409:
+                self.stats.outcomes["lost a click (someone was faster)"] += 1
+            elif status != 429:
+                self.stats.outcomes[f"hold refused ({status}): released, picked again"] += 1
+                return False  # a seat rule said no: start over
+        return bool(plan)
+
     async def attempt(self, stop: asyncio.Event) -> bool:
         """Try to buy until paid (True) or nothing is free right now (False)."""
         bought = False
         while not bought:
             if stop.is_set():
                 return True
-            seats, self.latest = (self.latest or await self.grid()), []
-            block = self.pick_block(seats)
-            if not block:
+            if not await self.hold_block(stop):
+                if self.held:
+                    await self.release_all()
+                if stop.is_set():
+                    return True
                 await asyncio.sleep(0.5)  # everything is held or sold: wait for releases
                 return False
-            lost = False
-            for seat in block:
-                status = await self.toggle(seat)
-                if status == 200:
-                    self.held.append(seat)
-                else:
-                    lost = True  # taken by someone else meanwhile, or refused
-                    break
-            if lost or not self.held:
-                self.stats.outcomes["lost a seat, picked again"] += 1
-                await self.release_all()
-                continue
+            seats = self.view
             if self.rng.random() < self.abandon_rate:
                 self.stats.outcomes["abandoned (released)"] += 1
                 await self.release_all()
                 continue
+            if self.warning:
+                # The basket says a seat would be left on its own: take it too, as it asks.
+                extra = next((s for s in seats if s.label == self.warning), None)
+                if extra and await self.toggle(extra) == 200:
+                    self.held.append(extra)
+                    self.stats.outcomes["added the seat the basket named"] += 1
             status, body = await self.pay()
             if status == 422 and (stranded := STRANDED_RE.search(body)):
                 extra = next((s for s in seats if s.label == stranded.group(1)), None)
@@ -496,7 +533,7 @@ class Customer:
                 self.stats.outcomes[f"checkout refused ({status})"] += 1
                 await self.release_all()
                 continue
-            self.stats.last_sale = time.monotonic()
+            self.stats.last_sale = asyncio.get_running_loop().time()
             self.stats.outcomes["paid"] += 1
             self.held.clear()
             self.checkout_token = ""
@@ -550,6 +587,42 @@ def pick_block(rng: random.Random, seats: list[GridSeat]) -> list[GridSeat]:
     ]
     start = rng.choice(starts)
     return run[start : start + wanted]
+
+
+def next_seat(
+    rng: random.Random,
+    seats: list[GridSeat],
+    held: list[GridSeat],
+    plan: list[GridSeat],
+    want: int,
+) -> GridSeat | None:
+    """The seat a person clicks next, from the grid they see now: the next seat of their
+    plan while it is free; once someone took one, a free seat beside the block they
+    hold (same row), preferring the side that leaves no seat on its own. None when the
+    plan broke and nothing beside their seats is free (or they hold none yet)."""
+    at = {(s.grid_row, s.grid_col): s for s in seats}
+    held_ids = {h.id for h in held}
+    upcoming = next((s for s in plan if s.id not in held_ids), None)
+    if upcoming is not None:
+        now = at.get((upcoming.grid_row, upcoming.grid_col))
+        if now is not None and now.state == "free":
+            return now
+    if not held:
+        return None
+    row = held[0].grid_row
+    cols = sorted(h.grid_col for h in held)
+    sides: list[tuple[int, GridSeat]] = []
+    for col, step in ((cols[0] - 1, -1), (cols[-1] + 1, 1)):
+        run = 0
+        while (seat := at.get((row, col + run * step))) is not None and seat.state == "free":
+            run += 1
+        if run:
+            sides.append((run, at[(row, col)]))
+    need = want - len(held)
+    # Growing into a run of two for the last seat would leave its other seat alone.
+    good = [seat for run, seat in sides if not (run == 2 and need == 1)]
+    options = good or [seat for _, seat in sides]
+    return rng.choice(options) if options else None
 
 
 # --- the race and the report -------------------------------------------------------------
@@ -918,7 +991,9 @@ def main() -> int:
             numbers["balances"] + numbers["charges"] - numbers["refunds"]
             == numbers["grants"] + numbers["other"]
         )
-        sold = numbers["sold"]
+        # A cancellation already on its way when the last seat sold may land after it.
+        sold = max(numbers["sold"], max((n for _, n in stats.sold_at), default=0))
+        late_cancelled = sold - numbers["sold"]
         per_minute = sold / elapsed * 60 if elapsed > 0 else 0.0
         print()
         print(
@@ -929,6 +1004,11 @@ def main() -> int:
         print(
             f"seats sold: {sold}/{numbers['seats']}"
             + (f" (sold out after {elapsed:.1f} s)" if sold_out_at else f" in {elapsed:.1f} s")
+            + (
+                f"; {late_cancelled} cancelled by a cancellation already under way"
+                if late_cancelled
+                else ""
+            )
         )
         print(f"double sales: {numbers['double_sales']}")
         print(

@@ -13,8 +13,10 @@ app's own cost per click, the number that bounds how many clicks two cores can s
 from __future__ import annotations
 
 import argparse
+import cProfile
 import functools
 import os
+import pstats
 import re
 import secrets
 import sys
@@ -51,6 +53,9 @@ def timed(owner: Any, name: str, spent: Counter[str]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clicks", type=int, default=400)
+    parser.add_argument(
+        "--profile", type=int, metavar="N", default=0, help="also print cProfile's top N functions"
+    )
     args = parser.parse_args()
     cluster = start_cluster(max_connections=50, durable=True)
     try:
@@ -115,6 +120,10 @@ def main() -> int:
         print(f"CPU per seat click: {per_click * 1000:.2f} ms ({args.clicks} clicks, one thread)")
         for name, seconds in spent.most_common():
             print(f"  {name:24s} {seconds / args.clicks * 1000:.3f} ms")
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.runcall(lambda: [click(n) for n in range(args.clicks)])
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
         return 0
     finally:
         cluster.stop()
