@@ -364,8 +364,8 @@ class Customer:
         self.csrf = ""
         self.checkout_token = ""
         self.held: list[GridSeat] = []
-        self.latest: list[GridSeat] = []  # the grid from the last response, if fresh
         self.view: list[GridSeat] = []  # the grid as the customer sees it now
+        self.fresh = False  # the view came with the last answer and wasn't planned from yet
         self.warning = ""  # the seat the basket says would be left on its own
 
     async def _post(self, path: str, data: dict[str, str], kind: str) -> Reply:
@@ -409,7 +409,8 @@ class Customer:
         assert found, "seat map without csrf-token meta"
         self.csrf = found.group(1)
         # Like a browser, start from the grid the seat map page itself shows.
-        self.latest = self.view = self.parse(seat_map.text)
+        self.view = self.parse(seat_map.text)
+        self.fresh = bool(self.view)
 
     async def grid(self) -> list[GridSeat]:
         clock = asyncio.get_running_loop().time
@@ -436,7 +437,7 @@ class Customer:
         # re-draw them).
         seats = self.parse(response.text)
         if seats:
-            self.latest = self.view = seats
+            self.view, self.fresh = seats, True
             warning = STRANDED_RE.search(response.text)
             self.warning = warning.group(1) if warning else ""
         if response.status == 429:
@@ -468,11 +469,27 @@ class Customer:
                 self.stats.outcomes[f"HTTP error {str(exc).split(':')[0]}"] += 1
                 await asyncio.sleep(0.5)
 
+    async def fresh_view(self) -> list[GridSeat]:
+        """The grid the last answer carried, or the grid fragment when it was used up."""
+        if not self.fresh:
+            await self.grid()
+        self.fresh = False
+        return self.view
+
+    async def take_named_seat(self, seats: list[GridSeat], label: str, outcome: str) -> bool:
+        """Also hold the seat a single-empty-seat warning names, if it is free to click."""
+        extra = next((s for s in seats if s.label == label), None)
+        if extra is None or await self.toggle(extra) != 200:
+            return False
+        self.held.append(extra)
+        self.stats.outcomes[outcome] += 1
+        return True
+
     async def hold_block(self, stop: asyncio.Event) -> bool:
         """Hold a block of adjacent seats one click at a time, re-planning from the grid
         each answer carries, like a person: a seat someone else took is replaced by its
         neighbour; only seats boxed in by others are let go. False when nothing fits."""
-        seats, self.latest = (self.latest or await self.grid()), []
+        seats = await self.fresh_view()
         plan = pick_block(self.rng, seats)
         want = len(plan)
         while plan and len(self.held) < want:
@@ -482,13 +499,13 @@ class Customer:
             if seat is None and self.held:
                 self.stats.outcomes["boxed in: released, picked again"] += 1
                 await self.release_all()
-                seats, self.latest = self.view, []
+                seats, self.fresh = self.view, False
             if seat is None:
                 plan = pick_block(self.rng, seats)
                 want = len(plan)
                 continue
             status = await self.toggle(seat)
-            seats, self.latest = (self.latest or seats), []
+            seats, self.fresh = self.view, False
             if status == 200:
                 self.held.append(seat)
             elif status == 409:
@@ -518,17 +535,16 @@ class Customer:
                 continue
             if self.warning:
                 # The basket says a seat would be left on its own: take it too, as it asks.
-                extra = next((s for s in seats if s.label == self.warning), None)
-                if extra and await self.toggle(extra) == 200:
-                    self.held.append(extra)
-                    self.stats.outcomes["added the seat the basket named"] += 1
+                await self.take_named_seat(seats, self.warning, "added the seat the basket named")
             status, body = await self.pay()
-            if status == 422 and (stranded := STRANDED_RE.search(body)):
-                extra = next((s for s in seats if s.label == stranded.group(1)), None)
-                if extra and await self.toggle(extra) == 200:
-                    self.held.append(extra)
-                    self.stats.outcomes["added the seat the rule named"] += 1
-                    status, body = await self.pay()
+            if (
+                status == 422
+                and (stranded := STRANDED_RE.search(body))
+                and await self.take_named_seat(
+                    seats, stranded.group(1), "added the seat the rule named"
+                )
+            ):
+                status, body = await self.pay()
             if status != 204:
                 self.stats.outcomes[f"checkout refused ({status})"] += 1
                 await self.release_all()

@@ -27,6 +27,7 @@ import selectors
 import statistics
 import sys
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -112,24 +113,22 @@ class SeatMapModel:
         return [seat_id for seat_id, holder in self.held.items() if holder == user]
 
     def _stranded(self, user: int) -> str | None:
-        mine = set(self._mine(user))
+        if user not in self.held.values():
+            return None
+        as_rule_sees = {"mine": "chosen", "taken": "taken", "free": "free"}
         cells = [
-            SeatCell(
-                c.seat_id,
-                c.label,
-                c.grid_row,
-                c.grid_col,
-                c.category,
-                "chosen"
-                if c.seat_id in mine
-                else "taken"
-                if c.seat_id in self.held or c.seat_id in self.sold
-                else "free",
-            )
+            replace(c, state=as_rule_sees[self._state(user, c.seat_id)])
             for c in self.cells.values()
         ]
-        stranded = stranded_seats(cells) if mine else []
+        stranded = stranded_seats(cells)
         return stranded[0].label if stranded else None
+
+    def _state(self, user: int, seat_id: int) -> str:
+        """The seat as `user` sees it on the grid: mine, taken or free."""
+        holder = self.held.get(seat_id)
+        if holder == user:
+            return "mine"
+        return "taken" if holder is not None or seat_id in self.sold else "free"
 
     def _checkout(self, user: int) -> Reply:
         mine = self._mine(user)
@@ -217,9 +216,8 @@ async def _rush(args: Any, capacity: float, think: float) -> dict[str, Any]:
             think,
         )
         customer.http = ModelHttp(server, n)  # type: ignore[assignment]
-        customer.view = customer.latest = Customer.parse(
-            model.answer(n, "GET", "/seats", None).text
-        )
+        customer.fresh = True
+        customer.view = Customer.parse(model.answer(n, "GET", "/seats", None).text)
         customers.append(customer)
     start, stop = asyncio.Event(), asyncio.Event()
     tasks = [asyncio.create_task(c.run(start, stop)) for c in customers]
