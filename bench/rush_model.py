@@ -150,14 +150,7 @@ class SeatMapModel:
     def _grid(self, user: int, status: int) -> Reply:
         buttons = []
         for c in self.cells.values():
-            holder = self.held.get(c.seat_id)
-            state = (
-                "mine"
-                if holder == user
-                else "taken"
-                if holder or c.seat_id in self.sold
-                else "free"
-            )
+            state = self._state(user, c.seat_id)
             buttons.append(
                 f'id="seat-{c.seat_id}" class="seat seat-{c.category} is-{state}" '
                 f'aria-label="Row {c.label[0]}, seat {c.label[1:]}" '
