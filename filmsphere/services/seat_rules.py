@@ -89,28 +89,46 @@ def _row_can_avoid(run_lengths: list[int], seats: int) -> bool:
     return seats in reachable
 
 
-def stranded_seats(cells: Iterable[SeatCell]) -> list[SeatCell]:
-    """Seats the chosen seats would leave empty on their own, excluding rows where no
-    other choice of the same number of seats avoids it. Sorted by row, then column."""
+def _rows(cells: Iterable[SeatCell]) -> list[list[SeatCell]]:
+    """The cells grouped by grid row, rows in order, each sorted by grid column."""
     rows: dict[int, list[SeatCell]] = defaultdict(list)
     for cell in cells:
         rows[cell.grid_row].append(cell)
+    return [sorted(rows[grid_row], key=lambda c: c.grid_col) for grid_row in sorted(rows)]
+
+
+def _row_left_alone(row: list[SeatCell]) -> tuple[list[SeatCell], list[int]]:
+    """For one row (sorted by column): the seats the chosen ones leave alone, and the
+    lengths of the free runs before the purchase (what the exemption weighs)."""
+    left: list[SeatCell] = []
+    run_lengths: list[int] = []
+    for segment in _segments(row):
+        for before in _free_runs(segment, chosen_is_free=True):
+            run_lengths.append(len(before))
+            if len(before) < 2:
+                continue
+            for after in _free_runs(before, chosen_is_free=False):
+                if len(after) == 1:
+                    left.append(after[0])
+    return left, run_lengths
+
+
+def left_alone(cells: Iterable[SeatCell]) -> list[SeatCell]:
+    """Seats the chosen seats would leave empty on their own, before the exemption: every
+    run of two or more free seats that the purchase turns into a run of exactly one.
+    Sorted by row, then column."""
+    return [seat for row in _rows(cells) for seat in _row_left_alone(row)[0]]
+
+
+def stranded_seats(cells: Iterable[SeatCell]) -> list[SeatCell]:
+    """Seats the chosen seats would leave empty on their own, excluding rows where no
+    other choice of the same number of seats avoids it. Sorted by row, then column."""
     stranded: list[SeatCell] = []
-    for grid_row in sorted(rows):
-        row = sorted(rows[grid_row], key=lambda c: c.grid_col)
+    for row in _rows(cells):
         chosen = sum(1 for c in row if c.state == "chosen" and c.category in ORDINARY)
         if not chosen:
             continue
-        row_stranded: list[SeatCell] = []
-        run_lengths: list[int] = []
-        for segment in _segments(row):
-            for before in _free_runs(segment, chosen_is_free=True):
-                run_lengths.append(len(before))
-                if len(before) < 2:
-                    continue
-                for after in _free_runs(before, chosen_is_free=False):
-                    if len(after) == 1:
-                        row_stranded.append(after[0])
+        row_stranded, run_lengths = _row_left_alone(row)
         if row_stranded and _row_can_avoid(run_lengths, chosen):
             stranded.extend(row_stranded)
     return stranded
