@@ -185,7 +185,10 @@ def migrate() -> None:
         db.engine.dispose()
 
 
-def start_gunicorn(port: int, workers: int, threads: int, env: dict[str, str]) -> Any:
+def start_gunicorn(
+    port: int, workers: int, threads: int, env: dict[str, str], app: str = "wsgi:app"
+) -> Any:
+    """gunicorn with gthread workers on 127.0.0.1:port, once /healthz answers 200."""
     command = [
         sys.executable,
         "-m",
@@ -208,7 +211,7 @@ def start_gunicorn(port: int, workers: int, threads: int, env: dict[str, str]) -
         "120",
         "--keep-alive",
         "120",  # the simulated browsers keep their connection between clicks
-        "wsgi:app",
+        app,
     ]
     process = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 60

@@ -858,6 +858,11 @@ def create_app() -> Flask:
         body = changes_html(sm, seats, message, alert=status >= 400)
         return fragment(body, status, sm.etag)
 
+    @app.get("/healthz")
+    def healthz() -> Any:
+        db().execute("SELECT 1")
+        return "ok"
+
     @app.post("/login")
     def login() -> Any:
         row = db().execute(LOGIN_SQL, {"login": request.form.get("login", "")}).fetchone()

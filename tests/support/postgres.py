@@ -88,10 +88,13 @@ class Cluster:
         shutil.rmtree(self.datadir.parent, ignore_errors=True)
 
 
-def start_cluster(*, max_connections: int = 100, durable: bool = False) -> Cluster:
+def start_cluster(
+    *, max_connections: int = 100, durable: bool = False, settings: dict[str, str] | None = None
+) -> Cluster:
     """initdb + pg_ctl start on a free 127.0.0.1 port. As root, runs as the postgres user
     (PostgreSQL refuses root). Non-durable settings make the test suite fast; `durable`
-    keeps fsync on for benchmarks that should look like production."""
+    keeps fsync on for benchmarks that should look like production. `settings` are more
+    server settings (e.g. shared_preload_libraries for a benchmark's statement counts)."""
     bindir = _bindir()
     run_as = None
     if os.geteuid() == 0:
@@ -131,6 +134,7 @@ def start_cluster(*, max_connections: int = 100, durable: bool = False) -> Clust
     ]
     if not durable:
         options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+    options += [f"-c {name}={value}" for name, value in (settings or {}).items()]
     result = subprocess.run(
         cluster._cmd(
             str(bindir / "pg_ctl"),
