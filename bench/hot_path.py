@@ -3,7 +3,7 @@
     .venv/bin/python bench/hot_path.py     # [--connections 32] [--duration 8] [--pairs 3]
                                            # [--workers 4] [--threads 8] [--customers 300]
 
-What it does, all on 127.0.0.1 and bounded in time (about 5 minutes at the defaults):
+What it does, all on 127.0.0.1 and bounded in time (about 7 minutes at the defaults):
 1. installs wrk from Debian if it is missing (apt-get; the test command never needs it);
 2. starts one throwaway PostgreSQL (fsync on) with pg_stat_statements preloaded, migrates
    it with the app's migrations, and seeds the ticket-rush show (bench/booking_rush.py: one
