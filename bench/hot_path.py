@@ -162,9 +162,17 @@ def sql(url: str) -> Any:
     return psycopg.connect(url.replace("+psycopg", "", 1), autocommit=True)
 
 
-def seed_extra(url: str, show_id: int, shows: int) -> tuple[list[int], list[tuple[int, int]]]:
-    """More shows of the rush screen for the checkout cycle, coins for every customer, and
-    100 pairs of adjacent seats that can be sold in order without stranding a seat."""
+@dataclass(frozen=True)
+class Seeded:
+    extra_shows: list[int]  # more shows of the rush screen, for the checkout cycle
+    pairs: list[tuple[int, int]]  # adjacent seats, sellable in this order without strays
+    seats: list[int]  # the sellable seats of the screen, by id
+    user_ids: list[int]  # the customers, by id
+
+
+def seed_extra(url: str, show_id: int, shows: int) -> Seeded:
+    """More shows of the rush screen for the checkout cycle, coins for every customer (a
+    bench-only ledger entry each), and what the plans need to know of the seats."""
     with sql(url) as conn:
         extra = [
             row[0]
@@ -188,9 +196,10 @@ def seed_extra(url: str, show_id: int, shows: int) -> tuple[list[int], list[tupl
         seats = conn.execute(
             "SELECT se.id, se.grid_row, se.grid_col FROM seats se JOIN shows sh"
             " ON sh.screen_id = se.screen_id WHERE sh.id = %s AND se.is_active"
-            " ORDER BY se.grid_row, se.grid_col",
+            " AND se.category <> 'broken' ORDER BY se.grid_row, se.grid_col",
             (show_id,),
         ).fetchall()
+        user_ids = [row[0] for row in conn.execute("SELECT id FROM users ORDER BY id")]
     pairs: list[tuple[int, int]] = []
     run: list[int] = []
     previous: tuple[int, int] | None = None
@@ -200,7 +209,7 @@ def seed_extra(url: str, show_id: int, shows: int) -> tuple[list[int], list[tupl
             run = []
         run.append(seat_id)
         previous = (grid_row, grid_col)
-    return extra, pairs
+    return Seeded(extra, pairs, sorted(s[0] for s in seats), user_ids)
 
 
 def reset(url: str, *, poll_state: list[int] | None = None) -> None:
@@ -556,18 +565,10 @@ class Bench:
         self.sizes: dict[str, tuple[int, int]] = {}
         self.poll_state_ready = False  # the read routes' map is set up and ETags read
 
-    def prepare(
-        self,
-        targets: list[Target],
-        logins: list[str],
-        user_ids: list[int],
-        seats: list[int],
-        extra_shows: list[int],
-        pairs: list[tuple[int, int]],
-    ) -> None:
+    def prepare(self, targets: list[Target], logins: list[str], seeded: Seeded) -> None:
         self.app, self.lean = targets
-        self.user_ids, self.seats = user_ids, seats
-        self.extra_shows, self.pairs = extra_shows, pairs
+        self.user_ids, self.seats = seeded.user_ids, seeded.seats
+        self.extra_shows, self.pairs = seeded.extra_shows, seeded.pairs
         print(f"logging {len(logins)} customers in to both ...", flush=True)
         with ThreadPoolExecutor(8) as pool:
             self.app.customers = list(
@@ -578,7 +579,7 @@ class Bench:
             )
         for target in targets:
             self.quick_pick[target.name] = has_quick_pick(target, self.show_id, self.url)
-            self.sizes[target.name] = sizes(target, self.show_id, seats[0], self.url)
+            self.sizes[target.name] = sizes(target, self.show_id, self.seats[0], self.url)
         if not self.quick_pick["lean"]:
             raise RuntimeError("the lean reference has no quick-pick route")
 
@@ -750,18 +751,7 @@ def main() -> int:
         print("migrating and seeding ...", flush=True)
         migrate()
         show_id, logins = seed(args.customers)
-        extra_shows, pairs = seed_extra(url, show_id, SHOWS_PER_CONNECTION * args.connections)
-        with sql(url) as conn:
-            seats = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT se.id FROM seats se JOIN shows sh ON sh.screen_id = se.screen_id"
-                    " WHERE sh.id = %s AND se.is_active AND se.category <> 'broken'"
-                    " ORDER BY se.id",
-                    (show_id,),
-                ).fetchall()
-            ]
-            user_ids = [r[0] for r in conn.execute("SELECT id FROM users ORDER BY id").fetchall()]
+        seeded = seed_extra(url, show_id, SHOWS_PER_CONNECTION * args.connections)
         env = os.environ | {
             "FILMSPHERE_SESSION_COOKIE_SECURE": "false",
             "FILMSPHERE_RATELIMIT_LOGIN": "1000000 per minute",
@@ -774,7 +764,7 @@ def main() -> int:
             port = free_port()
             targets.append(Target(name, port, start_gunicorn(port, *shape, env, app=spec)))
         bench = Bench(args, wrk, url, postmaster_pid(cluster.datadir), workdir, show_id)
-        bench.prepare(targets, logins, user_ids, seats, extra_shows, pairs)
+        bench.prepare(targets, logins, seeded)
         bench.measure_all()
         bench.report(started_at, load_before)
         return 0
