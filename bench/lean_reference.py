@@ -44,8 +44,8 @@ What it does, like the app:
   CSRF meta tag, stylesheets, htmx, the film heading).
 - Customers log in once (`POST /login`: username and password against the users table);
   every request after that is identified by Flask's signed session cookie, which holds the
-  user id and a CSRF token that every POST must carry (`csrf_token`, compared in constant
-  time).
+  user id and a CSRF token that every later POST must carry (`csrf_token`, compared in
+  constant time; the log-in form itself has none).
 - One statement reads a map: the show, its screen and film, the viewer's balance and the
   claims (sold seats, others' and own live holds). The per-show layout (seats, prices,
   button markup) is built once per layout version and price, as in the app.
@@ -877,7 +877,7 @@ def create_app() -> Flask:
         session.clear()
         session["uid"] = row.id
         session["csrf"] = secrets.token_urlsafe(24)
-        return redirect(request.args.get("next", "/"), 303)
+        return redirect("/", 303)
 
     @app.get("/shows/<int:show_id>")
     def seat_map(show_id: int) -> Any:
