@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ...forms import AppForm
 
-class CheckoutForm(FlaskForm):
+
+class CheckoutForm(AppForm):
     """The basket's "Pay N coins" button. The one-time token makes a double submit land on
     the same booking instead of charging twice."""
 
@@ -24,7 +25,7 @@ class CheckoutForm(FlaskForm):
     )
 
 
-class CancelForm(FlaskForm):
+class CancelForm(AppForm):
     """Which tickets of a booking to cancel; `confirm` is set by the final button only."""
 
     class Meta:
