@@ -26,6 +26,16 @@ class BookingDetail:
     user: User
     ledger: list[LedgerEntry]
 
+    @property
+    def cancellable_seats(self) -> list[str]:
+        """Seats an admin cancellation would refund: active and not used at the door."""
+        return [t.seat.label for t in self.booking.tickets if t.is_cancellable]
+
+    @property
+    def used_seats(self) -> list[str]:
+        """Seats used at the door: kept by every cancellation, never refunded."""
+        return [t.seat.label for t in self.booking.tickets if t.is_used]
+
 
 def search_bookings(
     *,

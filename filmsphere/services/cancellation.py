@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import (
@@ -48,10 +48,18 @@ class RefundQuote:
 
 
 @dataclass(frozen=True)
+class AdminCancellation:
+    tickets: int
+    refunded_coins: int
+    used_seats: list[str]  # used at the door: kept, never refunded
+
+
+@dataclass(frozen=True)
 class ShowCancellation:
     bookings: int
     tickets: int
     refunded_coins: int
+    used_tickets: int  # used at the door: kept, never refunded
 
 
 def _minutes_text(minutes: int) -> str:
@@ -85,13 +93,21 @@ def refund_percent(starts_at: datetime, now: datetime) -> int:
     return 0
 
 
+def _nothing_left(booking: Booking) -> AlreadyDone:
+    """Why a booking with no cancellable ticket can't be cancelled: the one true reason."""
+    if any(t.status == TicketStatus.ACTIVE for t in booking.tickets):
+        return AlreadyDone(
+            "Every remaining ticket of this booking was used at the door, so there is "
+            "nothing left to cancel or refund."
+        )
+    return AlreadyDone("This booking is already cancelled; there is nothing more to refund.")
+
+
 def _pick_tickets(booking: Booking, ticket_ids: list[int] | None) -> list[Ticket]:
     if ticket_ids is None:
         picked = [t for t in booking.tickets if t.is_cancellable]
         if not picked:
-            if any(t.status == TicketStatus.ACTIVE for t in booking.tickets):
-                raise AlreadyDone("Every remaining ticket was already used at the door.")
-            raise AlreadyDone("This booking is already cancelled.")
+            raise _nothing_left(booking)
         return picked
     if not ticket_ids:
         raise DomainError("Pick at least one ticket to cancel.")
@@ -127,7 +143,7 @@ def _quote(booking: Booking, tickets: list[Ticket], percent: int) -> RefundQuote
 
 def _check_cancellable(booking: Booking, now: datetime) -> None:
     if booking.show.status == ShowStatus.CANCELLED:
-        raise AlreadyDone("This show was cancelled and the booking was refunded in full.")
+        raise AlreadyDone("The cinema cancelled this show and refunded its tickets in full.")
     if now >= booking.show.starts_at:
         raise Conflict("This show has started, so its tickets can no longer be cancelled.")
 
@@ -249,14 +265,18 @@ def _snapshot(booking: Booking) -> dict[str, Any]:
     }
 
 
-def cancel_booking_by_admin(admin_id: int, booking_id: int, now: datetime, reason: str = "") -> int:
-    """Cancel every active ticket of a booking with a 100 % refund, as an admin.
+def cancel_booking_by_admin(
+    admin_id: int, booking_id: int, now: datetime, reason: str = ""
+) -> AdminCancellation:
+    """Cancel every active ticket of a booking not yet used at the door, with a 100 %
+    refund, as an admin. Used tickets are kept and never refunded.
 
     One write transaction: booking row lock, wallet lock, ticket updates, one refund
     ledger entry (actor = the admin, with the reason), an audit row with before/after,
-    the customer's email. Returns the coins refunded. Commits.
-    Raises NotFound, AlreadyDone (nothing left to cancel), Conflict (the show is over:
-    refunds after the film are not a cancellation).
+    the customer's email listing exactly the tickets cancelled now. Commits.
+    Raises NotFound, AlreadyDone (nothing left to cancel: already cancelled, or every
+    remaining ticket used), Conflict (the show is over: refunds after the film are not a
+    cancellation).
     """
     exists = db.session.scalar(select(Booking.user_id).where(Booking.id == booking_id))
     if exists is None:
@@ -269,12 +289,13 @@ def cancel_booking_by_admin(admin_id: int, booking_id: int, now: datetime, reaso
                 "Use a coin adjustment with a reason if a goodwill refund is due."
             )
         wallet = lock_wallet(booking.user_id)
-        tickets = [t for t in booking.tickets if t.status == TicketStatus.ACTIVE]
+        tickets = [t for t in booking.tickets if t.is_cancellable]
         if not tickets:
-            raise AlreadyDone("This booking has no active tickets left to cancel.")
+            raise _nothing_left(booking)
         before = _snapshot(booking)
         quote = _quote(booking, tickets, 100)
         _apply(booking, tickets, quote, wallet, now, actor_id=admin_id, reason=reason or None)
+        used = [t.seat.label for t in booking.tickets if t.is_used]
         record_audit(
             actor_id=admin_id,
             action="booking.cancel",
@@ -282,12 +303,13 @@ def cancel_booking_by_admin(admin_id: int, booking_id: int, now: datetime, reaso
             target_id=booking.reference,
             now=now,
             before=before,
-            after=_snapshot(booking) | {"refund_coins": quote.refund_total, "reason": reason},
+            after=_snapshot(booking)
+            | {"refund_coins": quote.refund_total, "reason": reason, "used_kept": used},
         )
         notifications.queue_admin_cancellation_notice(
-            booking.id, quote.refund_total, now, reason=reason
+            booking.id, [t.id for t in tickets], quote.refund_total, now, reason=reason
         )
-    return quote.refund_total
+    return AdminCancellation(len(tickets), quote.refund_total, used)
 
 
 class _MoreBookings(Exception):
@@ -295,7 +317,8 @@ class _MoreBookings(Exception):
 
 
 def cancel_show(admin_id: int, show_id: int, now: datetime, reason: str = "") -> ShowCancellation:
-    """Cancel a show: status cancelled and every active ticket refunded 100 %, one
+    """Cancel a show: status cancelled and every active ticket not used at the door
+    refunded 100 % (used ones are kept, never refunded), one
     transaction (bookings locked in ascending id, then their wallets in ascending id, the
     show row last, like every other writer). An audit row and one email per booking.
 
@@ -326,7 +349,7 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
             session.scalars(
                 select(Booking.id)
                 .join(Ticket, Ticket.booking_id == Booking.id)
-                .where(Booking.show_id == show_id, Ticket.status == TicketStatus.ACTIVE)
+                .where(Booking.show_id == show_id, _unused_active())
                 .distinct()
                 .order_by(Booking.id)
             )
@@ -342,7 +365,7 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
         wallets = {u: lock_wallet(u) for u in sorted(user_ids, key=lambda u: wallet_ids.get(u, 0))}
         tickets_done = refunded = 0
         for booking in bookings:
-            tickets = [t for t in booking.tickets if t.status == TicketStatus.ACTIVE]
+            tickets = [t for t in booking.tickets if t.is_cancellable]
             if not tickets:
                 continue
             quote = _quote(booking, tickets, 100)
@@ -356,10 +379,7 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
                 reason=reason or "Show cancelled",
             )
             notifications.queue_admin_cancellation_notice(
-                booking.id,
-                quote.refund_total,
-                now,
-                reason=reason,
+                booking.id, [t.id for t in tickets], quote.refund_total, now, reason=reason
             )
             tickets_done += len(tickets)
             refunded += quote.refund_total
@@ -382,15 +402,19 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
         # Under the show's row lock now: a ticket sold since our first read would be
         # left unrefunded, so start again instead.
         late = session.scalar(
-            select(Ticket.id)
-            .where(
-                Ticket.show_id == show_id,
-                Ticket.status == TicketStatus.ACTIVE,
-            )
-            .limit(1)
+            select(Ticket.id).where(Ticket.show_id == show_id, _unused_active()).limit(1)
         )
         if late is not None:
             raise _MoreBookings()
+        used = session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(
+                Ticket.show_id == show_id,
+                Ticket.status == TicketStatus.ACTIVE,
+                Ticket.checked_in_at.is_not(None),
+            )
+        )
         record_audit(
             actor_id=admin_id,
             action="show.cancel",
@@ -403,9 +427,18 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
                 "bookings": len(bookings),
                 "tickets": tickets_done,
                 "refunded_coins": refunded,
+                "used_kept": used,
                 "reason": reason,
             },
         )
         return ShowCancellation(
-            bookings=len(bookings), tickets=tickets_done, refunded_coins=refunded
+            bookings=len(bookings),
+            tickets=tickets_done,
+            refunded_coins=refunded,
+            used_tickets=int(used or 0),
         )
+
+
+def _unused_active() -> Any:
+    """Tickets a cancellation refunds: active and not used at the door."""
+    return (Ticket.status == TicketStatus.ACTIVE) & Ticket.checked_in_at.is_(None)

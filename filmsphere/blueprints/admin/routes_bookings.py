@@ -43,7 +43,7 @@ def booking(booking_id: int) -> tuple[str, int]:
 @bp.post("/bookings/<int:booking_id>/cancel")
 @admin_required
 def booking_cancel(booking_id: int) -> Response | tuple[str, int]:
-    """Cancel every active ticket of a booking with a 100 % refund and an email."""
+    """Cancel every active ticket not used at the door with a 100 % refund and an email."""
     from ...services.cancellation import cancel_booking_by_admin
 
     form = ReasonForm()
@@ -52,10 +52,13 @@ def booking_cancel(booking_id: int) -> Response | tuple[str, int]:
             "admin/message.html", title="Cancel booking", error=form.first_error()
         ), 422
     try:
-        refunded = cancel_booking_by_admin(actor_id(), booking_id, now(), form.reason.data or "")
+        done = cancel_booking_by_admin(actor_id(), booking_id, now(), form.reason.data or "")
     except DomainError as exc:
         return render_template(
             "admin/message.html", title="Cancel booking", error=exc.message
         ), exc.status
-    flash(f"The booking was cancelled and {refunded} coins were refunded.", "success")
+    message = f"Cancelled {done.tickets} ticket(s) and refunded {done.refunded_coins} coins."
+    if done.used_seats:
+        message += f" Used at the door, kept and not refunded: {', '.join(done.used_seats)}."
+    flash(message, "success")
     return redirect(url_for("admin.booking", booking_id=booking_id), 303)
