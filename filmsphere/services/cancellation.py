@@ -15,6 +15,7 @@ from ..models import (
     Booking,
     BookingStatus,
     LedgerKind,
+    SeatCategory,
     Show,
     ShowStatus,
     Ticket,
@@ -26,6 +27,7 @@ from .audit import record_audit
 from .bookings import get_booking
 from .errors import AlreadyDone, Conflict, DomainError, NotFound
 from .pricing import percent_of
+from .seat_rules import SeatCell, lonely_companions
 from .transaction import race_point, write_transaction
 from .wallet import lock_wallet, post_entry
 
@@ -45,6 +47,8 @@ class RefundQuote:
     percent: int
     refund_total: int
     policy_text: str
+    # Companion seats cancelled with the wheelchair space beside them, said in the quote.
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ def _pick_tickets(booking: Booking, ticket_ids: list[int] | None) -> list[Ticket
         picked = [t for t in booking.tickets if t.is_cancellable]
         if not picked:
             raise _nothing_left(booking)
-        return picked
+        return _with_companions(booking, picked)
     if not ticket_ids:
         raise DomainError("Pick at least one ticket to cancel.")
     by_id = {t.id: t for t in booking.tickets}
@@ -124,10 +128,57 @@ def _pick_tickets(booking: Booking, ticket_ids: list[int] | None) -> list[Ticket
     if used:
         labels = ", ".join(t.seat.label for t in used)
         raise AlreadyDone(f"Already used at the door, so it can't be refunded: seat {labels}.")
-    return picked
+    return _with_companions(booking, picked)
 
 
-def _quote(booking: Booking, tickets: list[Ticket], percent: int) -> RefundQuote:
+def _cell(ticket: Ticket) -> SeatCell:
+    seat = ticket.seat
+    return SeatCell(seat.id, seat.label, seat.grid_row, seat.grid_col, ticket.category, "chosen")
+
+
+def _with_companions(booking: Booking, picked: list[Ticket]) -> list[Ticket]:
+    """The picked tickets plus each companion seat that would be left without the
+    wheelchair space beside it (the companion rule holds at cancellation as at sale: the
+    pair goes back on sale together). Raises Conflict when that companion seat was
+    already used at the door: the wheelchair space then stays booked with it."""
+    picked_ids = {t.id for t in picked}
+    kept = [
+        t for t in booking.tickets if t.status == TicketStatus.ACTIVE and t.id not in picked_ids
+    ]
+    freed = {
+        (t.seat.grid_row, t.seat.grid_col) for t in picked if t.category == SeatCategory.WHEELCHAIR
+    }
+    lonely = {c.seat_id for c in lonely_companions(_cell(t) for t in kept)}
+    companions = [
+        t
+        for t in kept
+        if t.seat_id in lonely
+        and {(t.seat.grid_row, t.seat.grid_col - 1), (t.seat.grid_row, t.seat.grid_col + 1)} & freed
+    ]
+    for companion in companions:
+        if not companion.is_cancellable:
+            raise Conflict(
+                f"Seat {companion.seat.label} is the companion seat of the wheelchair space "
+                "you picked and was already used at the door, so the wheelchair space stays "
+                "booked with it."
+            )
+    return sorted(picked + companions, key=lambda t: t.id)
+
+
+def _companion_note(picked_ids: set[int], tickets: list[Ticket]) -> str | None:
+    added = [t.seat.label for t in tickets if t.id not in picked_ids]
+    if not added:
+        return None
+    seats = ", ".join(added)
+    return (
+        f"Companion seat {seats} is cancelled too: a companion seat goes with the "
+        "wheelchair space beside it, so the two go back on sale together."
+    )
+
+
+def _quote(
+    booking: Booking, tickets: list[Ticket], percent: int, note: str | None = None
+) -> RefundQuote:
     lines = [
         RefundLine(t.id, t.seat.label, t.price_coins, percent_of(t.price_coins, percent))
         for t in tickets
@@ -138,7 +189,16 @@ def _quote(booking: Booking, tickets: list[Ticket], percent: int) -> RefundQuote
         percent=percent,
         refund_total=sum(line.refund_coins for line in lines),
         policy_text=policy_text(),
+        note=note,
     )
+
+
+def _customer_quote(
+    booking: Booking, ticket_ids: list[int] | None, now: datetime
+) -> tuple[list[Ticket], RefundQuote]:
+    tickets = _pick_tickets(booking, ticket_ids)
+    note = _companion_note(set(ticket_ids), tickets) if ticket_ids is not None else None
+    return tickets, _quote(booking, tickets, refund_percent(booking.show.starts_at, now), note)
 
 
 def _check_cancellable(booking: Booking, now: datetime) -> None:
@@ -151,13 +211,14 @@ def _check_cancellable(booking: Booking, now: datetime) -> None:
 def quote_refund(
     user_id: int, reference: str, ticket_ids: list[int] | None, now: datetime
 ) -> RefundQuote:
-    """What cancelling these tickets (None: every active ticket) would refund at `now`.
-    Read-only. Raises NotFound (unknown or someone else's booking/ticket), AlreadyDone
-    (already cancelled), Conflict (show started)."""
+    """What cancelling these tickets (None: every unused active ticket) would refund at
+    `now`, with any companion seat that goes with a picked wheelchair space (the quote's
+    note says so). Read-only. Raises NotFound (unknown or someone else's booking/ticket),
+    AlreadyDone (already cancelled or used), Conflict (show started; a used companion seat
+    keeps its wheelchair space booked)."""
     booking = get_booking(user_id, reference)
     _check_cancellable(booking, now)
-    tickets = _pick_tickets(booking, ticket_ids)
-    return _quote(booking, tickets, refund_percent(booking.show.starts_at, now))
+    return _customer_quote(booking, ticket_ids, now)[1]
 
 
 def lock_booking(booking_id: int) -> Booking:
@@ -223,8 +284,9 @@ def cancel_tickets(
     now: datetime,
     expected_refund: int | None = None,
 ) -> RefundQuote:
-    """Cancel tickets of the customer's booking (None: all active ones) and refund them by
-    the policy at `now` (rounded half up per ticket).
+    """Cancel tickets of the customer's booking (None: all active unused ones), with any
+    companion seat that goes with a picked wheelchair space, and refund them by the policy
+    at `now` (rounded half up per ticket). Tickets used at the door are never refunded.
 
     One write transaction: locks the booking row, then the wallet, re-reads the tickets
     under the lock (so a second, concurrent cancel finds them cancelled: AlreadyDone, and
@@ -239,8 +301,7 @@ def cancel_tickets(
         booking = lock_booking(booking_id)
         wallet = lock_wallet(user_id)
         _check_cancellable(booking, now)
-        tickets = _pick_tickets(booking, ticket_ids)
-        quote = _quote(booking, tickets, refund_percent(booking.show.starts_at, now))
+        tickets, quote = _customer_quote(booking, ticket_ids, now)
         if expected_refund is not None and quote.refund_total != expected_refund:
             raise QuoteChanged(
                 f"The refund is now {quote.refund_total} coins, not the {expected_refund} "

@@ -240,6 +240,59 @@ def test_a_quote_that_changed_before_confirmation_cancels_nothing(backend: str, 
     assert done.refund_total == 8 and balance(user.id) == 98
 
 
+# --- the companion rule at cancellation -------------------------------------------------
+
+
+def test_cancelling_a_wheelchair_space_cancels_its_companion_seat_too(
+    backend: str, ctx: Flask
+) -> None:
+    user, other = f.make_user(coins=100), f.make_user()
+    show = f.make_show(price=10)
+    booking = booked(user, show, "C1", "C2", "C3", "C4")  # wheelchair, companion, 2 standard
+    by_seat = {t.seat.label: t.id for t in booking.tickets}
+
+    quote = quote_refund(user.id, booking.reference, [by_seat["C1"]], f.now())
+    assert [line.seat_label for line in quote.lines] == ["C1", "C2"]
+    assert quote.refund_total == 20
+    assert quote.note is not None and "Companion seat C2 is cancelled too" in quote.note
+
+    done = cancel_tickets(user.id, booking.reference, [by_seat["C1"]], f.now(), expected_refund=20)
+    assert [line.seat_label for line in done.lines] == ["C1", "C2"]
+    assert balance(user.id) == 100 - 40 + 20
+    db.session.expire_all()
+    statuses = {t.seat.label: t.status for t in db.session.get(Booking, booking.id).tickets}  # type: ignore[union-attr]
+    assert statuses == {"C1": "cancelled", "C2": "cancelled", "C3": "active", "C4": "active"}
+    # The pair goes back on sale together: another wheelchair user can bring a companion.
+    hold(other.id, show, "C1", "C2")
+
+
+def test_cancelling_only_the_companion_seat_keeps_the_wheelchair_space(
+    backend: str, ctx: Flask
+) -> None:
+    user = f.make_user(coins=100)
+    show = f.make_show(price=10)
+    booking = booked(user, show, "C1", "C2")
+    companion = next(t.id for t in booking.tickets if t.seat.label == "C2")
+    done = cancel_tickets(user.id, booking.reference, [companion], f.now())
+    assert [line.seat_label for line in done.lines] == ["C2"] and done.note is None
+
+
+def test_a_used_companion_seat_keeps_its_wheelchair_space_booked(backend: str, ctx: Flask) -> None:
+    from filmsphere.models import Role
+    from filmsphere.services.checkin import check_in
+    from filmsphere.services.ticket_codes import ticket_code
+
+    user, staff = f.make_user(coins=100), f.make_user(Role.STAFF)
+    show = f.make_show(starts_in=timedelta(minutes=90), price=10)
+    booking = booked(user, show, "C1", "C2")
+    wheelchair, companion = booking.tickets
+    assert check_in(ticket_code(companion), staff.id, f.now()).outcome == "valid"
+    for ids in ([wheelchair.id], None):
+        with pytest.raises(Conflict, match="companion seat .* used at the door"):
+            cancel_tickets(user.id, booking.reference, ids, f.now())
+    assert balance(user.id) == 80
+
+
 # --- used tickets and what each cancellation says -----------------------------------------
 
 
