@@ -202,10 +202,25 @@ def _customer_quote(
 
 
 def _check_cancellable(booking: Booking, now: datetime) -> None:
+    """Raise the one reason nothing of this booking can be cancelled now, if there is one."""
     if booking.show.status == ShowStatus.CANCELLED:
         raise AlreadyDone("The cinema cancelled this show and refunded its tickets in full.")
+    if all(t.status != TicketStatus.ACTIVE for t in booking.tickets):
+        raise _nothing_left(booking)
     if now >= booking.show.starts_at:
         raise Conflict("This show has started, so its tickets can no longer be cancelled.")
+    if not any(t.is_cancellable for t in booking.tickets):
+        raise _nothing_left(booking)
+
+
+def cancellable_booking(user_id: int, reference: str, now: datetime) -> Booking:
+    """The customer's booking, when something of it can still be cancelled at `now`.
+    Read-only. Raises NotFound (unknown or someone else's), AlreadyDone (already
+    cancelled, every remaining ticket used at the door, or the show cancelled) and
+    Conflict (the show started): each with the one reason that applies."""
+    booking = get_booking(user_id, reference)
+    _check_cancellable(booking, now)
+    return booking
 
 
 def quote_refund(
