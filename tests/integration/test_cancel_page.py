@@ -1,5 +1,5 @@
-"""The cancel page when the state moved on: one true reason, the right status, no button
-that can't work; both with htmx and as plain forms."""
+"""The cancel page and the Pay button when the state moved on: one true reason, the right
+status, no button that can't work; both with htmx and as plain forms."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from filmsphere.extensions import db
-from filmsphere.models import Ticket, User
+from filmsphere.models import LedgerEntry, LedgerKind, Ticket, User
 from tests import factories
 from tests.conftest import csrf_from
 
-from .test_booking_routes import HX, balance, log_in, page, seed
+from .test_booking_routes import HX, balance, hold, log_in, page, seed
 
 
 def _booking(app: Flask, user_id: int, labels: tuple[str, ...], **show: object) -> str:
@@ -158,3 +158,44 @@ def test_the_quote_says_the_companion_seat_goes_with_its_wheelchair_space(
     )
     assert done.status_code == 303
     assert "Refunded 20 coins for 2 tickets." in page(client, f"/bookings/{reference}")
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
+def test_a_second_tab_paying_after_the_first_is_sent_to_the_booking_already_paid(
+    app: Flask, client: FlaskClient, htmx: bool
+) -> None:
+    world = seed(app)
+    log_in(client, world.customer_login)
+    hold(app, world.customer_id, world.show_id, world.seats["A1"])
+    hold(app, world.customer_id, world.show_id, world.seats["A2"])
+    url = f"/shows/{world.show_id}/checkout"
+    tabs = [page(client, f"/shows/{world.show_id}") for _ in range(2)]
+    forms = [
+        {
+            "csrf_token": csrf_from(html),
+            **dict(re.findall(r'name="(checkout_token|seats)" value="([^"]*)"', html)),
+        }
+        for html in tabs
+    ]
+    assert forms[0]["checkout_token"] != forms[1]["checkout_token"]
+
+    first = client.post(url, data=forms[0])
+    assert first.status_code == 303
+    booking_path = first.headers["Location"]
+    reference = booking_path.rsplit("/", 1)[1]
+
+    second = client.post(url, data=forms[1], headers=HX if htmx else {})
+
+    if htmx:
+        assert second.status_code == 204 and second.headers["HX-Redirect"] == booking_path
+    else:
+        assert second.status_code == 303 and second.headers["Location"] == booking_path
+    shown = page(client, booking_path)
+    assert f"Already paid: these seats are in booking {reference}" in shown
+    assert "Nothing more was charged." in shown
+    assert balance(app, world.customer_id) == 1500 - 20
+    with app.app_context():
+        charges = db.session.scalar(
+            select(func.count()).where(LedgerEntry.kind == LedgerKind.BOOKING_CHARGE)
+        )
+        assert charges == 1

@@ -23,6 +23,11 @@ class CheckoutForm(AppForm):
             Regexp(r"^[A-Za-z0-9_-]+$"),
         ]
     )
+    # The seat ids the basket showed: if another tab paid them first, say which booking.
+    seats = HiddenField(validators=[Length(max=200), Regexp(r"^[0-9,]*$")])
+
+    def seen_seat_ids(self) -> list[int]:
+        return [int(part) for part in (self.seats.data or "").split(",") if 0 < len(part) < 10]
 
 
 class CancelForm(AppForm):

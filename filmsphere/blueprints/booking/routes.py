@@ -36,7 +36,7 @@ from ...services.cancellation import (
     quote_refund,
 )
 from ...services.checkout import checkout as pay
-from ...services.errors import AlreadyDone, DomainError, NotFound
+from ...services.errors import AlreadyDone, AlreadyPaid, DomainError, NotFound
 from ...services.holds import toggle_hold
 from ...services.seatmap import SeatMap, build_seat_map, get_show
 from ...templating import format_category, format_coins
@@ -270,13 +270,26 @@ def checkout(show_id: int) -> BaseResponse:
             show_id, 422, "The payment form was incomplete. Reload the page and try again."
         )
     try:
-        booking = pay(current_user.id, show_id, utcnow(), form.checkout_token.data)
+        booking = pay(
+            current_user.id,
+            show_id,
+            utcnow(),
+            form.checkout_token.data,
+            form.seen_seat_ids(),
+        )
     except NotFound:
         abort(404)
+    except AlreadyPaid as exc:  # a second tab: show the booking the first one made
+        flash(exc.message, "info")
+        return _to_booking(exc.reference)
     except DomainError as exc:
         return _checkout_refused(show_id, exc.status, exc.message)
     flash(f"Paid {format_coins(booking.total_coins)} — enjoy the film!", "success")
-    target = booking_url(booking.reference)
+    return _to_booking(booking.reference)
+
+
+def _to_booking(reference: str) -> BaseResponse:
+    target = booking_url(reference)
     if is_partial_request():
         response = Response(status=204)
         response.headers["HX-Redirect"] = target
