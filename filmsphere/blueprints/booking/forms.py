@@ -66,4 +66,4 @@ def selection_key(ticket_ids: list[int] | None, refund_total: int) -> str:
 def quoted_refund(key: str | None) -> int | None:
     """The refund total inside a selection key, or None when the key is malformed."""
     _, _, total = (key or "").rpartition(":")
-    return int(total) if total.isdigit() else None
+    return int(total) if total.isdigit() and len(total) <= 9 else None
