@@ -8,18 +8,19 @@ from werkzeug.wrappers import Response
 from ...security import admin_required
 from ...services.admin_bookings import booking_detail, search_bookings
 from ...services.errors import DomainError
-from .base import actor_id, arg_date, arg_int, bp, now
+from .base import actor_id, arg_date, bp, now
 from .forms import ReasonForm
 
 
 @bp.get("/bookings")
 @admin_required
 def bookings() -> str:
-    """Search bookings by reference, customer (email or username), show id or show date."""
+    """Search bookings by reference, customer (email or username), film title or show
+    number, and show date."""
     filters = {
         "reference": request.args.get("reference", ""),
         "customer": request.args.get("customer", ""),
-        "show_id": arg_int("show"),
+        "show": request.args.get("show", ""),
         "day": arg_date("date"),
     }
     searched = any(v not in (None, "") for v in filters.values())
