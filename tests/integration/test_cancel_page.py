@@ -10,13 +10,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
 from filmsphere.extensions import db
 from filmsphere.models import LedgerEntry, LedgerKind, Ticket, User
 from tests import factories
 from tests.conftest import csrf_from
 
-from .test_booking_routes import HX, balance, hold, log_in, page, seed
+from .test_booking_routes import HX, World, balance, hold, log_in, page, seed
 
 
 def _booking(app: Flask, user_id: int, labels: tuple[str, ...], **show: object) -> str:
@@ -35,6 +36,14 @@ def _use(app: Flask, reference: str, *labels: str) -> None:
         db.session.commit()
 
 
+def _cancel_page(app: Flask, client: FlaskClient, *labels: str) -> tuple[World, str, str]:
+    """A customer with a booking of these seats 3 hours before the show, on its cancel page."""
+    world = seed(app)
+    reference = _booking(app, world.customer_id, labels, starts_in=timedelta(hours=3))
+    log_in(client, world.customer_login)
+    return world, reference, page(client, f"/bookings/{reference}/cancel")
+
+
 def _ticket_ids(html: str) -> dict[str, str]:
     """Seat label -> ticket id, from the cancel form's checkboxes."""
     return {
@@ -45,14 +54,26 @@ def _ticket_ids(html: str) -> dict[str, str]:
     }
 
 
+def _confirm_one(
+    client: FlaskClient, reference: str, html: str, ticket_id: str, refund: int
+) -> TestResponse:
+    """Confirm cancelling one ticket with the quote the page showed for it."""
+    return client.post(
+        f"/bookings/{reference}/cancel",
+        data={
+            "csrf_token": csrf_from(html),
+            "tickets": ticket_id,
+            "confirm": "yes",
+            "quoted": f"{ticket_id}:{refund}",
+        },
+    )
+
+
 @pytest.mark.parametrize("htmx", [False, True], ids=["plain", "htmx"])
 def test_confirming_after_the_show_started_is_409_with_one_reason_and_no_button(
     app: Flask, client: FlaskClient, htmx: bool
 ) -> None:
-    world = seed(app)
-    reference = _booking(app, world.customer_id, ("A1",), starts_in=timedelta(hours=3))
-    log_in(client, world.customer_login)
-    html = page(client, f"/bookings/{reference}/cancel")
+    world, reference, html = _cancel_page(app, client, "A1")
     form = {"csrf_token": csrf_from(html), "whole": "y", "confirm": "yes", "quoted": "all:10"}
     with app.app_context():  # the show starts while the customer reads the quote
         ticket = db.session.scalars(select(Ticket)).one()
@@ -79,21 +100,9 @@ def test_confirming_after_the_show_started_is_409_with_one_reason_and_no_button(
 def test_when_every_remaining_ticket_was_used_the_page_says_so(
     app: Flask, client: FlaskClient
 ) -> None:
-    world = seed(app)
-    reference = _booking(app, world.customer_id, ("A1", "A2"), starts_in=timedelta(hours=3))
-    log_in(client, world.customer_login)
-    html = page(client, f"/bookings/{reference}/cancel")
+    world, reference, html = _cancel_page(app, client, "A1", "A2")
     ids = _ticket_ids(html)
-    done = client.post(
-        f"/bookings/{reference}/cancel",
-        data={
-            "csrf_token": csrf_from(html),
-            "tickets": ids["A1"],
-            "confirm": "yes",
-            "quoted": f"{ids['A1']}:10",
-        },
-    )
-    assert done.status_code == 303
+    assert _confirm_one(client, reference, html, ids["A1"], 10).status_code == 303
     _use(app, reference, "A2")
 
     for response in (
@@ -116,10 +125,7 @@ def test_when_every_remaining_ticket_was_used_the_page_says_so(
 def test_single_tickets_untick_whole_booking_when_the_quote_is_redrawn(
     app: Flask, client: FlaskClient
 ) -> None:
-    world = seed(app)
-    reference = _booking(app, world.customer_id, ("A1", "A2"), starts_in=timedelta(hours=3))
-    log_in(client, world.customer_login)
-    html = page(client, f"/bookings/{reference}/cancel")
+    world, reference, html = _cancel_page(app, client, "A1", "A2")
     assert 'id="whole" name="whole" value="y" checked' in html
     ids = _ticket_ids(html)
     review = client.post(
@@ -136,10 +142,7 @@ def test_single_tickets_untick_whole_booking_when_the_quote_is_redrawn(
 def test_the_quote_says_the_companion_seat_goes_with_its_wheelchair_space(
     app: Flask, client: FlaskClient
 ) -> None:
-    world = seed(app)
-    reference = _booking(app, world.customer_id, ("C1", "C2"), starts_in=timedelta(hours=3))
-    log_in(client, world.customer_login)
-    html = page(client, f"/bookings/{reference}/cancel")
+    world, reference, html = _cancel_page(app, client, "C1", "C2")
     ids = _ticket_ids(html)
     quote = client.get(
         f"/bookings/{reference}/cancel", query_string={"tickets": ids["C1"]}, headers=HX
@@ -147,16 +150,7 @@ def test_the_quote_says_the_companion_seat_goes_with_its_wheelchair_space(
     body = quote.get_data(as_text=True)
     assert "Companion seat C2 is cancelled too" in body
     assert "You get back <strong>20 coins</strong>" in body
-    done = client.post(
-        f"/bookings/{reference}/cancel",
-        data={
-            "csrf_token": csrf_from(html),
-            "tickets": ids["C1"],
-            "confirm": "yes",
-            "quoted": f"{ids['C1']}:20",
-        },
-    )
-    assert done.status_code == 303
+    assert _confirm_one(client, reference, html, ids["C1"], 20).status_code == 303
     assert "Refunded 20 coins for 2 tickets." in page(client, f"/bookings/{reference}")
 
 
