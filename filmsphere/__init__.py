@@ -15,6 +15,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(settings)
 
+    register_request_guard(app)
     register_extensions(app)
     register_url_converters(app)
     register_blueprints(app)
@@ -28,6 +29,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_sender(app)
     return app
+
+
+def register_request_guard(app: Flask) -> None:
+    """First of the before-request hooks, so refused text reaches nothing else (CSRF,
+    rate-limit keys, the user load)."""
+    from .request_guard import register
+
+    register(app)
 
 
 def register_extensions(app: Flask) -> None:

@@ -119,3 +119,8 @@ class Ticket(Model):
     def is_cancellable(self) -> bool:
         """Active and not yet used at the door: a used ticket is never refunded."""
         return self.status == TicketStatus.ACTIVE and self.checked_in_at is None
+
+    @property
+    def is_used(self) -> bool:
+        """Active and used at the door: every cancellation keeps it, unrefunded."""
+        return self.status == TicketStatus.ACTIVE and self.checked_in_at is not None

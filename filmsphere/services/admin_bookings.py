@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from .. import MAX_DB_INT
 from ..extensions import db
 from ..models import Booking, LedgerEntry, Movie, Show, User
 from ..templating import local_day_bounds
@@ -26,17 +28,28 @@ class BookingDetail:
     user: User
     ledger: list[LedgerEntry]
 
+    @property
+    def cancellable_seats(self) -> list[str]:
+        """Seats an admin cancellation would refund: active and not used at the door."""
+        return [t.seat.label for t in self.booking.tickets if t.is_cancellable]
+
+    @property
+    def used_seats(self) -> list[str]:
+        """Seats used at the door: kept by every cancellation, never refunded."""
+        return [t.seat.label for t in self.booking.tickets if t.is_used]
+
 
 def search_bookings(
     *,
     reference: str = "",
     customer: str = "",
-    show_id: int | None = None,
+    show: str = "",
     day: date | None = None,
     limit: int = 100,
 ) -> list[BookingRow]:
-    """Bookings matching every given filter, newest first. `day` is the cinema-local date
-    of the show; `customer` matches email or username (case-insensitive, substring)."""
+    """Bookings matching every given filter, newest first. `customer` matches email or
+    username, `show` a film title (case-insensitive, substring) or a show number (or a
+    film with exactly that title: "1917"); `day` is the cinema-local date of the show."""
     query = (
         select(Booking, User, Movie.title)
         .join(User, User.id == Booking.user_id)
@@ -46,17 +59,26 @@ def search_bookings(
     if reference.strip():
         query = query.where(func.upper(Booking.reference) == reference.strip().upper())
     if customer.strip():
-        pattern = f"%{customer.strip().lower()}%"
         query = query.where(
-            or_(func.lower(User.email).like(pattern), func.lower(User.username).like(pattern))
+            or_(_contains(User.email, customer), _contains(User.username, customer))
         )
-    if show_id is not None:
-        query = query.where(Booking.show_id == show_id)
+    show = show.strip()
+    if show.isascii() and show.isdigit():
+        number = int(show) if len(show) <= 10 and int(show) <= MAX_DB_INT else 0
+        query = query.where(or_(Booking.show_id == number, func.lower(Movie.title) == show))
+    elif show:
+        query = query.where(_contains(Movie.title, show))
     if day is not None:
         start, end = local_day_bounds(day)
         query = query.where(Show.starts_at >= start, Show.starts_at < end)
     rows = db.session.execute(query.order_by(Booking.id.desc()).limit(limit)).all()
     return [BookingRow(b, u, t) for b, u, t in rows]
+
+
+def _contains(column: Any, text: str) -> Any:
+    """Case-insensitive substring match; % and _ in the text match themselves."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(column).like(f"%{escaped}%", escape="\\")
 
 
 def booking_detail(booking_id: int) -> BookingDetail:

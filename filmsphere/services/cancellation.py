@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import (
     Booking,
     BookingStatus,
     LedgerKind,
+    SeatCategory,
     Show,
     ShowStatus,
     Ticket,
@@ -26,6 +27,7 @@ from .audit import record_audit
 from .bookings import get_booking
 from .errors import AlreadyDone, Conflict, DomainError, NotFound
 from .pricing import percent_of
+from .seat_rules import SeatCell, lonely_companions
 from .transaction import race_point, write_transaction
 from .wallet import lock_wallet, post_entry
 
@@ -45,6 +47,15 @@ class RefundQuote:
     percent: int
     refund_total: int
     policy_text: str
+    # Companion seats cancelled with the wheelchair space beside them, said in the quote.
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class AdminCancellation:
+    tickets: int
+    refunded_coins: int
+    used_seats: list[str]  # used at the door: kept, never refunded
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class ShowCancellation:
     bookings: int
     tickets: int
     refunded_coins: int
+    used_tickets: int  # used at the door: kept, never refunded
 
 
 def _minutes_text(minutes: int) -> str:
@@ -85,14 +97,22 @@ def refund_percent(starts_at: datetime, now: datetime) -> int:
     return 0
 
 
+def _nothing_left(booking: Booking) -> AlreadyDone:
+    """Why a booking with no cancellable ticket can't be cancelled: the one true reason."""
+    if any(t.status == TicketStatus.ACTIVE for t in booking.tickets):
+        return AlreadyDone(
+            "Every remaining ticket of this booking was used at the door, so there is "
+            "nothing left to cancel or refund."
+        )
+    return AlreadyDone("This booking is already cancelled; there is nothing more to refund.")
+
+
 def _pick_tickets(booking: Booking, ticket_ids: list[int] | None) -> list[Ticket]:
     if ticket_ids is None:
         picked = [t for t in booking.tickets if t.is_cancellable]
         if not picked:
-            if any(t.status == TicketStatus.ACTIVE for t in booking.tickets):
-                raise AlreadyDone("Every remaining ticket was already used at the door.")
-            raise AlreadyDone("This booking is already cancelled.")
-        return picked
+            raise _nothing_left(booking)
+        return _with_companions(booking, picked)
     if not ticket_ids:
         raise DomainError("Pick at least one ticket to cancel.")
     by_id = {t.id: t for t in booking.tickets}
@@ -108,10 +128,57 @@ def _pick_tickets(booking: Booking, ticket_ids: list[int] | None) -> list[Ticket
     if used:
         labels = ", ".join(t.seat.label for t in used)
         raise AlreadyDone(f"Already used at the door, so it can't be refunded: seat {labels}.")
-    return picked
+    return _with_companions(booking, picked)
 
 
-def _quote(booking: Booking, tickets: list[Ticket], percent: int) -> RefundQuote:
+def _cell(ticket: Ticket) -> SeatCell:
+    seat = ticket.seat
+    return SeatCell(seat.id, seat.label, seat.grid_row, seat.grid_col, ticket.category, "chosen")
+
+
+def _with_companions(booking: Booking, picked: list[Ticket]) -> list[Ticket]:
+    """The picked tickets plus each companion seat that would be left without the
+    wheelchair space beside it (the companion rule holds at cancellation as at sale: the
+    pair goes back on sale together). Raises Conflict when that companion seat was
+    already used at the door: the wheelchair space then stays booked with it."""
+    picked_ids = {t.id for t in picked}
+    kept = [
+        t for t in booking.tickets if t.status == TicketStatus.ACTIVE and t.id not in picked_ids
+    ]
+    freed = {
+        (t.seat.grid_row, t.seat.grid_col) for t in picked if t.category == SeatCategory.WHEELCHAIR
+    }
+    lonely = {c.seat_id for c in lonely_companions(_cell(t) for t in kept)}
+    companions = [
+        t
+        for t in kept
+        if t.seat_id in lonely
+        and {(t.seat.grid_row, t.seat.grid_col - 1), (t.seat.grid_row, t.seat.grid_col + 1)} & freed
+    ]
+    for companion in companions:
+        if not companion.is_cancellable:
+            raise Conflict(
+                f"Seat {companion.seat.label} is the companion seat of the wheelchair space "
+                "you picked and was already used at the door, so the wheelchair space stays "
+                "booked with it."
+            )
+    return sorted(picked + companions, key=lambda t: t.id)
+
+
+def _companion_note(picked_ids: set[int], tickets: list[Ticket]) -> str | None:
+    added = [t.seat.label for t in tickets if t.id not in picked_ids]
+    if not added:
+        return None
+    seats = ", ".join(added)
+    return (
+        f"Companion seat {seats} is cancelled too: a companion seat goes with the "
+        "wheelchair space beside it, so the two go back on sale together."
+    )
+
+
+def _quote(
+    booking: Booking, tickets: list[Ticket], percent: int, note: str | None = None
+) -> RefundQuote:
     lines = [
         RefundLine(t.id, t.seat.label, t.price_coins, percent_of(t.price_coins, percent))
         for t in tickets
@@ -122,26 +189,51 @@ def _quote(booking: Booking, tickets: list[Ticket], percent: int) -> RefundQuote
         percent=percent,
         refund_total=sum(line.refund_coins for line in lines),
         policy_text=policy_text(),
+        note=note,
     )
 
 
+def _customer_quote(
+    booking: Booking, ticket_ids: list[int] | None, now: datetime
+) -> tuple[list[Ticket], RefundQuote]:
+    tickets = _pick_tickets(booking, ticket_ids)
+    note = _companion_note(set(ticket_ids), tickets) if ticket_ids is not None else None
+    return tickets, _quote(booking, tickets, refund_percent(booking.show.starts_at, now), note)
+
+
 def _check_cancellable(booking: Booking, now: datetime) -> None:
+    """Raise the one reason nothing of this booking can be cancelled now, if there is one."""
     if booking.show.status == ShowStatus.CANCELLED:
-        raise AlreadyDone("This show was cancelled and the booking was refunded in full.")
+        raise AlreadyDone("The cinema cancelled this show and refunded its tickets in full.")
+    if all(t.status != TicketStatus.ACTIVE for t in booking.tickets):
+        raise _nothing_left(booking)
     if now >= booking.show.starts_at:
         raise Conflict("This show has started, so its tickets can no longer be cancelled.")
+    if not any(t.is_cancellable for t in booking.tickets):
+        raise _nothing_left(booking)
+
+
+def cancellable_booking(user_id: int, reference: str, now: datetime) -> Booking:
+    """The customer's booking, when something of it can still be cancelled at `now`.
+    Read-only. Raises NotFound (unknown or someone else's), AlreadyDone (already
+    cancelled, every remaining ticket used at the door, or the show cancelled) and
+    Conflict (the show started): each with the one reason that applies."""
+    booking = get_booking(user_id, reference)
+    _check_cancellable(booking, now)
+    return booking
 
 
 def quote_refund(
     user_id: int, reference: str, ticket_ids: list[int] | None, now: datetime
 ) -> RefundQuote:
-    """What cancelling these tickets (None: every active ticket) would refund at `now`.
-    Read-only. Raises NotFound (unknown or someone else's booking/ticket), AlreadyDone
-    (already cancelled), Conflict (show started)."""
+    """What cancelling these tickets (None: every unused active ticket) would refund at
+    `now`, with any companion seat that goes with a picked wheelchair space (the quote's
+    note says so). Read-only. Raises NotFound (unknown or someone else's booking/ticket),
+    AlreadyDone (already cancelled or used), Conflict (show started; a used companion seat
+    keeps its wheelchair space booked)."""
     booking = get_booking(user_id, reference)
     _check_cancellable(booking, now)
-    tickets = _pick_tickets(booking, ticket_ids)
-    return _quote(booking, tickets, refund_percent(booking.show.starts_at, now))
+    return _customer_quote(booking, ticket_ids, now)[1]
 
 
 def lock_booking(booking_id: int) -> Booking:
@@ -207,8 +299,9 @@ def cancel_tickets(
     now: datetime,
     expected_refund: int | None = None,
 ) -> RefundQuote:
-    """Cancel tickets of the customer's booking (None: all active ones) and refund them by
-    the policy at `now` (rounded half up per ticket).
+    """Cancel tickets of the customer's booking (None: all active unused ones), with any
+    companion seat that goes with a picked wheelchair space, and refund them by the policy
+    at `now` (rounded half up per ticket). Tickets used at the door are never refunded.
 
     One write transaction: locks the booking row, then the wallet, re-reads the tickets
     under the lock (so a second, concurrent cancel finds them cancelled: AlreadyDone, and
@@ -223,8 +316,7 @@ def cancel_tickets(
         booking = lock_booking(booking_id)
         wallet = lock_wallet(user_id)
         _check_cancellable(booking, now)
-        tickets = _pick_tickets(booking, ticket_ids)
-        quote = _quote(booking, tickets, refund_percent(booking.show.starts_at, now))
+        tickets, quote = _customer_quote(booking, ticket_ids, now)
         if expected_refund is not None and quote.refund_total != expected_refund:
             raise QuoteChanged(
                 f"The refund is now {quote.refund_total} coins, not the {expected_refund} "
@@ -249,14 +341,18 @@ def _snapshot(booking: Booking) -> dict[str, Any]:
     }
 
 
-def cancel_booking_by_admin(admin_id: int, booking_id: int, now: datetime, reason: str = "") -> int:
-    """Cancel every active ticket of a booking with a 100 % refund, as an admin.
+def cancel_booking_by_admin(
+    admin_id: int, booking_id: int, now: datetime, reason: str = ""
+) -> AdminCancellation:
+    """Cancel every active ticket of a booking not yet used at the door, with a 100 %
+    refund, as an admin. Used tickets are kept and never refunded.
 
     One write transaction: booking row lock, wallet lock, ticket updates, one refund
     ledger entry (actor = the admin, with the reason), an audit row with before/after,
-    the customer's email. Returns the coins refunded. Commits.
-    Raises NotFound, AlreadyDone (nothing left to cancel), Conflict (the show is over:
-    refunds after the film are not a cancellation).
+    the customer's email listing exactly the tickets cancelled now. Commits.
+    Raises NotFound, AlreadyDone (nothing left to cancel: already cancelled, or every
+    remaining ticket used), Conflict (the show is over: refunds after the film are not a
+    cancellation).
     """
     exists = db.session.scalar(select(Booking.user_id).where(Booking.id == booking_id))
     if exists is None:
@@ -269,12 +365,13 @@ def cancel_booking_by_admin(admin_id: int, booking_id: int, now: datetime, reaso
                 "Use a coin adjustment with a reason if a goodwill refund is due."
             )
         wallet = lock_wallet(booking.user_id)
-        tickets = [t for t in booking.tickets if t.status == TicketStatus.ACTIVE]
+        tickets = [t for t in booking.tickets if t.is_cancellable]
         if not tickets:
-            raise AlreadyDone("This booking has no active tickets left to cancel.")
+            raise _nothing_left(booking)
         before = _snapshot(booking)
         quote = _quote(booking, tickets, 100)
         _apply(booking, tickets, quote, wallet, now, actor_id=admin_id, reason=reason or None)
+        used = [t.seat.label for t in booking.tickets if t.is_used]
         record_audit(
             actor_id=admin_id,
             action="booking.cancel",
@@ -282,12 +379,13 @@ def cancel_booking_by_admin(admin_id: int, booking_id: int, now: datetime, reaso
             target_id=booking.reference,
             now=now,
             before=before,
-            after=_snapshot(booking) | {"refund_coins": quote.refund_total, "reason": reason},
+            after=_snapshot(booking)
+            | {"refund_coins": quote.refund_total, "reason": reason, "used_kept": used},
         )
         notifications.queue_admin_cancellation_notice(
-            booking.id, quote.refund_total, now, reason=reason
+            booking.id, [t.id for t in tickets], quote.refund_total, now, reason=reason
         )
-    return quote.refund_total
+    return AdminCancellation(len(tickets), quote.refund_total, used)
 
 
 class _MoreBookings(Exception):
@@ -295,7 +393,8 @@ class _MoreBookings(Exception):
 
 
 def cancel_show(admin_id: int, show_id: int, now: datetime, reason: str = "") -> ShowCancellation:
-    """Cancel a show: status cancelled and every active ticket refunded 100 %, one
+    """Cancel a show: status cancelled and every active ticket not used at the door
+    refunded 100 % (used ones are kept, never refunded), one
     transaction (bookings locked in ascending id, then their wallets in ascending id, the
     show row last, like every other writer). An audit row and one email per booking.
 
@@ -326,7 +425,7 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
             session.scalars(
                 select(Booking.id)
                 .join(Ticket, Ticket.booking_id == Booking.id)
-                .where(Booking.show_id == show_id, Ticket.status == TicketStatus.ACTIVE)
+                .where(Booking.show_id == show_id, _unused_active())
                 .distinct()
                 .order_by(Booking.id)
             )
@@ -342,7 +441,7 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
         wallets = {u: lock_wallet(u) for u in sorted(user_ids, key=lambda u: wallet_ids.get(u, 0))}
         tickets_done = refunded = 0
         for booking in bookings:
-            tickets = [t for t in booking.tickets if t.status == TicketStatus.ACTIVE]
+            tickets = [t for t in booking.tickets if t.is_cancellable]
             if not tickets:
                 continue
             quote = _quote(booking, tickets, 100)
@@ -356,10 +455,7 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
                 reason=reason or "Show cancelled",
             )
             notifications.queue_admin_cancellation_notice(
-                booking.id,
-                quote.refund_total,
-                now,
-                reason=reason,
+                booking.id, [t.id for t in tickets], quote.refund_total, now, reason=reason
             )
             tickets_done += len(tickets)
             refunded += quote.refund_total
@@ -382,15 +478,19 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
         # Under the show's row lock now: a ticket sold since our first read would be
         # left unrefunded, so start again instead.
         late = session.scalar(
-            select(Ticket.id)
-            .where(
-                Ticket.show_id == show_id,
-                Ticket.status == TicketStatus.ACTIVE,
-            )
-            .limit(1)
+            select(Ticket.id).where(Ticket.show_id == show_id, _unused_active()).limit(1)
         )
         if late is not None:
             raise _MoreBookings()
+        used = session.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(
+                Ticket.show_id == show_id,
+                Ticket.status == TicketStatus.ACTIVE,
+                Ticket.checked_in_at.is_not(None),
+            )
+        )
         record_audit(
             actor_id=admin_id,
             action="show.cancel",
@@ -403,9 +503,18 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
                 "bookings": len(bookings),
                 "tickets": tickets_done,
                 "refunded_coins": refunded,
+                "used_kept": used,
                 "reason": reason,
             },
         )
         return ShowCancellation(
-            bookings=len(bookings), tickets=tickets_done, refunded_coins=refunded
+            bookings=len(bookings),
+            tickets=tickets_done,
+            refunded_coins=refunded,
+            used_tickets=int(used or 0),
         )
+
+
+def _unused_active() -> Any:
+    """Tickets a cancellation refunds: active and not used at the door."""
+    return (Ticket.status == TicketStatus.ACTIVE) & Ticket.checked_in_at.is_(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from ..extensions import db
 from ..models import Booking, LedgerKind, Seat, SeatHold, Ticket, TicketStatus
 from . import notifications
 from .errors import (
+    AlreadyPaid,
     Conflict,
     DomainError,
     HoldExpired,
@@ -37,7 +39,13 @@ def new_reference() -> str:
     return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
 
 
-def checkout(user_id: int, show_id: int, now: datetime, checkout_token: str) -> Booking:
+def checkout(
+    user_id: int,
+    show_id: int,
+    now: datetime,
+    checkout_token: str,
+    seen_seat_ids: Collection[int] = (),
+) -> Booking:
     """Turn the customer's live holds for the show into a paid booking.
 
     One write transaction, locks in the fixed order: the held seats (ascending id), the
@@ -49,10 +57,12 @@ def checkout(user_id: int, show_id: int, now: datetime, checkout_token: str) -> 
     queues the confirmation email. All of it commits, or nothing does.
 
     The same `checkout_token` again returns the booking it already made, charged once
-    (also guarded by the unique checkout_token column).
+    (also guarded by the unique checkout_token column). A checkout with another token that
+    finds no holds because their seats were just paid (a second tab: `seen_seat_ids` are
+    the seats its basket showed) raises AlreadyPaid with that booking's reference.
 
     Raises NotFound, ShowNotBookable, HoldExpired, InsufficientCoins, SeatRuleViolation,
-    SeatUnavailable, DomainError("You have no seats held for this show.").
+    SeatUnavailable, AlreadyPaid, DomainError("You have no seats held for this show.").
     """
     if not checkout_token:
         raise DomainError("This checkout form is incomplete. Reload the page and try again.")
@@ -61,7 +71,9 @@ def checkout(user_id: int, show_id: int, now: datetime, checkout_token: str) -> 
         return done
     try:
         with write_transaction() as session:
-            booking_id = _checkout(session, user_id, show_id, now, checkout_token)
+            booking_id = _checkout(
+                session, user_id, show_id, now, checkout_token, set(seen_seat_ids)
+            )
     except IntegrityError:
         # A concurrent submit with the same token won, or (last word of the database) a
         # seat got an active ticket after all.
@@ -125,7 +137,9 @@ def consume_holds(hold_ids: list[int]) -> None:
         raise HoldExpired("Your hold ran out while paying, so nothing was charged. Pick again.")
 
 
-def _checkout(session: Any, user_id: int, show_id: int, now: datetime, token: str) -> int:
+def _checkout(
+    session: Any, user_id: int, show_id: int, now: datetime, token: str, seen: set[int]
+) -> int:
     show = show_state(show_id)
     reason = not_bookable_reason(show, now)
     if reason:
@@ -142,9 +156,10 @@ def _checkout(session: Any, user_id: int, show_id: int, now: datetime, token: st
         again = session.scalar(select(Booking.id).where(Booking.checkout_token == token))
         if again is not None:
             raise _AlreadyPaid(again)
-        if wanted and _already_paid(session, user_id, show_id, wanted):
-            # A twin submit with another token (a second tab) paid them a moment ago.
-            raise Conflict("You have already paid for these seats: see My bookings.")
+        # A twin submit with another token (a second tab) paid them a moment ago.
+        paid_in = _paid_in(session, user_id, show_id, seen | set(wanted))
+        if paid_in is not None:
+            raise AlreadyPaid(paid_in)
         if wanted:  # they were there a moment ago: cleanup released them first
             raise HoldExpired(
                 "Your hold ran out, so the seats were released and nothing was charged. "
@@ -212,20 +227,23 @@ def _checkout(session: Any, user_id: int, show_id: int, now: datetime, token: st
     return int(booking.id)
 
 
-def _already_paid(session: Any, user_id: int, show_id: int, seat_ids: Any) -> bool:
-    return bool(
-        session.scalar(
-            select(Ticket.id)
-            .join(Booking, Booking.id == Ticket.booking_id)
-            .where(
-                Booking.user_id == user_id,
-                Ticket.show_id == show_id,
-                Ticket.seat_id.in_(list(seat_ids)),
-                Ticket.status == TicketStatus.ACTIVE,
-            )
-            .limit(1)
+def _paid_in(session: Any, user_id: int, show_id: int, seat_ids: set[int]) -> str | None:
+    """The reference of the customer's latest booking holding one of these seats."""
+    if not seat_ids:
+        return None
+    reference: str | None = session.scalar(
+        select(Booking.reference)
+        .join(Ticket, Ticket.booking_id == Booking.id)
+        .where(
+            Booking.user_id == user_id,
+            Ticket.show_id == show_id,
+            Ticket.seat_id.in_(sorted(seat_ids)),
+            Ticket.status == TicketStatus.ACTIVE,
         )
+        .order_by(Booking.id.desc())
+        .limit(1)
     )
+    return reference
 
 
 def _unique_reference(session: Any) -> str:

@@ -53,6 +53,18 @@ class ShowOverlap(Conflict):
         self.free_screens = free_screens or []
 
 
+class AlreadyPaid(Conflict):
+    """The seats were paid a moment ago by another checkout of the same customer (a second
+    tab): nothing more is charged; `reference` is the booking they are in."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(
+            f"Already paid: these seats are in booking {reference}, paid in another tab or "
+            "window. Nothing more was charged."
+        )
+        self.reference = reference
+
+
 class AlreadyDone(Conflict):
     """The action was already carried out (a second cancel, a second check-in)."""
 

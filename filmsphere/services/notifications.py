@@ -149,30 +149,27 @@ def queue_booking_confirmation(booking_id: int, now: datetime) -> None:
     )
 
 
+def _cancelled_now(booking: Booking, ticket_ids: list[int]) -> list[EmailTicket]:
+    """The tickets one change cancelled, with their refunds: never earlier cancellations."""
+    wanted = set(ticket_ids)
+    return _email_tickets((t for t in booking.tickets if t.id in wanted), with_codes=False)
+
+
 def queue_cancellation_notice(
     booking_id: int, ticket_ids: list[int], refund_coins: int, now: datetime
 ) -> None:
-    """Queue the customer's cancellation/refund confirmation for the given tickets.
-    Runs in the caller's transaction (after the tickets were marked cancelled)."""
+    """Queue the customer's cancellation/refund confirmation listing exactly the given
+    tickets (the ones this cancellation cancelled) and the coins it refunded. Runs in the
+    caller's transaction (after the tickets were marked cancelled)."""
     booking, user = _load(booking_id)
-    wanted = set(ticket_ids)
-    cancelled = _email_tickets(
-        (
-            t
-            for t in booking.tickets
-            # No ids given: the whole booking was cancelled.
-            if ((t.id in wanted) if wanted else t.status == TicketStatus.CANCELLED)
-        ),
-        with_codes=False,
-    )
-    still_active = [t for t in booking.tickets if t.status == TicketStatus.ACTIVE]
+    still_active = [t for t in booking.tickets if t.is_cancellable]
     queue_email(
         kind="booking_cancelled",
         to=user.email,
         subject=_subject("Cancelled: ", booking),
         template="booking_cancelled",
         now=now,
-        cancelled=cancelled,
+        cancelled=_cancelled_now(booking, ticket_ids),
         refund_coins=refund_coins,
         remaining=len(still_active),
         **_common(booking, user),
@@ -180,10 +177,11 @@ def queue_cancellation_notice(
 
 
 def queue_admin_cancellation_notice(
-    booking_id: int, refund_coins: int, now: datetime, reason: str = ""
+    booking_id: int, ticket_ids: list[int], refund_coins: int, now: datetime, reason: str = ""
 ) -> None:
-    """Queue the notice that the cinema cancelled a booking (full refund), with the reason.
-    Runs in the caller's transaction."""
+    """Queue the notice that the cinema cancelled a booking (or its show), listing exactly
+    the given tickets with their full refunds, the tickets used at the door that were kept
+    (not refunded), and the reason. Runs in the caller's transaction."""
     booking, user = _load(booking_id)
     queue_email(
         kind="booking_cancelled_by_admin",
@@ -191,7 +189,8 @@ def queue_admin_cancellation_notice(
         subject=_subject("The cinema cancelled your booking: ", booking),
         template="booking_cancelled_by_admin",
         now=now,
-        cancelled=_email_tickets(booking.tickets, with_codes=False),
+        cancelled=_cancelled_now(booking, ticket_ids),
+        used_seats=[t.seat.label for t in booking.tickets if t.is_used],
         refund_coins=refund_coins,
         reason=reason.strip(),
         **_common(booking, user),

@@ -14,6 +14,7 @@ from .transaction import write_transaction
 
 MAX_ROWS = 26
 MAX_COLUMNS = 40
+MAX_NAME_LENGTH = 60  # screens.name is VARCHAR(60)
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,23 @@ def parse_layout(layout: str) -> list[SeatSpec]:
     return specs
 
 
+def screen_name(name: str) -> str:
+    """The name as stored (trimmed). Raises DomainError when it is empty or too long."""
+    name = name.strip()
+    if not name:
+        raise DomainError("A screen needs a name.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise DomainError(f"A screen name can have at most {MAX_NAME_LENGTH} characters.")
+    return name
+
+
 def create_screen(name: str, layout: str, now: datetime) -> Screen:
     """Create a screen and all its seats in one transaction.
 
     Raises DomainError for a bad layout and Conflict when the name is taken.
     """
     specs = parse_layout(layout)
-    name = name.strip()
-    if not name:
-        raise DomainError("A screen needs a name.")
+    name = screen_name(name)
     with write_transaction() as session:
         exists = session.scalar(
             select(func.count()).select_from(Screen).where(func.lower(Screen.name) == name.lower())
@@ -181,9 +190,7 @@ def create_screen_audited(actor_id: int, name: str, layout: str, now: datetime) 
     from .audit import record_audit
 
     specs = parse_layout(layout)
-    name = name.strip()
-    if not name:
-        raise DomainError("A screen needs a name.")
+    name = screen_name(name)
     with write_transaction() as session:
         _refuse_taken_name(name, None)
         screen = Screen(name=name, layout=grid_layout(layout_grid(layout)), created_at=now)
@@ -238,9 +245,7 @@ def update_layout(actor_id: int, screen_id: int, name: str, layout: str, now: da
     from .errors import NotFound
 
     specs = parse_layout(layout)
-    name = name.strip()
-    if not name:
-        raise DomainError("A screen needs a name.")
+    name = screen_name(name)
     with write_transaction() as session:
         screen = session.scalars(
             select(Screen).where(Screen.id == screen_id).with_for_update()

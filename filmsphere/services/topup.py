@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import ModuleType
@@ -15,8 +16,10 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from .. import MAX_DB_INT
 from ..extensions import db
 from ..models import LedgerKind, TopUp, TopUpStatus, User
+from ..request_guard import has_forbidden_text
 from .errors import DomainError, NotFound
 from .transaction import race_point, write_transaction
 from .wallet import lock_wallet, post_entry
@@ -45,6 +48,8 @@ ZERO_DECIMAL = {
     "xaf", "xof", "xpf",
 }  # fmt: skip
 SYMBOLS = {"eur": "€", "gbp": "£", "usd": "$", "jpy": "¥"}
+
+SESSION_ID_MAX_LENGTH = 255  # top_ups.stripe_session_id
 
 WebhookOutcome = Literal["credited", "duplicate", "unpaid", "expired", "ignored"]
 
@@ -228,22 +233,49 @@ def list_topups(user_id: int, limit: int | None = None) -> list[TopUp]:
 
 def verify_event(payload: bytes, signature: str | None) -> dict[str, Any]:
     """Check the Stripe-Signature header (HMAC with STRIPE_WEBHOOK_SECRET, timestamp within
-    the library's 300 s tolerance) and return the event as plain JSON. Raises
-    InvalidWebhook (400)."""
+    the library's 300 s tolerance) and return the event as plain JSON: an object with a
+    string `type`, whose `data` and `data.object` are objects where present, and whose
+    text holds nothing PostgreSQL can't store. Raises InvalidWebhook (400)."""
     secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
     if not secret:  # Config.validate refuses this; never accept unsigned events anyway
         raise InvalidWebhook("Webhook secret not configured.")
     stripe = stripe_module()
     try:
-        stripe.Webhook.construct_event(payload, signature or "", secret)
+        # The signature only: the library's event builder fails (TypeError) on a signed
+        # body that is JSON but not an object, such as `[]` or `null`.
+        stripe.WebhookSignature.verify_header(
+            payload, signature or "", secret, tolerance=stripe.Webhook.DEFAULT_TOLERANCE
+        )
         event = json.loads(payload)
     except stripe.SignatureVerificationError as exc:
         raise InvalidWebhook("Bad signature.") from exc
     except ValueError as exc:
         raise InvalidWebhook("Bad payload.") from exc
-    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+    if not _well_formed(event):
         raise InvalidWebhook("Bad payload.")
     return event
+
+
+def _well_formed(event: Any) -> bool:
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        return False
+    data = event.get("data", {})
+    if not isinstance(data, dict) or not isinstance(data.get("object", {}), dict):
+        return False
+    return not has_forbidden_text(_json_texts(event))
+
+
+def _json_texts(value: Any) -> Iterator[str]:
+    """Every key and string inside a parsed JSON value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _json_texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_texts(item)
 
 
 def handle_event(event: dict[str, Any], now: datetime) -> WebhookOutcome:
@@ -252,7 +284,8 @@ def handle_event(event: dict[str, Any], now: datetime) -> WebhookOutcome:
     retries."""
     kind = event["type"]
     obj = (event.get("data") or {}).get("object") or {}
-    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+    session_id = obj.get("id")
+    if not isinstance(session_id, str) or not 0 < len(session_id) <= SESSION_ID_MAX_LENGTH:
         return "ignored"
     if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         if obj.get("payment_status") != "paid":
@@ -288,7 +321,8 @@ def _topup_from_metadata(session: dict[str, Any], now: datetime) -> TopUp | None
     except (KeyError, TypeError, ValueError, UnknownPack):
         return None
     if (
-        coins != pack.coins
+        not 0 < user_id <= MAX_DB_INT
+        or coins != pack.coins
         or session.get("amount_total") != pack.price_minor
         or str(session.get("currency", "")).lower() != pack.currency
         or db.session.get(User, user_id) is None

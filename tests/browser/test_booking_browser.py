@@ -321,3 +321,31 @@ def test_basket_names_seat_categories_in_the_words_used_everywhere(
     expect(items).to_have_count(2)
     expect(items.nth(0)).to_contain_text("Row B, seat 1 · premium")
     expect(items.nth(1)).to_contain_text("Row C, seat 1 · wheelchair space")
+
+
+def test_whole_booking_and_single_tickets_untick_each_other(live: LiveServer, page: Any) -> None:
+    """The ticks always show what would be cancelled: ticking a ticket unticks "Whole
+    booking", ticking "Whole booking" unticks the tickets, and the quote follows."""
+    from tests import factories
+
+    data = seed(live)
+    with live.app.app_context():
+        from filmsphere.models import User
+
+        user = db.session.scalars(select(User).where(User.username == data.login)).one()
+        booking = factories.make_booking(user, factories.make_show(price=12), ("A1", "A2"))
+        path = f"/bookings/{booking.reference}/cancel"
+    log_in(page, live, data.login, "Correct-Horse-42")
+    page.goto(live.path(path))
+    whole = page.get_by_label("Whole booking (every ticket)")
+    tickets = page.locator("input[name=tickets]")
+    quote = page.locator("#refund-quote")
+    expect(whole).to_be_checked()
+
+    tickets.first.check()
+    expect(whole).not_to_be_checked()
+    expect(quote).to_contain_text("You get back 12 coins")
+
+    whole.check()
+    expect(tickets.first).not_to_be_checked()
+    expect(quote).to_contain_text("You get back 24 coins")

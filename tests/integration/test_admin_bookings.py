@@ -7,7 +7,15 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from filmsphere.extensions import db
-from filmsphere.models import AuditEntry, Booking, LedgerEntry, OutboxMessage, Ticket, Wallet
+from filmsphere.models import (
+    AuditEntry,
+    Booking,
+    LedgerEntry,
+    OutboxMessage,
+    Ticket,
+    User,
+    Wallet,
+)
 from tests import factories
 
 from .test_admin_support import admin_client, post
@@ -75,3 +83,24 @@ def test_detail_shows_tickets_and_ledger_then_cancel_refunds_in_full(backend, ap
     again = post(client, f"/admin/bookings/{booking_id}/cancel", {"confirm": "y"})
     assert again.status_code == 409
     assert client.get("/admin/bookings/9999").status_code == 404
+
+
+def test_search_by_show_takes_a_film_title_or_a_show_number(backend, app, client):
+    admin_client(client, app)
+    _, ref, other_ref, show_id, _ = _seed(app)
+    with app.app_context():
+        numbered = factories.make_show(factories.make_movie(title="1917"))
+        dave = db.session.scalars(select(User).where(User.username == "dave")).one()
+        numbered_ref = factories.make_booking(dave, numbered, ("A1",)).reference
+
+    def found(show: str) -> set[str]:
+        response = client.get("/admin/bookings", query_string={"show": show})
+        assert response.status_code == 200, show
+        html = response.get_data(as_text=True)
+        return {r for r in (ref, other_ref, numbered_ref) if r in html}
+
+    assert found("heat") == found("  HEA ") == {ref}  # part of the title, any case
+    assert found(str(show_id)) == {ref}  # the show number, as before
+    assert found("1917") == {numbered_ref}  # a title made of digits
+    assert found("%") == found("_") == found("9" * 30) == set()
+    assert 'value="heat"' in client.get("/admin/bookings?show=heat").get_data(as_text=True)

@@ -139,3 +139,34 @@ def test_seats_of_past_tickets_are_retired_not_deleted(backend, app, client):
         assert db.session.get(Seat, untouched_id).is_active
         assert db.session.scalar(select(func.count()).select_from(SeatHold)) == 0
         assert db.session.get(Screen, screen_id).layout_version == version + 1
+
+
+def test_a_screen_name_longer_than_the_column_is_422_on_create_and_edit(backend, app, client):
+    """The create and edit routes read the raw form: the service checks the length."""
+    admin_client(client, app)
+    with app.app_context():
+        screen_id = factories.make_screen("SS", name="Short").id
+    long_name = "N" * 61
+    for path in ("/admin/screens/new", f"/admin/screens/{screen_id}"):
+        response = post(client, path, {"name": long_name, "layout": "SS"})
+        assert response.status_code == 422, path
+        assert "at most 60 characters" in response.get_data(as_text=True)
+    fits = post(client, "/admin/screens/new", {"name": "N" * 60, "layout": "SS"})
+    assert fits.status_code == 303
+    with app.app_context():
+        assert db.session.get(Screen, screen_id).name == "Short"
+        names = set(db.session.scalars(select(Screen.name)))
+        assert names == {"Short", "N" * 60}
+
+
+def test_the_editor_treats_an_impossible_screen_id_as_a_new_screen(backend, app, client):
+    admin_client(client, app)
+    csrf = token(client, "/admin/screens/new")
+    for screen_id in ("9" * 30, str(2**31), "-1", "abc"):
+        response = client.post(
+            "/admin/screens/editor",
+            data={"csrf_token": csrf, "screen_id": screen_id, "layout": "SS", "cell": "0-0"},
+            headers={"HX-Request": "true"},
+        )
+        assert response.status_code == 200, screen_id
+        assert "PS</textarea>" in response.get_data(as_text=True)

@@ -18,7 +18,13 @@ from filmsphere.services.cancellation import (
     quote_refund,
 )
 from filmsphere.services.checkout import checkout
-from filmsphere.services.errors import AlreadyDone, Conflict, NotFound, ShowNotBookable
+from filmsphere.services.errors import (
+    AlreadyDone,
+    Conflict,
+    DomainError,
+    NotFound,
+    ShowNotBookable,
+)
 from filmsphere.services.holds import toggle_hold
 from tests import factories as f
 
@@ -140,8 +146,9 @@ def test_admin_cancel_refunds_in_full_with_audit(backend: str, ctx: Flask) -> No
     user = f.make_user(coins=100)
     show = f.make_show(starts_in=timedelta(minutes=10), price=10)  # customer would get 0 %
     booking = booked(user, show, "A1", "A2")
-    refunded = cancel_booking_by_admin(admin.id, booking.id, f.now(), reason="Projector fault")
-    assert refunded == 20 and balance(user.id) == 100
+    done = cancel_booking_by_admin(admin.id, booking.id, f.now(), reason="Projector fault")
+    assert (done.tickets, done.refunded_coins, done.used_seats) == (2, 20, [])
+    assert balance(user.id) == 100
     audit = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "booking.cancel"))
     assert audit is not None and audit.actor_id == admin.id
     assert audit.before == {"status": "paid", "active_tickets": 2}
@@ -231,3 +238,144 @@ def test_a_quote_that_changed_before_confirmation_cancels_nothing(backend: str, 
     assert db.session.get(Ticket, booking.tickets[0].id).status == "active"  # type: ignore[union-attr]
     done = cancel_tickets(user.id, booking.reference, None, late, expected_refund=8)
     assert done.refund_total == 8 and balance(user.id) == 98
+
+
+# --- the companion rule at cancellation -------------------------------------------------
+
+
+def test_cancelling_a_wheelchair_space_cancels_its_companion_seat_too(
+    backend: str, ctx: Flask
+) -> None:
+    user, other = f.make_user(coins=100), f.make_user()
+    show = f.make_show(price=10)
+    booking = booked(user, show, "C1", "C2", "C3", "C4")  # wheelchair, companion, 2 standard
+    by_seat = {t.seat.label: t.id for t in booking.tickets}
+
+    quote = quote_refund(user.id, booking.reference, [by_seat["C1"]], f.now())
+    assert [line.seat_label for line in quote.lines] == ["C1", "C2"]
+    assert quote.refund_total == 20
+    assert quote.note is not None and "Companion seat C2 is cancelled too" in quote.note
+
+    done = cancel_tickets(user.id, booking.reference, [by_seat["C1"]], f.now(), expected_refund=20)
+    assert [line.seat_label for line in done.lines] == ["C1", "C2"]
+    assert balance(user.id) == 100 - 40 + 20
+    db.session.expire_all()
+    statuses = {t.seat.label: t.status for t in db.session.get(Booking, booking.id).tickets}  # type: ignore[union-attr]
+    assert statuses == {"C1": "cancelled", "C2": "cancelled", "C3": "active", "C4": "active"}
+    # The pair goes back on sale together: another wheelchair user can bring a companion.
+    hold(other.id, show, "C1", "C2")
+
+
+def test_cancelling_only_the_companion_seat_keeps_the_wheelchair_space(
+    backend: str, ctx: Flask
+) -> None:
+    user = f.make_user(coins=100)
+    show = f.make_show(price=10)
+    booking = booked(user, show, "C1", "C2")
+    companion = next(t.id for t in booking.tickets if t.seat.label == "C2")
+    done = cancel_tickets(user.id, booking.reference, [companion], f.now())
+    assert [line.seat_label for line in done.lines] == ["C2"] and done.note is None
+
+
+def test_a_used_companion_seat_keeps_its_wheelchair_space_booked(backend: str, ctx: Flask) -> None:
+    from filmsphere.models import Role
+    from filmsphere.services.checkin import check_in
+    from filmsphere.services.ticket_codes import ticket_code
+
+    user, staff = f.make_user(coins=100), f.make_user(Role.STAFF)
+    show = f.make_show(starts_in=timedelta(minutes=90), price=10)
+    booking = booked(user, show, "C1", "C2")
+    wheelchair, companion = booking.tickets
+    assert check_in(ticket_code(companion), staff.id, f.now()).outcome == "valid"
+    for ids in ([wheelchair.id], None):
+        with pytest.raises(Conflict, match="companion seat .* used at the door"):
+            cancel_tickets(user.id, booking.reference, ids, f.now())
+    assert balance(user.id) == 80
+
+
+# --- used tickets and what each cancellation says -----------------------------------------
+
+
+def _half_used_booking():  # type: ignore[no-untyped-def]
+    """A booking of four 10-coin seats 90 minutes before the show: A1 cancelled earlier
+    by the customer (80 %: 8 coins back), A2 used at the door, A3 and A4 untouched."""
+    from filmsphere.models import Role
+    from filmsphere.services.checkin import check_in
+    from filmsphere.services.ticket_codes import ticket_code
+
+    admin, staff = f.make_user(Role.ADMIN), f.make_user(Role.STAFF)
+    user = f.make_user(coins=100)
+    show = f.make_show(starts_in=timedelta(minutes=90), price=10)
+    booking = booked(user, show, "A1", "A2", "A3", "A4")
+    first, used = booking.tickets[0], booking.tickets[1]
+    cancel_tickets(user.id, booking.reference, [first.id], f.now())
+    assert check_in(ticket_code(used), staff.id, f.now()).outcome == "valid"
+    return admin, user, show, booking
+
+
+CANCELLATIONS = {
+    "customer cancels the whole booking": (
+        lambda admin, user, show, booking: cancel_tickets(
+            user.id, booking.reference, None, f.now()
+        ),
+        8,
+    ),
+    "admin cancels the booking": (
+        lambda admin, user, show, booking: cancel_booking_by_admin(admin.id, booking.id, f.now()),
+        10,
+    ),
+    "admin cancels the show": (
+        lambda admin, user, show, booking: cancel_show(admin.id, show.id, f.now()),
+        10,
+    ),
+}
+
+
+@pytest.mark.parametrize("path", CANCELLATIONS)
+def test_no_cancellation_refunds_a_used_ticket(backend: str, ctx: Flask, path: str) -> None:
+    cancel, each = CANCELLATIONS[path]
+    admin, user, show, booking = _half_used_booking()
+    assert balance(user.id) == 100 - 40 + 8
+
+    cancel(admin, user, show, booking)
+
+    assert balance(user.id) == 100 - 40 + 8 + 2 * each  # A3 and A4 only
+    db.session.expire_all()
+    tickets = {t.seat.label: t for t in db.session.get(Booking, booking.id).tickets}  # type: ignore[union-attr]
+    assert (tickets["A2"].status, tickets["A2"].refund_coins) == ("active", None)
+    assert tickets["A2"].checked_in_at is not None
+    assert [tickets[s].status for s in ("A1", "A3", "A4")] == ["cancelled"] * 3
+    # Nothing is left to refund: every path says the remaining ticket was used.
+    for again in ("customer cancels the whole booking", "admin cancels the booking"):
+        with pytest.raises(DomainError, match="used at the door|cancelled this show"):
+            CANCELLATIONS[again][0](admin, user, show, booking)
+    assert balance(user.id) == 100 - 40 + 8 + 2 * each
+
+
+def _email_lines(message: OutboxMessage) -> list[str]:
+    return [line.strip() for line in message.body_text.splitlines() if line.startswith("  - row")]
+
+
+@pytest.mark.parametrize("path", CANCELLATIONS)
+def test_each_cancellation_email_lists_exactly_what_it_cancelled_and_refunded(
+    backend: str, ctx: Flask, path: str
+) -> None:
+    cancel, each = CANCELLATIONS[path]
+    admin, user, show, booking = _half_used_booking()
+
+    cancel(admin, user, show, booking)
+
+    message = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first()
+    assert message is not None and message.to_address == user.email
+    assert _email_lines(message) == [
+        f"- row A, seat {n} (standard), paid 10 coins, refunded {each} coins" for n in (3, 4)
+    ]
+    refund = db.session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.booking_id == booking.id, LedgerEntry.kind == "refund")
+        .order_by(LedgerEntry.id.desc())
+    ).first()
+    assert refund is not None and refund.amount_coins == 2 * each
+    assert f"{2 * each} coins" in message.body_text  # the total, as the ledger has it
+    if message.kind == "booking_cancelled_by_admin":
+        assert "Seat A2 was already used at the door, so it was not refunded." in message.body_text

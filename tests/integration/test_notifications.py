@@ -104,7 +104,7 @@ def test_admin_cancellation_notice_says_full_refund_and_reason(ctx: Flask, backe
     booking = factories.make_booking(user, factories.make_show(), ("A1",), price=12)
     with write_transaction():
         queue_admin_cancellation_notice(
-            booking.id, 12, factories.now(), reason="Projector <broken>"
+            booking.id, [booking.tickets[0].id], 12, factories.now(), reason="Projector <broken>"
         )
 
     [message] = _outbox()

@@ -136,7 +136,9 @@ def test_cancellation_and_admin_notices_arrive(app: Flask, backend: str, inbox: 
             ticket.refund_coins = 8
             queue_cancellation_notice(seeded.booking_id, [ticket.id], 8, now)
         with write_transaction():
-            queue_admin_cancellation_notice(seeded.booking_id, 10, now, reason="Projector fault")
+            queue_admin_cancellation_notice(
+                seeded.booking_id, [ticket.id], 10, now, reason="Projector fault"
+            )
         assert send_pending(utcnow()).sent == 2
 
     customer, admin = inbox.to(seeded.email)

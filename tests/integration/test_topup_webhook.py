@@ -269,6 +269,68 @@ def test_a_foreign_or_tampered_session_credits_nothing(
     assert balance(app, user_id) == 1500
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("[]", id="list"),
+        pytest.param("null", id="null"),
+        pytest.param('"checkout.session.completed"', id="string"),
+        pytest.param("12", id="number"),
+        pytest.param('{"type": 7}', id="type-not-text"),
+        pytest.param('{"type": "checkout.session.completed", "data": []}', id="data-list"),
+        pytest.param('{"type": "checkout.session.completed", "data": "x"}', id="data-text"),
+        pytest.param(
+            '{"type": "checkout.session.completed", "data": {"object": [1]}}', id="object-list"
+        ),
+        pytest.param(
+            '{"type": "checkout.session.completed", "data": {"object": '
+            '{"id": "cs_\\u0000", "payment_status": "paid"}}}',
+            id="nul-in-id",
+        ),
+        pytest.param('{"type": "checkout.session.\\ud800"}', id="lone-surrogate"),
+        pytest.param("{not json", id="not-json"),
+    ],
+)
+def test_a_signed_body_that_is_not_an_event_is_400(
+    app: Flask, client: FlaskClient, body: str
+) -> None:
+    """A correctly signed delivery whose JSON isn't an event object is refused, not a 500."""
+    user_id = customer(app)
+
+    response = deliver(client, body)
+
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "Bad payload."}
+    assert balance(app, user_id) == 1500
+
+
+PACK1 = {"pack_id": "pack1", "coins": "500"}
+
+
+@pytest.mark.parametrize(
+    "session",
+    [
+        pytest.param({"id": "cs_" + "x" * 300}, id="id-longer-than-the-column"),
+        pytest.param({"id": ""}, id="empty-id"),
+        pytest.param({"id": 12}, id="id-not-text"),
+        pytest.param({"metadata": PACK1 | {"user_id": "9" * 30}}, id="huge-user-id"),
+        pytest.param({"metadata": PACK1 | {"user_id": "-1"}}, id="negative-user-id"),
+        pytest.param({"metadata": ["user_id"]}, id="metadata-list"),
+    ],
+)
+def test_a_signed_session_with_odd_fields_is_ignored(
+    app: Flask, client: FlaskClient, session: dict[str, Any]
+) -> None:
+    """Not one of our sessions, or not one we could ever store: nothing is credited."""
+    user_id = customer(app)
+    obj = stripe_session(user_id, "cs_test_odd") | session
+
+    response = deliver(client, checkout_event(obj))
+
+    assert (response.status_code, response.get_json()["outcome"]) == (200, "ignored")
+    assert balance(app, user_id) == 1500
+
+
 def test_a_paid_amount_that_differs_from_the_recorded_price_is_not_credited(
     app: Flask, client: FlaskClient
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -18,8 +17,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ...forms import AppForm
 
-class AdminForm(FlaskForm):
+
+class AdminForm(AppForm):
     class Meta:
         csrf = False  # CSRFProtect already refused a POST without a valid token
 

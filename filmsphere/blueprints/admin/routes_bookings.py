@@ -8,18 +8,19 @@ from werkzeug.wrappers import Response
 from ...security import admin_required
 from ...services.admin_bookings import booking_detail, search_bookings
 from ...services.errors import DomainError
-from .base import actor_id, arg_date, arg_int, bp, now
+from .base import actor_id, arg_date, bp, now
 from .forms import ReasonForm
 
 
 @bp.get("/bookings")
 @admin_required
 def bookings() -> str:
-    """Search bookings by reference, customer (email or username), show id or show date."""
+    """Search bookings by reference, customer (email or username), film title or show
+    number, and show date."""
     filters = {
         "reference": request.args.get("reference", ""),
         "customer": request.args.get("customer", ""),
-        "show_id": arg_int("show"),
+        "show": request.args.get("show", ""),
         "day": arg_date("date"),
     }
     searched = any(v not in (None, "") for v in filters.values())
@@ -43,7 +44,7 @@ def booking(booking_id: int) -> tuple[str, int]:
 @bp.post("/bookings/<int:booking_id>/cancel")
 @admin_required
 def booking_cancel(booking_id: int) -> Response | tuple[str, int]:
-    """Cancel every active ticket of a booking with a 100 % refund and an email."""
+    """Cancel every active ticket not used at the door with a 100 % refund and an email."""
     from ...services.cancellation import cancel_booking_by_admin
 
     form = ReasonForm()
@@ -52,10 +53,13 @@ def booking_cancel(booking_id: int) -> Response | tuple[str, int]:
             "admin/message.html", title="Cancel booking", error=form.first_error()
         ), 422
     try:
-        refunded = cancel_booking_by_admin(actor_id(), booking_id, now(), form.reason.data or "")
+        done = cancel_booking_by_admin(actor_id(), booking_id, now(), form.reason.data or "")
     except DomainError as exc:
         return render_template(
             "admin/message.html", title="Cancel booking", error=exc.message
         ), exc.status
-    flash(f"The booking was cancelled and {refunded} coins were refunded.", "success")
+    message = f"Cancelled {done.tickets} ticket(s) and refunded {done.refunded_coins} coins."
+    if done.used_seats:
+        message += f" Used at the door, kept and not refunded: {', '.join(done.used_seats)}."
+    flash(message, "success")
     return redirect(url_for("admin.booking", booking_id=booking_id), 303)

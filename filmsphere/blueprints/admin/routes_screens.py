@@ -7,6 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from ... import MAX_DB_INT
 from ...extensions import db
 from ...htmx import is_partial_request
 from ...models import Screen
@@ -102,10 +103,13 @@ def screen_new() -> Response | tuple[str, int]:
 
 
 def _form_int(name: str) -> int | None:
+    """A whole number from the form; None when missing, malformed or beyond the database's
+    integers (an id that large can't exist, and PostgreSQL would refuse to compare it)."""
     try:
-        return int(request.form.get(name) or "")
+        value = int(request.form.get(name) or "")
     except ValueError:
         return None
+    return value if -MAX_DB_INT <= value <= MAX_DB_INT else None
 
 
 def _safe(layout: str) -> str:

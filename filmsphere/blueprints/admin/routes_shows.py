@@ -185,9 +185,14 @@ def show_cancel(show_id: int) -> Response | tuple[str, int]:
         return render_template("admin/message.html", title="Cancel show", error=exc.message), (
             exc.status
         )
-    flash(
+    message = (
         f"The show was cancelled: {result.bookings} booking(s), {result.tickets} ticket(s), "
-        f"{result.refunded_coins} coins refunded in full.",
-        "success",
+        f"{result.refunded_coins} coins refunded in full."
     )
+    if result.used_tickets:
+        message += (
+            f" {result.used_tickets} ticket(s) already used at the door were kept and not "
+            "refunded (each booking's page shows which)."
+        )
+    flash(message, "success")
     return redirect(url_for("admin.show_edit", show_id=show_id), 303)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
+
+from ...forms import AppForm
 
 USERNAME_HINT = "3 to 32 characters: letters, digits, '_', '.' and '-'."
 PASSWORD_HINT = (
@@ -13,7 +14,7 @@ PASSWORD_HINT = (
 )
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(AppForm):
     email = EmailField(
         "Email address", validators=[DataRequired("Enter your email address."), Length(max=254)]
     )
@@ -32,7 +33,7 @@ class RegisterForm(FlaskForm):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     login = StringField(
         "Email or username", validators=[DataRequired("Enter your email or username.")]
     )
@@ -41,7 +42,7 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class VerifyForm(FlaskForm):
+class VerifyForm(AppForm):
     email = EmailField("Email address", validators=[Length(max=254)])
     code = StringField(
         "6-digit code",
@@ -53,24 +54,24 @@ class VerifyForm(FlaskForm):
     next = HiddenField()
 
 
-class ResendForm(FlaskForm):
+class ResendForm(AppForm):
     email = EmailField("Email address", validators=[Length(max=254)])
     next = HiddenField()
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(AppForm):
     email = EmailField(
         "Email address", validators=[DataRequired("Enter your email address."), Length(max=254)]
     )
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(AppForm):
     password = PasswordField(
         "New password", validators=[DataRequired("Choose a new password."), Length(max=200)]
     )
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(AppForm):
     current_password = PasswordField(
         "Current password", validators=[DataRequired("Enter your current password.")]
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ...forms import AppForm
 
-class CheckoutForm(FlaskForm):
+
+class CheckoutForm(AppForm):
     """The basket's "Pay N coins" button. The one-time token makes a double submit land on
     the same booking instead of charging twice."""
 
@@ -22,9 +23,14 @@ class CheckoutForm(FlaskForm):
             Regexp(r"^[A-Za-z0-9_-]+$"),
         ]
     )
+    # The seat ids the basket showed: if another tab paid them first, say which booking.
+    seats = HiddenField(validators=[Length(max=200), Regexp(r"^[0-9,]*$")])
+
+    def seen_seat_ids(self) -> list[int]:
+        return [int(part) for part in (self.seats.data or "").split(",") if 0 < len(part) < 10]
 
 
-class CancelForm(FlaskForm):
+class CancelForm(AppForm):
     """Which tickets of a booking to cancel; `confirm` is set by the final button only."""
 
     class Meta:
@@ -60,4 +66,4 @@ def selection_key(ticket_ids: list[int] | None, refund_total: int) -> str:
 def quoted_refund(key: str | None) -> int | None:
     """The refund total inside a selection key, or None when the key is malformed."""
     _, _, total = (key or "").rpartition(":")
-    return int(total) if total.isdigit() else None
+    return int(total) if total.isdigit() and len(total) <= 9 else None

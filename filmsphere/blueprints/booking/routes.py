@@ -28,9 +28,15 @@ from ...htmx import is_partial_request, trigger
 from ...models import utcnow
 from ...security import verified_required
 from ...services.bookings import get_booking, list_bookings
-from ...services.cancellation import QuoteChanged, RefundQuote, cancel_tickets, quote_refund
+from ...services.cancellation import (
+    QuoteChanged,
+    RefundQuote,
+    cancel_tickets,
+    cancellable_booking,
+    quote_refund,
+)
 from ...services.checkout import checkout as pay
-from ...services.errors import AlreadyDone, DomainError, NotFound
+from ...services.errors import AlreadyDone, AlreadyPaid, DomainError, NotFound
 from ...services.holds import toggle_hold
 from ...services.seatmap import SeatMap, build_seat_map, get_show
 from ...templating import format_category, format_coins
@@ -264,13 +270,26 @@ def checkout(show_id: int) -> BaseResponse:
             show_id, 422, "The payment form was incomplete. Reload the page and try again."
         )
     try:
-        booking = pay(current_user.id, show_id, utcnow(), form.checkout_token.data)
+        booking = pay(
+            current_user.id,
+            show_id,
+            utcnow(),
+            form.checkout_token.data,
+            form.seen_seat_ids(),
+        )
     except NotFound:
         abort(404)
+    except AlreadyPaid as exc:  # a second tab: show the booking the first one made
+        flash(exc.message, "info")
+        return _to_booking(exc.reference)
     except DomainError as exc:
         return _checkout_refused(show_id, exc.status, exc.message)
     flash(f"Paid {format_coins(booking.total_coins)} — enjoy the film!", "success")
-    target = booking_url(booking.reference)
+    return _to_booking(booking.reference)
+
+
+def _to_booking(reference: str) -> BaseResponse:
+    target = booking_url(reference)
     if is_partial_request():
         response = Response(status=204)
         response.headers["HX-Redirect"] = target
@@ -314,16 +333,19 @@ def cancel(reference: str) -> Any:
     """Pick tickets, see the refund quote, confirm. Another user's booking is a 404; a
     second cancel refunds nothing more."""
     try:
-        booking = get_booking(current_user.id, reference)
+        booking = cancellable_booking(current_user.id, reference, utcnow())
     except NotFound:
         abort(404)
+    except AlreadyDone as exc:
+        if request.method == "POST":  # a repeated confirm: say so where the booking is
+            flash(exc.message, "info")
+            return redirect(booking_url(reference.strip().upper()), 303)
+        return _cannot_cancel(reference, exc)
+    except DomainError as exc:
+        return _cannot_cancel(reference, exc)
     active = [t for t in booking.tickets if t.is_cancellable]
     active_ids = [t.id for t in active]
     detail_url = booking_url(booking.reference)
-
-    if request.method == "POST" and not active:
-        flash("This booking is already cancelled — nothing more was refunded.", "info")
-        return redirect(detail_url, 303)
 
     if request.method == "POST":
         form = CancelForm()
@@ -343,7 +365,7 @@ def cancel(reference: str) -> Any:
     errors: list[str] = []
     chosen = sorted(set(form.tickets.data or []))
     ids = form.selected_ids(active_ids)
-    if active and ids == []:
+    if ids == []:
         errors.append("Tick the tickets to cancel, or the whole booking.")
     unknown = [i for i in chosen if i not in active_ids] if ids is not None else []
 
@@ -386,7 +408,7 @@ def cancel(reference: str) -> Any:
 
     quote: RefundQuote | None = None
     quote_error = None
-    if active and not errors:
+    if not errors:
         try:
             quote = quote_refund(current_user.id, booking.reference, ids, utcnow())
         except NotFound:
@@ -396,7 +418,6 @@ def cancel(reference: str) -> Any:
     context = {
         "booking": booking,
         "form": form,
-        "active": active,
         "quote": quote,
         "quote_error": quote_error or (errors[0] if errors else None),
         "quoted_key": selection_key(ids, quote.refund_total) if quote is not None else "",
@@ -408,4 +429,21 @@ def cancel(reference: str) -> Any:
         template = "booking/_refund_quote.html" if request.method == "GET" else None
         template = template or "booking/_cancel_form.html"
         return render_template(template, **context), status
+    return render_template("booking/cancel.html", **context), status
+
+
+def _cannot_cancel(reference: str, refusal: DomainError) -> Any:
+    """The cancel page with the one reason nothing can be cancelled, and no form. A GET
+    only looked, so it is a 200; a POST answers the refusal's status (409)."""
+    booking = get_booking(current_user.id, reference)
+    status = 200 if request.method == "GET" else refusal.status
+    context = {
+        "booking": booking,
+        "refusal": refusal.message,
+        "detail_url": booking_url(booking.reference),
+    }
+    if is_partial_request():
+        # Whether the quote or the form asked, the refusal takes the form's place.
+        html = render_template("booking/_cancel_refused.html", **context)
+        return html, status, {"HX-Retarget": "#cancel-form", "HX-Reswap": "outerHTML"}
     return render_template("booking/cancel.html", **context), status

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import SearchField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Length, Optional
 
+from ...forms import AppForm
 from ...services.catalogue import FilterOptions
 
 
-class MovieFilterForm(FlaskForm):
+class MovieFilterForm(AppForm):
     class Meta:
         csrf = False
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
+
+from ...forms import AppForm
 
 ANY_SHOW = 0
 
 
-class CheckInForm(FlaskForm):
+class CheckInForm(AppForm):
     class Meta:
         csrf = False  # CSRFProtect already checked the request
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ...forms import AppForm
 
-class TopUpForm(FlaskForm):
+
+class TopUpForm(AppForm):
     # CSRF is enforced app-wide by CSRFProtect; the form only validates the fields.
     class Meta:
         csrf = False

@@ -57,6 +57,19 @@
     enableWhenDue();
   }
 
+  // The cancel form: "Whole booking" and single tickets exclude each other, so the ticks
+  // always show what would be cancelled. Capturing runs this before htmx asks for the quote.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    var form = box.form;
+    if (!form || form.id !== "cancel-form" || box.type !== "checkbox" || !box.checked) { return; }
+    if (box.name === "whole") {
+      form.querySelectorAll('input[name="tickets"]').forEach(function (ticket) { ticket.checked = false; });
+    } else if (box.name === "tickets" && form.elements.whole) {
+      form.elements.whole.checked = false;
+    }
+  }, true);
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches || !form.matches("form[data-logout]") || !("caches" in window)) { return; }
