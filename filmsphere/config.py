@@ -128,6 +128,9 @@ class Config:
         self.MAIL_BATCH_SIZE = env_int("MAIL_BATCH_SIZE", 50)
         self.MAIL_TIMEOUT_SECONDS = env_int("MAIL_TIMEOUT_SECONDS", 30)
 
+        # While the database can't be reached pages answer 503 with this Retry-After.
+        self.DATABASE_RETRY_AFTER_SECONDS = env_int("DATABASE_RETRY_AFTER_SECONDS", 5)
+
         # Stripe top-up (optional; off without a secret key).
         self.STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
         self.STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, current_app, request, session
 from flask_login import current_user, login_required
 
 from .models import Role
@@ -74,7 +74,11 @@ def register_security_headers(app: Flask) -> None:
 
 
 def _is_private() -> bool:
-    return bool(getattr(current_user, "is_authenticated", False))
+    """Whether the response belongs to a signed-in visitor. Read from the session and the
+    remember cookie, not by loading the user: a response that never needed the account
+    must not fail on it (while the database is down, every response would)."""
+    remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    return "_user_id" in session or remember in request.cookies
 
 
 def verified_required(view: F) -> F:

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from filmsphere import create_app
 from filmsphere.extensions import db, limiter
 
-from .support.postgres import PostgresUnavailable, start_cluster
+from .support.postgres import Cluster, PostgresUnavailable, start_cluster
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -68,6 +68,33 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | Non
         yield url
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, str]]:
+    """A migrated PostgreSQL cluster of the module's own, for tests that stop and start it
+    (the `restartable` fixture); yields the cluster and the database URL."""
+    try:
+        cluster = start_cluster(max_connections=40)
+    except PostgresUnavailable as exc:
+        require(False, f"PostgreSQL is not available: {exc}")
+        raise
+    try:
+        url = cluster.createdb("restartable")
+        migrate(url, tmp_path_factory.mktemp("restartable-instance"))
+        yield cluster, url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def restartable(own_postgres: tuple[Cluster, str]) -> Iterator[Cluster]:
+    """The module's own cluster, running again and emptied after each test."""
+    cluster, url = own_postgres
+    yield cluster
+    if not cluster.running:
+        cluster.start()
+    _truncate_postgres(url)
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +188,7 @@ def app(database_url: str, tmp_path: Path, app_overrides: dict[str, Any]) -> Ite
         limiter.reset()
     yield app
     with app.app_context():
-        _assert_ledger_balanced()
+        assert_ledger_balanced()
         db.session.remove()
         db.engine.dispose()
 
@@ -174,7 +201,7 @@ def ctx(app: Flask) -> Iterator[Flask]:
         db.session.remove()
 
 
-def _assert_ledger_balanced() -> None:
+def assert_ledger_balanced() -> None:
     """After every test: every wallet's balance equals the sum of its ledger entries."""
     from filmsphere.services.wallet import unbalanced_wallets
 

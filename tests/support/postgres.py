@@ -9,7 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -52,6 +52,8 @@ class Cluster:
     port: int
     bindir: Path
     run_as: str | None
+    options: list[str] = field(default_factory=list)
+    running: bool = False
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
@@ -77,6 +79,50 @@ class Cluster:
             capture_output=True,
         )
         return self.url(name)
+
+    def start(self) -> None:
+        """Start the server (again) and wait until it accepts connections."""
+        log = self.datadir.parent / "log"
+        result = subprocess.run(
+            self._cmd(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(log),
+                "-o",
+                " ".join(self.options),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ),
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            text = log.read_text() if log.exists() else ""
+            raise PostgresUnavailable(f"pg_ctl start failed: {result.stderr}\n{text}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                self.running = True
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise PostgresUnavailable("PostgreSQL did not start listening")
+
+    def halt(self) -> None:
+        """Shut the server down as an operator's restart does (fast mode: open sessions
+        are ended, their transactions rolled back), keeping the data for start()."""
+        subprocess.run(
+            self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w")
+            + ["stop"],
+            check=True,
+            capture_output=True,
+        )
+        self.running = False
 
     def stop(self) -> None:
         subprocess.run(
@@ -108,7 +154,18 @@ def start_cluster(
     if run_as:
         entry = pwd.getpwnam(run_as)
         os.chown(base, entry.pw_uid, entry.pw_gid)
-    cluster = Cluster(datadir=datadir, port=free_port(), bindir=bindir, run_as=run_as)
+    port = free_port()
+    options = [
+        f"-p {port}",
+        "-c listen_addresses=127.0.0.1",
+        f"-c unix_socket_directories={base}",
+        f"-c max_connections={max_connections}",
+        "-c shared_buffers=128MB",
+    ]
+    if not durable:
+        options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+    options += [f"-c {name}={value}" for name, value in (settings or {}).items()]
+    cluster = Cluster(datadir=datadir, port=port, bindir=bindir, run_as=run_as, options=options)
     subprocess.run(
         cluster._cmd(
             str(bindir / "initdb"),
@@ -125,41 +182,5 @@ def start_cluster(
         check=True,
         capture_output=True,
     )
-    options = [
-        f"-p {cluster.port}",
-        "-c listen_addresses=127.0.0.1",
-        f"-c unix_socket_directories={base}",
-        f"-c max_connections={max_connections}",
-        "-c shared_buffers=128MB",
-    ]
-    if not durable:
-        options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-    options += [f"-c {name}={value}" for name, value in (settings or {}).items()]
-    result = subprocess.run(
-        cluster._cmd(
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(datadir),
-            "-l",
-            str(base / "log"),
-            "-o",
-            " ".join(options),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ),
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        log = (base / "log").read_text() if (base / "log").exists() else ""
-        raise PostgresUnavailable(f"pg_ctl start failed: {result.stderr}\n{log}")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", cluster.port), timeout=1).close()
-            return cluster
-        except OSError:
-            time.sleep(0.1)
-    raise PostgresUnavailable("PostgreSQL did not start listening")
+    cluster.start()
+    return cluster

@@ -20,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from werkzeug.security import safe_join
 
-from ...errors import render_error
+from ...errors import discard_session, render_error
 from ...extensions import db
 from ...htmx import is_partial_request
 from ...models import Movie, utcnow
@@ -190,11 +190,13 @@ def poster(movie_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/healthz")
-def healthz() -> tuple[dict[str, str], int]:
-    """Liveness with a database round trip; 503 when the database does not answer."""
+def healthz() -> tuple[dict[str, str], int, dict[str, str]]:
+    """Liveness with a database round trip; 503 (with Retry-After) when the database does
+    not answer."""
     try:
         db.session.execute(text("SELECT 1")).scalar_one()
     except Exception:  # noqa: BLE001 - any database failure means "not healthy"
-        db.session.rollback()
-        return {"status": "error", "database": "unreachable"}, 503
-    return {"status": "ok", "database": "ok"}, 200
+        discard_session()
+        retry = str(current_app.config["DATABASE_RETRY_AFTER_SECONDS"])
+        return {"status": "error", "database": "unreachable"}, 503, {"Retry-After": retry}
+    return {"status": "ok", "database": "ok"}, 200, {}

@@ -15,10 +15,9 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, reque
 from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
-from sqlalchemy.exc import InterfaceError, OperationalError
 
-from ...errors import render_error
-from ...extensions import csrf, db, limiter
+from ...errors import DATABASE_UNAVAILABLE, discard_session, render_error
+from ...extensions import csrf, limiter
 from ...models import TopUp, utcnow
 from ...services import topup as topup_service
 from ...services.errors import DomainError
@@ -84,22 +83,15 @@ def webhook() -> ResponseReturnValue:
         return jsonify(error=exc.message), 400
     try:
         outcome = topup_service.handle_event(event, utcnow())
-    except (OperationalError, InterfaceError):
+    except DATABASE_UNAVAILABLE:
         log.exception("Stripe event %s not applied: database unavailable", event.get("id"))
-        _discard_session()
+        discard_session()
         return jsonify(error="Database unavailable; please retry."), 503
     except DomainError as exc:  # e.g. the customer has no wallet: Stripe keeps retrying
         log.error("Stripe event %s not applied: %s", event.get("id"), exc.message)
         return jsonify(error=exc.message), exc.status
     log.info("Stripe event %s (%s): %s", event.get("id"), event["type"], outcome)
     return jsonify(received=True, outcome=outcome), 200
-
-
-def _discard_session() -> None:
-    try:
-        db.session.rollback()
-    except (OperationalError, InterfaceError):
-        db.session().invalidate()
 
 
 # --- the wallet page's panel -----------------------------------------------------------------

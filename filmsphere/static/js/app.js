@@ -40,8 +40,6 @@
   window.addEventListener("resize", focusableScrollers);
   document.addEventListener("htmx:afterSettle", focusableScrollers);
 
-  // Tickets saved for offline use belong to this account: forget them before logging out
-  // (the service worker also drops them when it sees the logout request).
   // A button disabled until a given time (the wallet's refill): enable it when it comes.
   // The server still decides; a fast client clock only means its refusal is shown.
   function enableWhenDue(root) {
@@ -70,6 +68,18 @@
     }
   }, true);
 
+  // While the database is away htmx requests get a 503 notice (out of band, into the
+  // flash region); the first answer after that which isn't a server error takes it away.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || xhr.status === 0 || xhr.status >= 500) { return; }
+    document.querySelectorAll("[data-service-notice]").forEach(function (notice) {
+      notice.remove();
+    });
+  });
+
+  // Tickets saved for offline use belong to this account: forget them before logging out
+  // (the service worker also drops them when it sees the logout request).
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches || !form.matches("form[data-logout]") || !("caches" in window)) { return; }
