@@ -118,15 +118,21 @@ class Config:
         self.MAIL_DEFAULT_SENDER = env(
             "MAIL_DEFAULT_SENDER", "FilmSphere <tickets@filmsphere.local>"
         )
-        self.MAIL_MAX_ATTEMPTS = env_int("MAIL_MAX_ATTEMPTS", 8)
+        # A failed try waits base * 2^attempts, at most MAIL_RETRY_MAX_SECONDS; tries go on
+        # until the horizon (only a permanent 5xx refusal ends them sooner).
         self.MAIL_RETRY_BASE_SECONDS = env_int("MAIL_RETRY_BASE_SECONDS", 30)
+        self.MAIL_RETRY_MAX_SECONDS = env_int("MAIL_RETRY_MAX_SECONDS", 900)
+        self.MAIL_RETRY_HORIZON_HOURS = env_int("MAIL_RETRY_HORIZON_HOURS", 72)
         # Wake a background sender thread in the web process after a commit that queued
         # mail (cron's `flask send-mail` catches anything left). Tests send explicitly.
         self.MAIL_SEND_AFTER_COMMIT = env_bool("MAIL_SEND_AFTER_COMMIT", True)
         self.MAIL_SENDER_POLL_SECONDS = env_int("MAIL_SENDER_POLL_SECONDS", 60)
-        self.MAIL_LEASE_SECONDS = env_int("MAIL_LEASE_SECONDS", 300)
+        # A sender's claim on a message; renewed while it works, so it only runs out when
+        # the sender is gone. One message's SMTP exchange may take MAIL_TIMEOUT_SECONDS at
+        # most (cut off after that), which must fit in half a lease.
+        self.MAIL_LEASE_SECONDS = env_int("MAIL_LEASE_SECONDS", 30)
         self.MAIL_BATCH_SIZE = env_int("MAIL_BATCH_SIZE", 50)
-        self.MAIL_TIMEOUT_SECONDS = env_int("MAIL_TIMEOUT_SECONDS", 30)
+        self.MAIL_TIMEOUT_SECONDS = env_int("MAIL_TIMEOUT_SECONDS", 10)
 
         # While the database can't be reached pages answer 503 with this Retry-After.
         self.DATABASE_RETRY_AFTER_SECONDS = env_int("DATABASE_RETRY_AFTER_SECONDS", 5)
@@ -170,6 +176,12 @@ class Config:
             )
         if self.MAIL_BACKEND not in {"smtp", "console"}:
             raise ConfigError("FILMSPHERE_MAIL_BACKEND must be 'smtp' or 'console'")
+        if not 0 < 2 * self.MAIL_TIMEOUT_SECONDS <= self.MAIL_LEASE_SECONDS:
+            raise ConfigError(
+                "FILMSPHERE_MAIL_TIMEOUT_SECONDS must be positive and at most half of "
+                "FILMSPHERE_MAIL_LEASE_SECONDS: a message's SMTP exchange has to end well "
+                "before its sender's lease can run out, or another sender could send it too."
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k.isupper()} | {

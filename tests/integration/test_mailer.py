@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +14,22 @@ import pytest
 import zxingcpp
 from aiosmtpd.controller import Controller
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from filmsphere.extensions import db
 from filmsphere.models import OutboxMessage
 from filmsphere.models.types import utcnow
-from filmsphere.services.mailer import background_sender, send_pending
+from filmsphere.services.mailer import background_sender, retry_delay, send_pending
 from filmsphere.services.notifications import QrAttachment
 from filmsphere.services.outbox import Attachment, queue_email
 from filmsphere.services.transaction import set_race_hook, write_transaction
 
 from ..conftest import get_csrf, make_app
 from ..support.postgres import free_port
-from ..support.smtp import Inbox, smtp_server
+from ..support.smtp import GatedInbox, Inbox, SlowInbox, running, smtp_server, subject_of
+from ..support.tcp_proxy import TcpProxy
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -42,7 +45,7 @@ def port() -> int:
 
 @pytest.fixture
 def app_overrides(port: int) -> dict[str, Any]:
-    return {"MAIL_PORT": port, "MAIL_RETRY_BASE_SECONDS": 10, "MAIL_MAX_ATTEMPTS": 3}
+    return {"MAIL_PORT": port, "MAIL_RETRY_BASE_SECONDS": 10, "MAIL_RETRY_MAX_SECONDS": 3600}
 
 
 class FakeUser:
@@ -98,17 +101,60 @@ def test_server_down_then_back_sends_each_message_once(backend: str, ctx: Flask,
     assert all(row.status == "sent" and row.sent_at == later for row in rows())
 
 
-def test_gives_up_after_max_attempts(backend: str, ctx: Flask) -> None:
+def fail_until(now: datetime, end: datetime) -> list[timedelta]:
+    """Let the one queued message fail (nothing listens) at each of its tries until `end`;
+    returns the waits between tries."""
+    waits = []
+    while now < end:
+        assert send_pending(now).sent == 0
+        (row,) = rows()
+        if row.status != "pending":
+            break
+        waits.append(row.next_attempt_at - now)
+        now = row.next_attempt_at
+    return waits
+
+
+def test_a_failing_message_is_retried_at_a_capped_interval_until_the_horizon(
+    backend: str, ctx: Flask
+) -> None:
+    """No "max attempts": waits double from the base up to the cap and the tries go on
+    until MAIL_RETRY_HORIZON_HOURS; the first try after that gives the message up."""
     queue(1)
-    now = utcnow()
-    outcomes = []
-    for _ in range(3):
-        result = send_pending(now)
-        outcomes.append((result.retrying, result.failed))
-        now += timedelta(hours=1)
-    assert outcomes == [(1, 0), (1, 0), (0, 1)]
+    queued = rows()[0].created_at
+    horizon = queued + timedelta(hours=ctx.config["MAIL_RETRY_HORIZON_HOURS"])
+    waits = fail_until(queued, horizon + timedelta(days=1))
+    cap = timedelta(seconds=ctx.config["MAIL_RETRY_MAX_SECONDS"])  # 1 h in this module
+    assert waits[:3] == [timedelta(seconds=20), timedelta(seconds=40), timedelta(seconds=80)]
+    assert max(waits) == cap and waits[-1] == cap
+    assert waits == sorted(waits)
     (row,) = rows()
-    assert row.status == "failed" and row.attempts == 3 and row.last_error
+    assert row.status == "failed" and row.attempts == len(waits) + 1
+    assert row.failed_at is not None and horizon <= row.failed_at < horizon + cap
+    assert row.last_error and "Connection" in row.last_error
+
+
+def test_mail_is_delivered_when_the_server_comes_back_after_two_days(
+    backend: str, ctx: Flask, port: int
+) -> None:
+    """The issue's case: confirmations were given up after about two hours of retries."""
+    queue(1)
+    start = rows()[0].created_at
+    fail_until(start, start + timedelta(days=2))
+    (row,) = rows()
+    assert row.status == "pending" and row.attempts > 40
+    with smtp_server(port) as (inbox, _):
+        assert send_pending(row.next_attempt_at).sent == 1
+    assert [str(m["Subject"]) for m in inbox.messages] == ["Message 0"]
+    assert rows()[0].status == "sent"
+
+
+def test_retry_delay_never_overflows() -> None:
+    """A week of tries every 15 minutes is ~700 attempts: 2^700 seconds must not reach
+    timedelta."""
+    config = {"MAIL_RETRY_BASE_SECONDS": 30, "MAIL_RETRY_MAX_SECONDS": 900}
+    assert retry_delay(1, config) == timedelta(seconds=60)
+    assert retry_delay(700, config) == timedelta(seconds=900)
 
 
 def test_mime_has_alternatives_inline_image_and_attachment(
@@ -320,8 +366,255 @@ def test_a_refused_recipient_fails_at_once_and_others_still_go(
     assert [str(m["To"]) for m in inbox.messages] == ["ann@example.com"]
 
 
+class DataRefusingInbox(Inbox):
+    """Refuses message "Message 0" for good (554) and "Message 1" for now (451)."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        subject = subject_of(envelope)
+        if subject == "Message 0":
+            return "554 5.6.0 Message content rejected"
+        if subject == "Message 1":
+            return "451 4.3.0 Try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_permanent_refusal_of_the_message_fails_it_and_a_temporary_one_retries(
+    backend: str, ctx: Flask, port: int
+) -> None:
+    queue(3)
+    with running(DataRefusingInbox(), port) as inbox:
+        result = send_pending(utcnow())
+    assert (result.sent, result.retrying, result.failed) == (1, 1, 1)
+    refused, later, delivered = rows()
+    assert refused.status == "failed" and "554" in (refused.last_error or "")
+    assert refused.failed_at is not None
+    assert later.status == "pending" and "451" in (later.last_error or "")
+    assert delivered.status == "sent"
+    assert [str(m["Subject"]) for m in inbox.messages] == ["Message 2"]
+
+
 def test_batches_continue_until_nothing_is_due(backend: str, ctx: Flask, port: int) -> None:
     queue(5)
     with smtp_server(port) as (inbox, _):
         assert send_pending(utcnow(), limit=2).sent == 5
     assert len(inbox.messages) == 5
+
+
+# --- leases: a live sender keeps its claim, a slow batch included ---------------------------
+
+SHORT_LEASE = {"MAIL_LEASE_SECONDS": 3, "MAIL_TIMEOUT_SECONDS": 1.5}
+
+
+def _slow_batch_with_a_second_sender(
+    database_url: str, tmp_path: Path, port: int
+) -> tuple[list[str], dict[str, int]]:
+    """Sender A claims ten messages that a slow server (0.5 s each) takes 5 s to accept,
+    longer than A's 3 s lease; sender B polls the outbox all the while. Returns the
+    subjects received and what each sender counted as sent."""
+    app = make_app(database_url, tmp_path, MAIL_PORT=port, **SHORT_LEASE)
+    with app.app_context():
+        queue(10)
+    sent: dict[str, int] = {}
+    errors: list[BaseException] = []
+    a_done = threading.Event()
+
+    def run(name: str, repeat: bool) -> None:
+        try:
+            with app.app_context():
+                total = send_pending(utcnow()).sent
+                while repeat and not a_done.is_set():
+                    time.sleep(0.1)
+                    total += send_pending(utcnow()).sent
+                sent[name] = total
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    try:
+        with running(SlowInbox(delay=0.5), port) as inbox:
+            a = threading.Thread(target=run, args=("A", False))
+            a.start()
+            assert inbox.first.wait(10)  # A has claimed the batch and is sending
+            b = threading.Thread(target=run, args=("B", True))
+            b.start()
+            a.join(60)
+            a_done.set()
+            b.join(60)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    assert not errors, errors
+    return [str(m["Subject"]) for m in inbox.messages], sent
+
+
+@pytest.mark.postgres_only
+def test_a_live_senders_lease_outlasts_a_slow_batch(
+    backend: str, ctx: Flask, database_url: str, tmp_path: Path, port: int
+) -> None:
+    """A renews its lease while it works, so B never takes (and sends again) a message A
+    still holds: every message arrives once, all of them sent by A."""
+    received, sent = _slow_batch_with_a_second_sender(database_url, tmp_path, port)
+    assert sorted(received) == sorted(f"Message {i}" for i in range(10))
+    assert sent == {"A": 10, "B": 0}
+    assert all(r.status == "sent" and r.claimed_by is None for r in rows())
+
+
+@pytest.mark.postgres_only
+def test_negative_control_without_kept_leases_a_slow_batch_goes_twice(
+    backend: str,
+    ctx: Flask,
+    database_url: str,
+    tmp_path: Path,
+    port: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With renewals (and the lease-bound cut-off) off, A's lease runs out mid-batch and
+    B sends A's last messages as well: the test above can fail."""
+    from filmsphere.services import mailer
+
+    monkeypatch.setattr(mailer, "KEEP_LEASES", False)
+    received, sent = _slow_batch_with_a_second_sender(database_url, tmp_path, port)
+    assert len(received) > 10 and sent["B"] > 0
+    assert set(received) == {f"Message {i}" for i in range(10)}
+
+
+# --- the database goes away while a message is with the SMTP server --------------------------
+
+
+def _database_outage_mid_send(
+    database_url: str, tmp_path: Path, port: int
+) -> tuple[GatedInbox, list[BaseException]]:
+    """A sender (through a proxy to PostgreSQL) is sending "Message 1" of three when the
+    database goes away; the SMTP server then accepts the message; the database comes back
+    a second later. Returns the inbox and what the sender raised."""
+    url = make_url(database_url)
+    assert url.port is not None
+    proxy = TcpProxy(url.port)
+    proxy.up()
+    proxied = url.set(port=proxy.port).render_as_string(hide_password=False)
+    app = make_app(proxied, tmp_path / "sender", MAIL_PORT=port, MAIL_LEASE_SECONDS=10)
+    with app.app_context():
+        queue(3)
+    raised: list[BaseException] = []
+
+    def sender() -> None:
+        with app.app_context():
+            try:
+                send_pending(utcnow())
+            except BaseException as exc:  # noqa: BLE001
+                raised.append(exc)
+            finally:
+                db.session.remove()
+
+    inbox = GatedInbox(hold="Message 1")
+    try:
+        with running(inbox, port):
+            thread = threading.Thread(target=sender)
+            thread.start()
+            assert inbox.in_flight.wait(10)
+            proxy.down()  # PostgreSQL restarts: every connection is gone
+            inbox.gate.set()  # ... and the SMTP server accepts the message meanwhile
+            time.sleep(1.0)
+            proxy.up()
+            thread.join(30)
+            assert not thread.is_alive()
+    finally:
+        inbox.gate.set()
+        proxy.down()
+        with app.app_context():
+            db.engine.dispose()
+    return inbox, raised
+
+
+@pytest.mark.postgres_only
+def test_a_database_restart_mid_send_does_not_send_that_message_twice(
+    backend: str, ctx: Flask, database_url: str, tmp_path: Path, port: int
+) -> None:
+    """The issue's duplicate: the sender keeps trying to mark the accepted message sent
+    while its lease holds, so nobody sends it again once the database is back."""
+    inbox, raised = _database_outage_mid_send(database_url, tmp_path, port)
+    assert raised == []
+    assert all(r.status == "sent" for r in rows())
+    with smtp_server(port) as (later, _):
+        assert send_pending(utcnow() + timedelta(hours=1)).sent == 0
+    assert sorted(str(m["Subject"]) for m in inbox.messages) == [f"Message {i}" for i in range(3)]
+    assert later.messages == []
+
+
+@pytest.mark.postgres_only
+def test_negative_control_a_sent_message_left_unrecorded_is_sent_again(
+    backend: str,
+    ctx: Flask,
+    database_url: str,
+    tmp_path: Path,
+    port: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without recording through the outage the pass ends with the database error, the
+    accepted message stays pending under its lease, and the next sender sends it again:
+    the one duplicate the issue saw."""
+    from filmsphere.services import mailer
+
+    monkeypatch.setattr(mailer, "RECORD_SENT_THROUGH_OUTAGES", False)
+    inbox, raised = _database_outage_mid_send(database_url, tmp_path, port)
+    assert len(raised) == 1 and isinstance(raised[0], OperationalError)
+    assert [r.status for r in rows()] == ["sent", "pending", "pending"]
+    with smtp_server(port) as (later, _):
+        assert send_pending(utcnow() + timedelta(seconds=11)).sent == 2  # lease over
+    delivered = [str(m["Subject"]) for m in [*inbox.messages, *later.messages]]
+    assert delivered.count("Message 1") == 2
+
+
+@pytest.mark.parametrize("keep_leases", [True, False], ids=["kept", "negative-control"])
+def test_a_sender_renews_its_lease_and_never_sends_a_row_it_lost(
+    backend: str,
+    database_url: str,
+    tmp_path: Path,
+    port: int,
+    keep_leases: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sender stalls after its first message past half its 2 s lease (as a paused
+    process would) while another sender takes "Message 2": it renews the rest before going
+    on, learns that row is gone, and sends the others only. Without kept leases it sends
+    the lost row as well."""
+    from filmsphere.services import mailer
+
+    monkeypatch.setattr(mailer, "KEEP_LEASES", keep_leases)
+    app = make_app(
+        database_url, tmp_path, MAIL_PORT=port, MAIL_LEASE_SECONDS=2, MAIL_TIMEOUT_SECONDS=1
+    )
+    stalled: list[bool] = []
+
+    def stall_while_another_sender_takes_a_row() -> None:
+        if stalled:
+            return
+        stalled.append(True)
+        time.sleep(1.2)
+        with db.engine.begin() as connection:
+            connection.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == ids[2])
+                .values(
+                    claimed_by="another-sender", next_attempt_at=utcnow() + timedelta(minutes=1)
+                )
+            )
+
+    set_race_hook("mailer.before_mark_sent", stall_while_another_sender_takes_a_row)
+    try:
+        with app.app_context():
+            ids = queue(4)
+            with smtp_server(port) as (inbox, _):
+                result = send_pending(utcnow())
+            states = [(r.subject, r.status, r.claimed_by) for r in rows()]
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        set_race_hook("mailer.before_mark_sent", None)
+    received = sorted(str(m["Subject"]) for m in inbox.messages)
+    if keep_leases:
+        assert received == ["Message 0", "Message 1", "Message 3"] and result.sent == 3
+        assert states[2] == ("Message 2", "pending", "another-sender")
+    else:
+        assert received == [f"Message {i}" for i in range(4)]

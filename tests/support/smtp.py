@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
@@ -28,14 +30,58 @@ class Inbox:
         return [m for m in self.messages if address in str(m["To"])]
 
 
+def subject_of(envelope: Any) -> str:
+    message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    return str(message["Subject"])
+
+
+class GatedInbox(Inbox):
+    """Holds its reply to the first message with subject `hold` until the test opens the
+    gate, so the test can act while a sender is in the middle of sending that message
+    (`in_flight` is set then). The message counts as received once the gate opens."""
+
+    def __init__(self, hold: str) -> None:
+        super().__init__()
+        self.hold = hold
+        self.in_flight = threading.Event()
+        self.gate = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if subject_of(envelope) == self.hold and not self.in_flight.is_set():
+            self.in_flight.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.gate.wait, 30)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class SlowInbox(Inbox):
+    """Takes `delay` seconds to accept each message, like a slow relay; `first` is set
+    when the first message arrives."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.first = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.first.set()
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
 @contextmanager
-def smtp_server(port: int | None = None) -> Iterator[tuple[Inbox, int]]:
-    """Run an SMTP server for the block; yields (inbox, port)."""
-    inbox = Inbox()
-    port = port or free_port()
+def running(inbox: Inbox, port: int) -> Iterator[Inbox]:
+    """Serve `inbox` (any Inbox subclass) on 127.0.0.1:`port` for the block."""
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield inbox, port
+        yield inbox
     finally:
         controller.stop()
+
+
+@contextmanager
+def smtp_server(port: int | None = None) -> Iterator[tuple[Inbox, int]]:
+    """Run an SMTP server for the block; yields (inbox, port)."""
+    port = port or free_port()
+    with running(Inbox(), port) as inbox:
+        yield inbox, port

@@ -94,3 +94,30 @@ print("ok")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    ("lease", "timeout"), [("30", "20"), ("30", "0"), ("8", "5")], ids=["long", "zero", "small"]
+)
+def test_an_smtp_exchange_must_fit_in_half_a_mail_lease(
+    monkeypatch: pytest.MonkeyPatch, lease: str, timeout: str
+) -> None:
+    """Otherwise a slow exchange could outlive its lease and another sender send it too."""
+    monkeypatch.setenv("FILMSPHERE_SECRET_KEY", "s3cret-from-env")
+    monkeypatch.setenv("FILMSPHERE_DATABASE_URL", "sqlite://")
+    monkeypatch.setenv("FILMSPHERE_MAIL_LEASE_SECONDS", lease)
+    monkeypatch.setenv("FILMSPHERE_MAIL_TIMEOUT_SECONDS", timeout)
+    with pytest.raises(ConfigError, match="at most half of FILMSPHERE_MAIL_LEASE_SECONDS"):
+        load_config()
+    monkeypatch.setenv("FILMSPHERE_MAIL_LEASE_SECONDS", str(2 * int(timeout) or 30))
+    monkeypatch.setenv("FILMSPHERE_MAIL_TIMEOUT_SECONDS", str(int(timeout) or 15))
+    load_config()  # half a lease exactly is enough
+
+
+def test_the_mail_defaults_keep_the_exchange_within_half_a_lease(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FILMSPHERE_SECRET_KEY", "s3cret-from-env")
+    monkeypatch.setenv("FILMSPHERE_DATABASE_URL", "sqlite://")
+    settings = load_config()
+    assert 2 * settings["MAIL_TIMEOUT_SECONDS"] <= settings["MAIL_LEASE_SECONDS"] == 30
