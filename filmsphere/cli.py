@@ -1,4 +1,4 @@
-"""Flask CLI commands; crontab.txt runs the periodic ones (cleanup, send-mail, audit-ledger)."""
+"""Flask CLI commands; crontab.txt runs the periodic ones (cleanup, send-mail, mail-health…)."""
 
 from __future__ import annotations
 
@@ -189,6 +189,41 @@ def watch_outbox(interval: float) -> None:
     click.echo("mail: stopped")
 
 
+@click.command("mail-health")
+@click.option(
+    "--stuck-minutes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stuck when a message has waited longer than this [default: MAIL_STUCK_MINUTES].",
+)
+@click.option(
+    "--failed-hours",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Report messages given up this recently [default: MAIL_FAILED_WINDOW_HOURS].",
+)
+@click.option("--quiet", is_flag=True, help="Print nothing when mail flows (for cron).")
+@with_appcontext
+def mail_health(stuck_minutes: int | None, failed_hours: int | None, quiet: bool) -> None:
+    """Exit 1 when mail is stuck or was given up recently, for cron and monitoring."""
+    from datetime import timedelta
+
+    from .services.admin_mail import outbox_health
+
+    health = outbox_health(
+        utcnow(),
+        stuck_after=timedelta(minutes=stuck_minutes) if stuck_minutes else None,
+        failed_within=timedelta(hours=failed_hours) if failed_hours else None,
+    )
+    problems = health.problems()
+    for line in problems:
+        click.echo(line, err=True)
+    if not quiet or problems:
+        click.echo(health.summary())
+    if problems:
+        sys.exit(1)
+
+
 @click.command("cleanup")
 @with_appcontext
 def cleanup() -> None:
@@ -199,7 +234,14 @@ def cleanup() -> None:
     click.echo(str(result))
 
 
-COMMANDS: list[click.Command] = [audit_ledger, seed_demo, create_admin, send_mail, cleanup]
+COMMANDS: list[click.Command] = [
+    audit_ledger,
+    seed_demo,
+    create_admin,
+    send_mail,
+    mail_health,
+    cleanup,
+]
 
 
 def register(app: Flask) -> None:

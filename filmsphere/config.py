@@ -123,6 +123,10 @@ class Config:
         self.MAIL_RETRY_BASE_SECONDS = env_int("MAIL_RETRY_BASE_SECONDS", 30)
         self.MAIL_RETRY_MAX_SECONDS = env_int("MAIL_RETRY_MAX_SECONDS", 900)
         self.MAIL_RETRY_HORIZON_HOURS = env_int("MAIL_RETRY_HORIZON_HOURS", 72)
+        # `flask mail-health` and /admin/mail: mail is stuck when a message has waited
+        # longer than this, and a message given up within the window is reported.
+        self.MAIL_STUCK_MINUTES = env_int("MAIL_STUCK_MINUTES", 30)
+        self.MAIL_FAILED_WINDOW_HOURS = env_int("MAIL_FAILED_WINDOW_HOURS", 24)
         # Wake a background sender thread in the web process after a commit that queued
         # mail (cron's `flask send-mail` catches anything left). Tests send explicitly.
         self.MAIL_SEND_AFTER_COMMIT = env_bool("MAIL_SEND_AFTER_COMMIT", True)

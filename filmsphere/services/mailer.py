@@ -19,10 +19,10 @@ but before its reply arrived); a lost message is not.
 A failed try backs off MAIL_RETRY_BASE_SECONDS * 2^attempts, capped at
 MAIL_RETRY_MAX_SECONDS, and the tries go on for MAIL_RETRY_HORIZON_HOURS after the
 message was queued (or resent by an admin); only a permanent (5xx) refusal of the message
-or the end of the horizon marks it failed.
+or the end of the horizon marks it failed, for admins to see and resend (admin_mail).
 
-The web process also runs a daemon thread that is woken after any commit that added
-outbox rows (SQLAlchemy after_flush/after_commit events), so mail leaves at once
+The web process also runs a daemon thread that is woken after any commit that added or
+resent outbox rows (SQLAlchemy after_flush/after_commit events), so mail leaves at once
 without ever being sent from a request thread. `flask send-mail` (cron) catches anything
 left. In production `flask send-mail --watch` runs the same send_pending in its own
 (niced) process instead, and the web workers leave MAIL_SEND_AFTER_COMMIT off.
@@ -536,7 +536,8 @@ _listeners_installed = False
 
 
 def _after_flush(session: Session, _flush_context: Any) -> None:
-    if any(isinstance(obj, OutboxMessage) for obj in session.new):
+    # New rows, or rows changed in a request (an admin's resend; senders run without one).
+    if any(isinstance(obj, OutboxMessage) for obj in (*session.new, *session.dirty)):
         session.info["outbox_added"] = True
 
 

@@ -120,6 +120,7 @@ def seed(live: LiveServer) -> Seed:
         basket_show = factories.make_show(movie, screen, starts_in=timedelta(days=2, hours=2))
         booking = factories.make_booking(customer, show, ("A3", "A4"))
         held = hold_seat(customer.id, basket_show.id)
+        undelivered_mail(customer)
         result = Seed(
             logins={Role.CUSTOMER: "carla", Role.STAFF: "stan", Role.ADMIN: "ada"},
             movie_id=movie.id,
@@ -134,6 +135,31 @@ def seed(live: LiveServer) -> Seed:
         )
         db.session.remove()
     return result
+
+
+def undelivered_mail(user: Any) -> None:
+    """One message waiting for a retry and one given up, for the admin mail page."""
+    from filmsphere.services.outbox import queue_email
+    from filmsphere.services.transaction import write_transaction
+
+    now = factories.now()
+    with write_transaction():
+        for kind, status in (("booking_confirmation", "pending"), ("booking_cancelled", "failed")):
+            message = queue_email(
+                kind=kind,
+                to=user.email,
+                subject="Your tickets",
+                template="verify_email",
+                now=now,
+                user=user,
+                code="000000",
+                link="http://127.0.0.1/auth/verify",
+                minutes=30,
+            )
+            message.status = status
+            message.attempts = 3
+            message.last_error = "ConnectionRefusedError: [Errno 111] Connection refused"
+            message.failed_at = now if status == "failed" else None
 
 
 def hold_seat(user_id: int, show_id: int) -> bool:

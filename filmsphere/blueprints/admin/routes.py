@@ -1,4 +1,4 @@
-"""Admin pages: films, screens, showtimes, bookings, users, coins, audit, reports.
+"""Admin pages: films, screens, showtimes, bookings, users, coins, mail, audit, reports.
 
 Every route is admin-only (security.admin_required): visitors are sent to log in, other
 roles get 403. The route modules below all register on the one `bp`.
@@ -61,6 +61,7 @@ from . import (  # noqa: E402, F401
     routes_audit,
     routes_bookings,
     routes_films,
+    routes_mail,
     routes_screens,
     routes_shows,
     routes_users,

@@ -1,0 +1,53 @@
+"""Admin mail: pending and failed messages with their tries and errors; resend a failed one."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from ...security import admin_required
+from ...services.admin_mail import list_undelivered, outbox_health, resend_message
+from ...services.errors import DomainError
+from .base import actor_id, arg_int, bp, now
+
+
+def _render_mail(status_code: int = 200, error: str | None = None) -> tuple[str, int]:
+    filters = {
+        "status": request.args.get("status", ""),
+        "q": request.args.get("q", ""),
+    }
+    at = now()
+    result = list_undelivered(
+        at, status=filters["status"], q=filters["q"], page=arg_int("page") or 1
+    )
+    return (
+        render_template(
+            "admin/mail.html",
+            result=result,
+            filters=filters,
+            health=outbox_health(at),
+            error=error,
+        ),
+        status_code,
+    )
+
+
+@bp.get("/mail")
+@admin_required
+def mail() -> tuple[str, int]:
+    """Undelivered mail, newest first: filters status (pending/failed), q (recipient),
+    page; with how mail is flowing (oldest wait, recent failures)."""
+    return _render_mail()
+
+
+@bp.post("/mail/<int:message_id>/resend")
+@admin_required
+def mail_resend(message_id: int) -> Response | tuple[str, int]:
+    """Queue a failed message again (audited); 404 unknown, 409 not failed or its link
+    expired."""
+    try:
+        message = resend_message(actor_id(), message_id, now())
+    except DomainError as exc:
+        return _render_mail(exc.status, exc.message)
+    flash(f"Message {message.id} to {message.to_address} is queued again.", "success")
+    return redirect(url_for("admin.mail", status="failed"), 303)
