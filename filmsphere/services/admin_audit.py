@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from ..extensions import db
 from ..models import AuditEntry, User
 from ..templating import local_day_bounds
+from .paging import one_page
 
 PAGE_SIZE = 50
 
@@ -56,10 +57,5 @@ def list_audit(
         query = query.where(AuditEntry.created_at >= local_day_bounds(date_from)[0])
     if date_to is not None:
         query = query.where(AuditEntry.created_at < local_day_bounds(date_to)[1])
-    total = int(db.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    pages = max(1, -(-total // page_size))
-    page = max(1, min(page, pages))
-    rows = db.session.execute(
-        query.order_by(AuditEntry.id.desc()).offset((page - 1) * page_size).limit(page_size)
-    ).all()
+    rows, page, pages, total = one_page(query.order_by(AuditEntry.id.desc()), page, page_size)
     return AuditPage([(e, n) for e, n in rows], page, pages, total)

@@ -14,6 +14,7 @@ from ..extensions import db
 from ..models import OutboxMessage
 from .audit import record_audit
 from .errors import AlreadyDone, Conflict, NotFound
+from .paging import one_page
 from .transaction import write_transaction
 
 PAGE_SIZE = 50
@@ -135,12 +136,7 @@ def list_undelivered(
         query = query.where(
             func.lower(OutboxMessage.to_address).contains(q.strip().lower(), autoescape=True)
         )
-    total = int(db.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    pages = max(1, -(-total // page_size))
-    page = max(1, min(page, pages))
-    found = db.session.execute(
-        query.order_by(OutboxMessage.id.desc()).offset((page - 1) * page_size).limit(page_size)
-    ).all()
+    found, page, pages, total = one_page(query.order_by(OutboxMessage.id.desc()), page, page_size)
     rows = [
         MailRow(
             id=r.id,

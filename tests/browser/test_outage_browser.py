@@ -3,7 +3,6 @@ grid, and carries on by itself once the database is back."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from filmsphere.config import Config
 from filmsphere.extensions import db
@@ -20,7 +18,7 @@ from tests import factories
 
 from ..conftest import make_app
 from ..support.postgres import Cluster
-from .conftest import LiveServer, log_in
+from .conftest import LiveServer, log_in, serve
 
 pytestmark = pytest.mark.browser
 
@@ -40,17 +38,12 @@ def live_on_postgres(
         PROPAGATE_EXCEPTIONS=False,
         SEAT_POLL_SECONDS=1,
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield LiveServer(app=app, url=f"http://127.0.0.1:{server.server_port}", server=server)
+        with serve(app) as live:
+            yield live
     finally:
-        server.shutdown()
         if not restartable.running:
             restartable.start()
-        with app.app_context():
-            db.engine.dispose()
 
 
 def test_seat_map_shows_a_notice_while_the_database_is_down_and_recovers(

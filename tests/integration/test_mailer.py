@@ -12,7 +12,6 @@ from typing import Any
 import PIL.Image
 import pytest
 import zxingcpp
-from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
@@ -28,7 +27,15 @@ from filmsphere.services.transaction import set_race_hook, write_transaction
 
 from ..conftest import get_csrf, make_app
 from ..support.postgres import free_port
-from ..support.smtp import GatedInbox, Inbox, SlowInbox, running, smtp_server, subject_of
+from ..support.smtp import (
+    GatedInbox,
+    Inbox,
+    RefusingInbox,
+    SlowInbox,
+    running,
+    smtp_server,
+    subject_of,
+)
 from ..support.tcp_proxy import TcpProxy
 
 PNG = bytes.fromhex(
@@ -335,30 +342,13 @@ def _register_and_wait(app: Flask, port: int) -> None:
         assert rows()[0].status == "sent"
 
 
-class RefusingInbox(Inbox):
-    """An SMTP server that refuses one recipient for good (550)."""
-
-    async def handle_RCPT(  # noqa: N802
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
-    ) -> str:
-        if address.startswith("gone@"):
-            return "550 5.1.1 No such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-
 def test_a_refused_recipient_fails_at_once_and_others_still_go(
     backend: str, ctx: Flask, port: int
 ) -> None:
     queue(1, to="gone@example.com")
     queue(1, to="ann@example.com")
-    inbox = RefusingInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with running(RefusingInbox(), port) as inbox:
         result = send_pending(utcnow())
-    finally:
-        controller.stop()
     assert (result.sent, result.failed, result.retrying) == (1, 1, 0)
     refused, delivered = rows()
     assert refused.status == "failed" and "gone@example.com" in (refused.last_error or "")

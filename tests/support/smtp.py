@@ -30,6 +30,18 @@ class Inbox:
         return [m for m in self.messages if address in str(m["To"])]
 
 
+class RefusingInbox(Inbox):
+    """Refuses recipients named gone@… for good (550 No such user), accepts the rest."""
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address.startswith("gone@"):
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
 def subject_of(envelope: Any) -> str:
     message = email.message_from_bytes(envelope.content, policy=email.policy.default)
     return str(message["Subject"])
