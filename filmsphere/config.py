@@ -217,6 +217,10 @@ class DevConfig(Config):
         )
         self.MAIL_BACKEND = env("MAIL_BACKEND", "console") or "console"
         self.REFILL_ENABLED = env_bool("REFILL_ENABLED", True)
+        # The demo serves on $PORT (scripts/demo.sh): links in emails, the .ics and the
+        # start-up banner follow it unless FILMSPHERE_BASE_URL says otherwise.
+        if not env("BASE_URL"):
+            self.BASE_URL = f"http://127.0.0.1:{os.environ.get('PORT') or 5000}"
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
 
