@@ -15,6 +15,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(settings)
 
+    register_proxy(app)
     register_request_guard(app)
     register_extensions(app)
     register_url_converters(app)
@@ -28,6 +29,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .services.mailer import register_sender
 
     register_sender(app)
+    from .ratelimits import warn_if_limits_are_per_process
+
+    warn_if_limits_are_per_process(app)
     return app
 
 
@@ -37,6 +41,17 @@ def register_request_guard(app: Flask) -> None:
     from .request_guard import register
 
     register(app)
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind PROXY_COUNT reverse proxies, take the client's address and scheme from the
+    X-Forwarded-For / -Proto headers they add (the rightmost PROXY_COUNT entries: a value
+    the client wrote itself further left is never trusted)."""
+    hops = int(app.config.get("PROXY_COUNT") or 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:

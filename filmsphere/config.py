@@ -54,6 +54,7 @@ class Config:
     ENV_NAME = "production"
     TESTING = False
     DEBUG = False
+    DEFAULT_RATELIMIT_STORAGE = "redis://127.0.0.1:6379/0"
 
     def __init__(self) -> None:
         instance = Path(env("INSTANCE_PATH") or DEFAULT_INSTANCE)
@@ -95,11 +96,25 @@ class Config:
         # None = werkzeug's default (scrypt). Only TestConfig picks a faster method.
         self.PASSWORD_HASH_METHOD: str | None = None
 
-        # Rate limits (flask-limiter). Memory storage is per process; use Redis etc. with
-        # several gunicorn workers.
-        self.RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
+        # Rate limits (flask-limiter). Production counts in Redis, shared by every worker
+        # and machine; memory:// counts per process (the demo's one process). While the
+        # store can't be reached, each process counts on its own instead of answering 500.
+        self.RATELIMIT_STORAGE_URI = (
+            env("RATELIMIT_STORAGE_URI", self.DEFAULT_RATELIMIT_STORAGE) or "memory://"
+        )
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = False
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        # A Redis that stops answering must not hold requests: fail fast, then fall back.
+        self.RATELIMIT_STORAGE_OPTIONS: dict[str, Any] = (
+            {"socket_connect_timeout": 1, "socket_timeout": 1}
+            if self.RATELIMIT_STORAGE_URI.startswith(("redis", "rediss"))
+            else {}
+        )
+        # Behind a reverse proxy (nginx) every request comes from the proxy's address: trust
+        # X-Forwarded-For / -Proto from this many proxies in front of the app (0 = none; a
+        # client could then set the headers itself).
+        self.PROXY_COUNT = env_int("PROXY_COUNT", 0)
         self.RATELIMIT_LOGIN = env("RATELIMIT_LOGIN", "10 per minute;50 per hour")
         self.RATELIMIT_REGISTER = env("RATELIMIT_REGISTER", "5 per minute;30 per hour")
         self.RATELIMIT_VERIFY = env("RATELIMIT_VERIFY", "10 per minute;40 per hour")
@@ -186,6 +201,8 @@ class Config:
                 "FILMSPHERE_MAIL_LEASE_SECONDS: a message's SMTP exchange has to end well "
                 "before its sender's lease can run out, or another sender could send it too."
             )
+        if self.PROXY_COUNT < 0:
+            raise ConfigError("FILMSPHERE_PROXY_COUNT must be 0 or more")
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k.isupper()} | {
@@ -207,6 +224,7 @@ class DevConfig(Config):
     """The demo: SQLite in instance/, mail printed to the console, refill on."""
 
     ENV_NAME = "development"
+    DEFAULT_RATELIMIT_STORAGE = "memory://"  # one process; no Redis needed for the demo
 
     def __init__(self) -> None:
         super().__init__()
@@ -230,6 +248,7 @@ class TestConfig(Config):
 
     ENV_NAME = "testing"
     TESTING = True
+    DEFAULT_RATELIMIT_STORAGE = "memory://"  # tests that need Redis start their own
 
     def __init__(self) -> None:
         super().__init__()
