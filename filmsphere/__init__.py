@@ -72,24 +72,14 @@ def register_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 
-    from sqlalchemy import bindparam, select
-
-    from . import models
-
-    # Built once: every request loads its user, and rebuilding the statement (its cache
-    # key) each time cost more CPU than running it.
-    user_by_id = select(models.User).where(models.User.id == bindparam("user_id"))
+    from .models import User
+    from .models.types import utcnow
+    from .services.sessions import load_user as load_session_user
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> models.User | None:
-        try:
-            raw_id, raw_version = user_id.split(":")
-            user = db.session.execute(user_by_id, {"user_id": int(raw_id)}).scalar_one_or_none()
-        except (ValueError, TypeError):
-            return None
-        if user is None or str(user.session_version) != raw_version:
-            return None
-        return user
+    def load_user(session_key: str) -> User | None:
+        # One query: the user, if the log-in session the cookie names is still live.
+        return load_session_user(session_key, utcnow())
 
 
 MAX_DB_INT = 2**31 - 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,13 @@ class Config:
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
+        # Log-ins are server-side sessions (services.sessions): "keep me logged in" lasts
+        # REMEMBER_DAYS, any other log-in SESSION_HOURS at most; logout ends either at once.
+        self.REMEMBER_DAYS = env_int("REMEMBER_DAYS", 30)
+        self.SESSION_HOURS = env_int("SESSION_HOURS", 24)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
         # None = werkzeug's default (scrypt). Only TestConfig picks a faster method.
         self.PASSWORD_HASH_METHOD: str | None = None
@@ -203,11 +210,17 @@ class Config:
             )
         if self.PROXY_COUNT < 0:
             raise ConfigError("FILMSPHERE_PROXY_COUNT must be 0 or more")
+        if self.REMEMBER_DAYS < 1 or self.SESSION_HOURS < 1:
+            raise ConfigError(
+                "FILMSPHERE_REMEMBER_DAYS and FILMSPHERE_SESSION_HOURS must be 1 or more"
+            )
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if k.isupper()} | {
-            k: getattr(self, k) for k in ("ENV_NAME", "TESTING", "DEBUG")
-        }
+        return (
+            {k: v for k, v in vars(self).items() if k.isupper()}
+            | {k: getattr(self, k) for k in ("ENV_NAME", "TESTING", "DEBUG")}
+            | {"REMEMBER_COOKIE_DURATION": timedelta(days=self.REMEMBER_DAYS)}
+        )
 
 
 def _instance_secret(instance: Path) -> str:

@@ -7,7 +7,7 @@ from .outbox import OutboxMessage
 from .screen import LAYOUT_CODES, Screen, Seat, SeatCategory
 from .show import Show, ShowStatus
 from .types import UTCDateTime, utcnow
-from .user import AccountToken, Role, User
+from .user import AccountToken, Role, User, UserSession
 from .wallet import LedgerEntry, LedgerKind, TopUp, TopUpStatus, Wallet
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "TopUpStatus",
     "UTCDateTime",
     "User",
+    "UserSession",
     "Wallet",
     "movie_genres",
     "utcnow",

@@ -25,6 +25,7 @@ from ..extensions import db
 from ..models import AccountToken, Role, User
 from .errors import Conflict, DomainError
 from .outbox import queue_email
+from .sessions import end_user_sessions
 from .transaction import race_point, write_transaction
 from .wallet import open_wallet
 
@@ -216,22 +217,32 @@ class VerificationSecrets:
     link: str
 
 
-def _retire_verification_tokens(user_id: int, now: datetime) -> None:
-    """Mark every unused verification code and link of the user as used."""
+def _retire_tokens(user_id: int, purpose: str, now: datetime) -> None:
+    """Mark every unused token of the user for `purpose` ('verify': codes and links;
+    'reset': reset links) as used."""
     db.session.execute(
         update(AccountToken)
         .where(
             AccountToken.user_id == user_id,
-            AccountToken.purpose == "verify",
+            AccountToken.purpose == purpose,
             AccountToken.used_at.is_(None),
         )
         .values(used_at=now)
     )
 
 
+def _set_password(
+    user: User, password_hash: str, now: datetime, keep_session: str | None = None
+) -> None:
+    """Replace the password and end every log-in session but `keep_session`. Runs inside
+    the caller's transaction, under the user's row lock; every password change goes here."""
+    user.password_hash = password_hash
+    end_user_sessions(user.id, keep=keep_session)
+
+
 def _issue_verification(user: User, now: datetime) -> VerificationSecrets:
     """Replace the user's verification code and link (old ones stop working)."""
-    _retire_verification_tokens(user.id, now)
+    _retire_tokens(user.id, "verify", now)
     code = f"{secrets.randbelow(1_000_000):06d}"
     token = secrets.token_urlsafe(32)
     expires = now + timedelta(minutes=int(current_app.config["VERIFY_CODE_MINUTES"]))
@@ -450,7 +461,7 @@ def verify_email(
             assert user is not None
             if user.email_verified_at is None:
                 user.email_verified_at = now
-            _retire_verification_tokens(user.id, now)
+            _retire_tokens(user.id, "verify", now)
     if failure is not None:
         raise failure
     assert user is not None
@@ -536,10 +547,16 @@ def authenticate(login: str, password: str, now: datetime) -> User:
 # --- passwords ----------------------------------------------------------------------
 
 
-def change_password(user_id: int, current_password: str, new_password: str, now: datetime) -> User:
-    """Check the current password, set the new one and bump session_version so every
-    other session of the user ends. Raises WrongPassword or WeakPassword (422); commits.
-    The caller logs the current session in again."""
+def change_password(
+    user_id: int,
+    current_password: str,
+    new_password: str,
+    now: datetime,
+    keep_session: str | None = None,
+) -> User:
+    """Check the current password and set the new one: every other log-in session of the
+    user ends (`keep_session`, the caller's, goes on). Raises WrongPassword or
+    WeakPassword (422); commits."""
     user = db.session.get(User, user_id)
     if user is None or not check_password_hash(user.password_hash, current_password):
         raise WrongPassword("Your current password is not right.")
@@ -547,8 +564,7 @@ def change_password(user_id: int, current_password: str, new_password: str, now:
     password_hash = hash_password(new_password)
     with write_transaction():
         user = db.session.scalars(select(User).where(User.id == user_id).with_for_update()).one()
-        user.password_hash = password_hash
-        user.session_version += 1
+        _set_password(user, password_hash, now, keep_session=keep_session)
     return user
 
 
@@ -564,15 +580,7 @@ def request_password_reset(email: str, now: datetime) -> None:
         user = _find_by_email(email)
         if user is None or not user.is_active_account:
             return
-        db.session.execute(
-            update(AccountToken)
-            .where(
-                AccountToken.user_id == user.id,
-                AccountToken.purpose == "reset",
-                AccountToken.used_at.is_(None),
-            )
-            .values(used_at=now)
-        )
+        _retire_tokens(user.id, "reset", now)
         token = secrets.token_urlsafe(32)
         minutes = int(current_app.config["RESET_TOKEN_MINUTES"])
         db.session.add(
@@ -606,9 +614,9 @@ def reset_token_valid(token: str, now: datetime) -> bool:
 
 def reset_password(token: str, new_password: str, now: datetime) -> User:
     """Set a new password with a reset link: single use (the token row is locked and
-    marked used), refused after it expires. Bumps session_version (every session ends)
-    and, since the link proves the address, marks the email verified. Raises InvalidToken
-    or WeakPassword (422); commits."""
+    marked used), refused after it expires. Every log-in session of the
+    user ends and, since the link proves the address, the email counts as verified.
+    Raises InvalidToken or WeakPassword (422); commits."""
     # Check and hash before the write transaction: scrypt is slow, the lock should not be.
     if not reset_token_valid(token, now):
         raise InvalidToken(INVALID_LINK)
@@ -638,8 +646,7 @@ def reset_password(token: str, new_password: str, now: datetime) -> User:
             raise InvalidToken(INVALID_LINK)
         race_point("accounts.before_reset")
         row.used_at = now
-        user.password_hash = password_hash
-        user.session_version += 1
+        _set_password(user, password_hash, now)
         if user.email_verified_at is None:
             user.email_verified_at = now
     return user

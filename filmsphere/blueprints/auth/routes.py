@@ -18,10 +18,9 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from ...extensions import db, limiter
-from ...models import User
+from ...extensions import limiter
 from ...models.types import utcnow
-from ...services import accounts
+from ...services import accounts, sessions
 from ...services.errors import DomainError
 from .forms import (
     PASSWORD_HINT,
@@ -228,20 +227,41 @@ def login() -> Response | str | tuple[str, int]:
         else:
             # A fresh session on log-in: nothing from before (fixation) carries over.
             session.clear()
-            login_user(user, remember=bool(form.remember.data))
+            remember = bool(form.remember.data)
+            sessions.start_session(user, remember, utcnow())
+            login_user(user, remember=remember)
             if not user.is_verified:
                 flash("Welcome back. Please verify your email address to book.", "info")
             return see_other(safe_next(form.next.data))
     return render_template("auth/login.html", form=form, error=error), 422
 
 
+def _end_browser_session() -> None:
+    """Forget the log-in in this browser. In this order: logout_user() marks the remember
+    cookie for deletion in the session, which clearing it afterwards would undo."""
+    session.clear()
+    logout_user()
+
+
 @bp.post("/auth/logout")
 def logout() -> Response:
-    """Log out (POST only, so a link or image on another page can't log anyone out)."""
-    logout_user()
-    session.clear()
+    """Log out (POST only, so a link or image on another page can't log anyone out). The
+    session ends on the server too: a copy of its cookies is refused from now on."""
+    if current_user.is_authenticated:  # also when only the remember cookie logged it in
+        sessions.end_session(current_user.get_id())
+    _end_browser_session()
     flash("You are logged out.", "info")
     return see_other(url_for("public.index"))
+
+
+@bp.post("/account/logout-everywhere")
+@login_required
+def logout_everywhere() -> Response:
+    """End every session of the signed-in user, on every device, this one included."""
+    sessions.log_out_everywhere(int(current_user.id))
+    _end_browser_session()
+    flash("You are logged out on every device.", "info")
+    return see_other(url_for("auth.login"))
 
 
 # --- reset ----------------------------------------------------------------------------
@@ -276,7 +296,7 @@ def reset_password(token: str) -> Response | str | tuple[str, int]:
         except DomainError:
             return render_template("auth/reset_password.html", form=None), 410
         else:
-            logout_user()
+            _end_browser_session()
             flash("Your password is changed. Log in with the new one.", "success")
             return see_other(url_for("auth.login"))
     status = 422 if request.method == "POST" else 200
@@ -298,26 +318,27 @@ def account() -> Response | str | tuple[str, int]:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            user = accounts.change_password(
+            accounts.change_password(
                 current_user.id,
                 form.current_password.data or "",
                 form.new_password.data or "",
                 utcnow(),
+                keep_session=current_user.get_id(),
             )
         except accounts.WrongPassword as exc:
             form.current_password.errors.append(exc.message)
         except accounts.WeakPassword as exc:
             form.new_password.errors.append(exc.message)
         else:
-            # The session id carries session_version: log this session in again with the
-            # new version; every other session's id is now stale and ends.
-            fresh = db.session.get(User, user.id)
-            assert fresh is not None
-            login_user(fresh)
             flash("Your password is changed. Other devices have been logged out.", "success")
             return see_other(url_for("auth.account"))
     status = 422 if request.method == "POST" else 200
     return (
-        render_template("auth/account.html", form=form, password_hint=PASSWORD_HINT),
+        render_template(
+            "auth/account.html",
+            form=form,
+            password_hint=PASSWORD_HINT,
+            session_count=sessions.count_sessions(int(current_user.id), utcnow()),
+        ),
         status,
     )
