@@ -234,9 +234,11 @@ def _retire_tokens(user_id: int, purpose: str, now: datetime) -> None:
 def _set_password(
     user: User, password_hash: str, now: datetime, keep_session: str | None = None
 ) -> None:
-    """Replace the password and end every log-in session but `keep_session`. Runs inside
-    the caller's transaction, under the user's row lock; every password change goes here."""
+    """Replace the password. Everything that stood for the old one dies with it: every
+    reset link issued so far and every log-in session but `keep_session`. Runs inside the
+    caller's transaction, under the user's row lock; every password change goes here."""
     user.password_hash = password_hash
+    _retire_tokens(user.id, "reset", now)
     end_user_sessions(user.id, keep=keep_session)
 
 
@@ -555,8 +557,8 @@ def change_password(
     keep_session: str | None = None,
 ) -> User:
     """Check the current password and set the new one: every other log-in session of the
-    user ends (`keep_session`, the caller's, goes on). Raises WrongPassword or
-    WeakPassword (422); commits."""
+    user ends (`keep_session`, the caller's, goes on) and every reset link issued before
+    stops working. Raises WrongPassword or WeakPassword (422); commits."""
     user = db.session.get(User, user_id)
     if user is None or not check_password_hash(user.password_hash, current_password):
         raise WrongPassword("Your current password is not right.")
@@ -614,7 +616,8 @@ def reset_token_valid(token: str, now: datetime) -> bool:
 
 def reset_password(token: str, new_password: str, now: datetime) -> User:
     """Set a new password with a reset link: single use (the token row is locked and
-    marked used), refused after it expires. Every log-in session of the
+    marked used; like every other reset link of the user, since the password changed),
+    refused after it expires or once the password changed. Every log-in session of the
     user ends and, since the link proves the address, the email counts as verified.
     Raises InvalidToken or WeakPassword (422); commits."""
     # Check and hash before the write transaction: scrypt is slow, the lock should not be.

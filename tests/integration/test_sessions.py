@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, func, select, update
 
 from filmsphere.extensions import db
-from filmsphere.models import UserSession, utcnow
+from filmsphere.models import OutboxMessage, UserSession, utcnow
+from filmsphere.services import accounts
 from filmsphere.services.cleanup import run_cleanup
 
 from ..conftest import get_csrf
@@ -171,9 +172,60 @@ def test_the_user_and_the_session_are_one_query(backend: str, app: Flask, user: 
     assert not any("user_sessions" in s for s in statements if s not in loads)
 
 
+# --- every way the password changes: what stood for the old one dies with it --------------
+
+
+def _reset_link(app: Flask) -> str:
+    with app.app_context():
+        accounts.request_password_reset("sam@example.com", utcnow())
+        body = db.session.scalars(
+            select(OutboxMessage.body_text).order_by(OutboxMessage.id.desc())
+        ).first()
+    found = re.search(r"/auth/reset/\S+", body or "")
+    assert found
+    return found.group(0)
+
+
+def _change_on_account_page(app: Flask, browser: FlaskClient) -> None:
+    data = {"current_password": PASSWORD, "new_password": NEW}
+    assert post(browser, "/account", data).status_code == 303
+    assert signed_in(browser)  # the session that changed it goes on
+
+
+def _reset_with_a_link(app: Flask, browser: FlaskClient) -> None:
+    path = _reset_link(app)
+    reset = app.test_client()
+    token = get_csrf(reset, path)
+    assert reset.post(path, data={"password": NEW, "csrf_token": token}).status_code == 303
+    assert reset.get(path).status_code == 410  # used: gone, as before
+    assert not signed_in(browser)  # every session ends
+
+
+@pytest.mark.parametrize("change", [_change_on_account_page, _reset_with_a_link])
+def test_a_password_change_kills_earlier_reset_links_and_other_log_ins(
+    backend: str, app: Flask, user: str, change: Any
+) -> None:
+    browser = log_in(app, user)
+    phone = log_in(app, user, remember=True)
+    stolen = copy_of(app, phone, REMEMBER)
+    earlier_link = _reset_link(app)
+    with app.app_context():
+        assert accounts.reset_token_valid(earlier_link.rsplit("/", 1)[1], utcnow())
+
+    change(app, browser)
+
+    assert not signed_in(phone) and not signed_in(stolen)
+    visitor = app.test_client()
+    assert visitor.get(earlier_link).status_code == 410
+    token = get_csrf(visitor, "/auth/login")
+    used = visitor.post(earlier_link, data={"password": "Another-Pass-77", "csrf_token": token})
+    assert used.status_code == 410
+    assert signed_in(log_in(app, user, password=NEW))
+
+
 def test_only_set_password_writes_a_password_hash() -> None:
-    """Every password change goes through accounts._set_password, which ends sessions:
-    no other code assigns password_hash of an existing user."""
+    """Every password change goes through accounts._set_password, which retires reset
+    links and ends sessions: no other code assigns password_hash of an existing user."""
     from pathlib import Path
 
     package = Path(__file__).resolve().parents[2] / "filmsphere"
