@@ -68,6 +68,17 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
 
+    @login_manager.unauthorized_handler
+    def log_in_first() -> Any:
+        # flask-login's own handler copies the whole request URL into `next`, however
+        # long; this one keeps it to a short local path.
+        from flask import flash, redirect, url_for
+
+        from .security import next_here
+
+        flash(login_manager.login_message, login_manager.login_message_category)
+        return redirect(url_for("auth.login", next=next_here()))
+
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -20,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from ...extensions import limiter
 from ...models.types import utcnow
+from ...security import local_path
 from ...services import accounts, sessions
 from ...services.errors import DomainError
 from .forms import (
@@ -58,19 +58,9 @@ def _login_name_key() -> str:
 
 
 def safe_next(target: str | None, default: str = "public.index") -> str:
-    """A local path to go to after logging in, never another site (open redirect)."""
-    if target:
-        target = target.strip()
-        parts = urlsplit(target)
-        if (
-            target.startswith("/")
-            and not target.startswith("//")
-            and "\\" not in target
-            and not parts.scheme
-            and not parts.netloc
-        ):
-            return target
-    return url_for(default)
+    """Where to go after logging in: `target` when it is a short local path (never another
+    site, never an over-long header), otherwise the `default` endpoint."""
+    return local_path(target) or url_for(default)
 
 
 def see_other(location: str) -> Response:
@@ -124,7 +114,7 @@ def register() -> Response | str | tuple[str, int]:
 def verify() -> Response | str | tuple[str, int]:
     """Verify the email address: ?token= from the emailed link, or the 6-digit code
     (a logged-in user enters only the code; others also give their email address)."""
-    next_url = request.values.get("next")
+    next_url = local_path(request.values.get("next"))
     token = request.args.get("token")
     if request.method == "GET" and token:
         try:
@@ -184,10 +174,7 @@ def resend_verification() -> Response | tuple[str, int]:
     else:
         accounts.resend_verification(utcnow(), email=form.email.data or "")
         flash(RESEND_SENT, "success")
-    target = (
-        url_for("auth.verify", next=form.next.data) if form.next.data else url_for("auth.verify")
-    )
-    return see_other(target)
+    return see_other(url_for("auth.verify", next=local_path(form.next.data)))
 
 
 # --- log in / out ---------------------------------------------------------------------
@@ -216,7 +203,7 @@ def login() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         if current_user.is_authenticated:
             return see_other(safe_next(request.args.get("next")))
-        form.next.data = request.args.get("next", "")
+        form.next.data = local_path(request.args.get("next")) or ""
         return render_template("auth/login.html", form=form, error=None)
     error = accounts.GENERIC_LOGIN_ERROR
     if form.validate_on_submit():
