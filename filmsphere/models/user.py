@@ -1,4 +1,5 @@
-"""Users, their log-in sessions, roles and single-use account tokens (verification, reset)."""
+"""Users, their log-in sessions, roles, single-use account tokens (verification, reset) and
+the account requests waiting for the mail sender."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
@@ -104,3 +105,21 @@ class AccountToken(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AccountRequest(Model):
+    """What someone asked for on an account form that names an address (a reset link, a new
+    code, a sign-up), stored the same way whether or not the address has an account; the
+    mail sender acts on it and deletes it (services.account_requests)."""
+
+    __tablename__ = "account_requests"
+    __table_args__ = (
+        CheckConstraint("kind IN ('reset', 'verify', 'register')", name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str] = mapped_column(String(254))
+    # register: username, full_name, password_hash (already hashed in the request)
+    payload: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

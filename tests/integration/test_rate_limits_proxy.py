@@ -45,7 +45,9 @@ ROUTES: dict[str, Route] = {
         lambda: {"login": f"nobody{next(_names)}", "password": "Wrong-password-1"},
     ),
     "auth.register": Route("/auth/register", lambda: {"email": "not-an-address"}),
-    "auth.verify": Route("/auth/verify", lambda: {"email": "x@example.com", "code": "000000"}),
+    "auth.verify": Route(
+        "/auth/verify", lambda: {"email": f"x{next(_names)}@example.com", "code": "000000"}
+    ),
     "auth.resend_verification": Route("/auth/verify/resend", lambda: {"email": "x@example.com"}),
     "auth.reset_request": Route("/auth/reset", lambda: {"email": "x@example.com"}),
     "auth.reset_password": Route("/auth/reset/not-a-token", lambda: {"password": "x"}),

@@ -109,8 +109,27 @@ def register() -> Response | str | tuple[str, int]:
 # --- verify ---------------------------------------------------------------------------
 
 
+def _code_failed(response: Response) -> bool:
+    return response.status_code == 422
+
+
+def _verify_address_key() -> str:
+    return "verify-address:" + request.form.get("email", "").strip().lower()[:254]
+
+
 @bp.route("/auth/verify", methods=["GET", "POST"])
 @_limit("RATELIMIT_VERIFY")
+# Logged out, wrong codes are counted per address typed (the service writes nothing then,
+# so that an address with an account waiting costs the same time as any other): at most
+# MAX_CODE_ATTEMPTS per code lifetime, as a signed-in user gets per code.
+@limiter.limit(
+    lambda: f"{accounts.MAX_CODE_ATTEMPTS} per {current_app.config['VERIFY_CODE_MINUTES']} minutes",
+    methods=["POST"],
+    key_func=_verify_address_key,
+    scope="verify-address",
+    deduct_when=_code_failed,
+    exempt_when=lambda: current_user.is_authenticated or not request.form.get("email", "").strip(),
+)
 def verify() -> Response | str | tuple[str, int]:
     """Verify the email address: ?token= from the emailed link, or the 6-digit code
     (a logged-in user enters only the code; others also give their email address)."""
@@ -138,7 +157,9 @@ def verify() -> Response | str | tuple[str, int]:
             if current_user.is_authenticated:
                 accounts.verify_email(utcnow(), code=form.code.data, user_id=current_user.id)
             else:
-                accounts.verify_email(utcnow(), code=form.code.data, email=form.email.data or "")
+                accounts.verify_email_by_address(
+                    form.email.data or "", form.code.data or "", utcnow()
+                )
         except DomainError as exc:
             # Logged out, "2 attempts left" would tell that the address has an account
             # waiting for verification: answer every failure alike.
