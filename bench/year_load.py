@@ -474,13 +474,12 @@ class YearLoader:
                 u.active,
                 _dt(u.signup + rng.uniform(60, 1800)) if u.verified else None,
                 _dt(u.signup),
-                1 if u.active else 2,
             )
             for n, u in enumerate(users)
         )
         names = columns(
             "id email username full_name password_hash role is_active_account "
-            "email_verified_at created_at session_version"
+            "email_verified_at created_at"
         )
         self.copier.copy(User.__table__, names, rows)
 

@@ -15,6 +15,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(settings)
 
+    register_proxy(app)
     register_request_guard(app)
     register_extensions(app)
     register_url_converters(app)
@@ -28,6 +29,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .services.mailer import register_sender
 
     register_sender(app)
+    from .ratelimits import warn_if_limits_are_per_process
+
+    warn_if_limits_are_per_process(app)
     return app
 
 
@@ -37,6 +41,17 @@ def register_request_guard(app: Flask) -> None:
     from .request_guard import register
 
     register(app)
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind PROXY_COUNT reverse proxies, take the client's address and scheme from the
+    X-Forwarded-For / -Proto headers they add (the rightmost PROXY_COUNT entries: a value
+    the client wrote itself further left is never trusted)."""
+    hops = int(app.config.get("PROXY_COUNT") or 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:
@@ -53,28 +68,29 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
 
+    @login_manager.unauthorized_handler
+    def log_in_first() -> Any:
+        # flask-login's own handler copies the whole request URL into `next`, however
+        # long; this one keeps it to a short local path.
+        from flask import flash, redirect, url_for
+
+        from .security import next_here
+
+        flash(login_manager.login_message, login_manager.login_message_category)
+        return redirect(url_for("auth.login", next=next_here()))
+
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 
-    from sqlalchemy import bindparam, select
-
-    from . import models
-
-    # Built once: every request loads its user, and rebuilding the statement (its cache
-    # key) each time cost more CPU than running it.
-    user_by_id = select(models.User).where(models.User.id == bindparam("user_id"))
+    from .models import User
+    from .models.types import utcnow
+    from .services.sessions import load_user as load_session_user
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> models.User | None:
-        try:
-            raw_id, raw_version = user_id.split(":")
-            user = db.session.execute(user_by_id, {"user_id": int(raw_id)}).scalar_one_or_none()
-        except (ValueError, TypeError):
-            return None
-        if user is None or str(user.session_version) != raw_version:
-            return None
-        return user
+    def load_user(session_key: str) -> User | None:
+        # One query: the user, if the log-in session the cookie names is still live.
+        return load_session_user(session_key, utcnow())
 
 
 MAX_DB_INT = 2**31 - 1

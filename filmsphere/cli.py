@@ -227,7 +227,8 @@ def mail_health(stuck_minutes: int | None, failed_hours: int | None, quiet: bool
 @click.command("cleanup")
 @with_appcontext
 def cleanup() -> None:
-    """Delete expired holds and mark past shows finished (never touches paid data)."""
+    """Delete expired holds and log-in sessions, mark past shows finished (never touches
+    paid data)."""
     from .services.cleanup import run_cleanup
 
     result = run_cleanup(utcnow())

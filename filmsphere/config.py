@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ class Config:
     ENV_NAME = "production"
     TESTING = False
     DEBUG = False
+    DEFAULT_RATELIMIT_STORAGE = "redis://127.0.0.1:6379/0"
 
     def __init__(self) -> None:
         instance = Path(env("INSTANCE_PATH") or DEFAULT_INSTANCE)
@@ -90,16 +92,36 @@ class Config:
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
+        # Log-ins are server-side sessions (services.sessions): "keep me logged in" lasts
+        # REMEMBER_DAYS, any other log-in SESSION_HOURS at most; logout ends either at once.
+        self.REMEMBER_DAYS = env_int("REMEMBER_DAYS", 30)
+        self.SESSION_HOURS = env_int("SESSION_HOURS", 24)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
         # None = werkzeug's default (scrypt). Only TestConfig picks a faster method.
         self.PASSWORD_HASH_METHOD: str | None = None
 
-        # Rate limits (flask-limiter). Memory storage is per process; use Redis etc. with
-        # several gunicorn workers.
-        self.RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
+        # Rate limits (flask-limiter). Production counts in Redis, shared by every worker
+        # and machine; memory:// counts per process (the demo's one process). While the
+        # store can't be reached, each process counts on its own instead of answering 500.
+        self.RATELIMIT_STORAGE_URI = (
+            env("RATELIMIT_STORAGE_URI", self.DEFAULT_RATELIMIT_STORAGE) or "memory://"
+        )
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = False
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        # A Redis that stops answering must not hold requests: fail fast, then fall back.
+        self.RATELIMIT_STORAGE_OPTIONS: dict[str, Any] = (
+            {"socket_connect_timeout": 1, "socket_timeout": 1}
+            if self.RATELIMIT_STORAGE_URI.startswith(("redis", "rediss"))
+            else {}
+        )
+        # Behind a reverse proxy (nginx) every request comes from the proxy's address: trust
+        # X-Forwarded-For / -Proto from this many proxies in front of the app (0 = none; a
+        # client could then set the headers itself).
+        self.PROXY_COUNT = env_int("PROXY_COUNT", 0)
         self.RATELIMIT_LOGIN = env("RATELIMIT_LOGIN", "10 per minute;50 per hour")
         self.RATELIMIT_REGISTER = env("RATELIMIT_REGISTER", "5 per minute;30 per hour")
         self.RATELIMIT_VERIFY = env("RATELIMIT_VERIFY", "10 per minute;40 per hour")
@@ -186,11 +208,19 @@ class Config:
                 "FILMSPHERE_MAIL_LEASE_SECONDS: a message's SMTP exchange has to end well "
                 "before its sender's lease can run out, or another sender could send it too."
             )
+        if self.PROXY_COUNT < 0:
+            raise ConfigError("FILMSPHERE_PROXY_COUNT must be 0 or more")
+        if self.REMEMBER_DAYS < 1 or self.SESSION_HOURS < 1:
+            raise ConfigError(
+                "FILMSPHERE_REMEMBER_DAYS and FILMSPHERE_SESSION_HOURS must be 1 or more"
+            )
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if k.isupper()} | {
-            k: getattr(self, k) for k in ("ENV_NAME", "TESTING", "DEBUG")
-        }
+        return (
+            {k: v for k, v in vars(self).items() if k.isupper()}
+            | {k: getattr(self, k) for k in ("ENV_NAME", "TESTING", "DEBUG")}
+            | {"REMEMBER_COOKIE_DURATION": timedelta(days=self.REMEMBER_DAYS)}
+        )
 
 
 def _instance_secret(instance: Path) -> str:
@@ -207,6 +237,7 @@ class DevConfig(Config):
     """The demo: SQLite in instance/, mail printed to the console, refill on."""
 
     ENV_NAME = "development"
+    DEFAULT_RATELIMIT_STORAGE = "memory://"  # one process; no Redis needed for the demo
 
     def __init__(self) -> None:
         super().__init__()
@@ -217,6 +248,10 @@ class DevConfig(Config):
         )
         self.MAIL_BACKEND = env("MAIL_BACKEND", "console") or "console"
         self.REFILL_ENABLED = env_bool("REFILL_ENABLED", True)
+        # The demo serves on $PORT (scripts/demo.sh): links in emails, the .ics and the
+        # start-up banner follow it unless FILMSPHERE_BASE_URL says otherwise.
+        if not env("BASE_URL"):
+            self.BASE_URL = f"http://127.0.0.1:{os.environ.get('PORT') or 5000}"
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
 
@@ -226,6 +261,7 @@ class TestConfig(Config):
 
     ENV_NAME = "testing"
     TESTING = True
+    DEFAULT_RATELIMIT_STORAGE = "memory://"  # tests that need Redis start their own
 
     def __init__(self) -> None:
         super().__init__()

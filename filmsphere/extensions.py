@@ -3,7 +3,6 @@
 from typing import TYPE_CHECKING
 
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -11,6 +10,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .ratelimits import client_address
 
 
 class Base(DeclarativeBase):
@@ -32,7 +33,7 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+limiter = Limiter(key_func=client_address, default_limits=[])
 
 if TYPE_CHECKING:
     Model = Base  # what mypy sees; at run time flask-sqlalchemy's model class built on Base

@@ -1,10 +1,11 @@
-"""Role decorators and security headers."""
+"""Role decorators, security headers and the `next` address a log-in returns to."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, request, session
 from flask_login import current_user, login_required
@@ -81,6 +82,36 @@ def _is_private() -> bool:
     return "_user_id" in session or remember in request.cookies
 
 
+# A `next` address goes back into a Location header (percent-encoded in the log-in URL,
+# up to three times longer): keep the header far below nginx's 4 KB proxy buffer.
+MAX_NEXT_LENGTH = 512
+
+
+def local_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site of at most MAX_NEXT_LENGTH characters, else
+    None: never another site (open redirect), never a header too long for a proxy."""
+    if not target or len(target) > MAX_NEXT_LENGTH:
+        return None
+    target = target.strip()
+    parts = urlsplit(target)
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not parts.scheme
+        and not parts.netloc
+        and target.isprintable()
+    ):
+        return target
+    return None
+
+
+def next_here() -> str | None:
+    """This request's address as a `next` to come back to after logging in: the path and
+    query, or just the path when that makes it too long, or nothing."""
+    return local_path(request.full_path.rstrip("?")) or local_path(request.path)
+
+
 def verified_required(view: F) -> F:
     """Logged in and with a verified email address; otherwise off to verify it first."""
 
@@ -91,7 +122,7 @@ def verified_required(view: F) -> F:
             from flask import flash, redirect, url_for
 
             flash("Please verify your email address before booking.", "warning")
-            return redirect(url_for("auth.verify", next=request.full_path))
+            return redirect(url_for("auth.verify", next=next_here()))
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]

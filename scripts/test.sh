@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything the tests need (PostgreSQL, Chromium, Python packages) and run them:
+# Install everything the tests need (PostgreSQL, Redis, Chromium, Python packages) and run them:
 # ruff, mypy, then pytest (unit, PostgreSQL + SQLite integration, Chromium browser tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
   || need_apt+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fc-list 2>/dev/null | grep -qi dejavu || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -18,12 +18,13 @@ from filmsphere import create_app
 from filmsphere.extensions import db, limiter
 
 from .support.postgres import Cluster, PostgresUnavailable, start_cluster
+from .support.redis import RedisUnavailable, start_redis
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def require(condition: bool, reason: str) -> None:
-    """In CI a missing PostgreSQL or browser is a failure, never a skip."""
+    """In CI a missing PostgreSQL, Redis or browser is a failure, never a skip."""
     if not condition:
         if IN_CI:
             pytest.fail(f"required in CI: {reason}")
@@ -95,6 +96,29 @@ def restartable(own_postgres: tuple[Cluster, str]) -> Iterator[Cluster]:
     if not cluster.running:
         cluster.start()
     _truncate_postgres(url)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str | None]:
+    """The URL of a throwaway redis-server for the whole run (None when there is none)."""
+    try:
+        server = start_redis()
+    except RedisUnavailable as exc:
+        print(f"Redis unavailable, its tests will be skipped: {exc}")
+        yield None
+        return
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: str | None) -> str:
+    """A real Redis for the rate limits (each app's start resets the limiter's keys)."""
+    require(redis_server is not None, "redis-server is not available")
+    assert redis_server is not None
+    return redis_server
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,12 @@ from .outbox import OutboxMessage
 from .screen import LAYOUT_CODES, Screen, Seat, SeatCategory
 from .show import Show, ShowStatus
 from .types import UTCDateTime, utcnow
-from .user import AccountToken, Role, User
+from .user import AccountRequest, AccountToken, Role, User, UserSession
 from .wallet import LedgerEntry, LedgerKind, TopUp, TopUpStatus, Wallet
 
 __all__ = [
     "LAYOUT_CODES",
+    "AccountRequest",
     "AccountToken",
     "AuditEntry",
     "Booking",
@@ -34,6 +35,7 @@ __all__ = [
     "TopUpStatus",
     "UTCDateTime",
     "User",
+    "UserSession",
     "Wallet",
     "movie_genres",
     "utcnow",

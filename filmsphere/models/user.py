@@ -1,4 +1,5 @@
-"""Users, roles and single-use account tokens (email verification, password reset)."""
+"""Users, their log-in sessions, roles, single-use account tokens (verification, reset) and
+the account requests waiting for the mail sender."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
@@ -40,8 +41,6 @@ class User(UserMixin, Model):
     is_active_account: Mapped[bool] = mapped_column(default=True)
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # Bumped on password change and deactivation: old sessions stop working.
-    session_version: Mapped[int] = mapped_column(default=1)
 
     @property
     def is_active(self) -> bool:  # flask-login: deactivated users can't log in
@@ -54,8 +53,39 @@ class User(UserMixin, Model):
     def has_role(self, role: Role | str) -> bool:
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
 
+    @property
+    def session_key(self) -> str | None:
+        """The key of the log-in session this object was loaded for or logged in with
+        (services.sessions); not a column."""
+        return self.__dict__.get("_session_key")
+
+    @session_key.setter
+    def session_key(self, key: str) -> None:
+        self.__dict__["_session_key"] = key
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        """flask-login's id, kept in the session and the remember cookie: the session key,
+        so that ending the server-side session refuses both cookies."""
+        if self.session_key is None:
+            raise RuntimeError("log users in through services.sessions.start_session()")
+        return self.session_key
+
+
+class UserSession(Model):
+    """One log-in. The cookies carry its id and a random secret; only the secret's SHA-256
+    is stored. Logging out deletes the row, so a copied cookie stops working."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (
+        Index("ix_user_sessions_user_id", "user_id"),
+        Index("ix_user_sessions_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class AccountToken(Model):
@@ -75,3 +105,21 @@ class AccountToken(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AccountRequest(Model):
+    """What someone asked for on an account form that names an address (a reset link, a new
+    code, a sign-up), stored the same way whether or not the address has an account; the
+    mail sender acts on it and deletes it (services.account_requests)."""
+
+    __tablename__ = "account_requests"
+    __table_args__ = (
+        CheckConstraint("kind IN ('reset', 'verify', 'register')", name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str] = mapped_column(String(254))
+    # register: username, full_name, password_hash (already hashed in the request)
+    payload: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -14,17 +14,20 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, literal, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import AccountToken, Role, User
+from .account_requests import queue_account_request
 from .errors import Conflict, DomainError
 from .outbox import queue_email
+from .sessions import end_user_sessions
 from .transaction import race_point, write_transaction
 from .wallet import open_wallet
 
@@ -216,22 +219,34 @@ class VerificationSecrets:
     link: str
 
 
-def _retire_verification_tokens(user_id: int, now: datetime) -> None:
-    """Mark every unused verification code and link of the user as used."""
+def _retire_tokens(user_id: int, purpose: str, now: datetime) -> None:
+    """Mark every unused token of the user for `purpose` ('verify': codes and links;
+    'reset': reset links) as used."""
     db.session.execute(
         update(AccountToken)
         .where(
             AccountToken.user_id == user_id,
-            AccountToken.purpose == "verify",
+            AccountToken.purpose == purpose,
             AccountToken.used_at.is_(None),
         )
         .values(used_at=now)
     )
 
 
+def _set_password(
+    user: User, password_hash: str, now: datetime, keep_session: str | None = None
+) -> None:
+    """Replace the password. Everything that stood for the old one dies with it: every
+    reset link issued so far and every log-in session but `keep_session`. Runs inside the
+    caller's transaction, under the user's row lock; every password change goes here."""
+    user.password_hash = password_hash
+    _retire_tokens(user.id, "reset", now)
+    end_user_sessions(user.id, keep=keep_session)
+
+
 def _issue_verification(user: User, now: datetime) -> VerificationSecrets:
     """Replace the user's verification code and link (old ones stop working)."""
-    _retire_verification_tokens(user.id, now)
+    _retire_tokens(user.id, "verify", now)
     code = f"{secrets.randbelow(1_000_000):06d}"
     token = secrets.token_urlsafe(32)
     expires = now + timedelta(minutes=int(current_app.config["VERIFY_CODE_MINUTES"]))
@@ -312,42 +327,47 @@ def register_user(email: str, username: str, full_name: str, password: str, now:
 
 def submit_registration(
     email: str, username: str, full_name: str, password: str, now: datetime
-) -> User | None:
-    """The web sign-up: returns the new user, or None when nothing was created.
+) -> None:
+    """The web sign-up: check the fields, hash the password and queue the request; the
+    mail sender completes it (complete_registration). The request does the same work, in
+    the same time, whether or not the email or username is taken, so neither its answer
+    nor its timing tells who has an account. Raises InvalidInput/WeakPassword (422) for
+    bad input; commits."""
+    email, username, full_name = _clean_fields(email, username, full_name, password)
+    queue_account_request(
+        "register",
+        email,
+        now,
+        username=username,
+        full_name=full_name,
+        password_hash=hash_password(password),
+    )
 
-    Whatever happens, the caller shows the same "check your email" answer, so the form
-    can't be used to find out who has an account:
-    - email already registered: its owner gets a "someone tried to register" note;
-    - username taken (email new): the new address gets a note asking for another
+
+def complete_registration(
+    email: str, now: datetime, *, username: str, full_name: str, password_hash: str
+) -> User | None:
+    """A queued sign-up, inside the caller's transaction: the new user (wallet, grant,
+    verification email), or None when nothing was created because
+    - the email is registered: its owner gets a "someone tried to register" note;
+    - the username is taken (email new): the new address gets a note asking for another
       username. Saying "username taken" on the page would be kinder, but only if it were
       said for every taken username whatever the email; we chose the safe option and keep
       the page identical in every case, so nothing at all is learnt from the response.
-    The password is hashed before any lookup, so all paths cost about the same time.
-    Raises InvalidInput/WeakPassword (422) for bad input; commits on success.
-    """
-    email, username, full_name = _clean_fields(email, username, full_name, password)
-    password_hash = hash_password(password)
-    for attempt in range(2):
-        try:
-            with write_transaction():
-                existing = _find_by_email(email)
-                if existing is not None:
-                    _queue_attempt_note(existing.email, existing.full_name, "email", now)
-                    return None
-                if _find_by_username(username) is not None:
-                    _queue_attempt_note(email, full_name, "username", now, username=username)
-                    return None
-                race_point("accounts.before_register")
-                user = _new_user(email, username, full_name, password_hash, Role.CUSTOMER, now)
-                _issue_verification(user, now)
-                return user
-        except IntegrityError:
-            # A concurrent sign-up took the email or username between our check and insert
-            # (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises sign-ups). Run again: the
-            # lookups now see it and send the right note.
-            if attempt == 1:
-                raise
-    return None  # pragma: no cover - the loop always returns or raises
+    A concurrent sign-up for the same email or username makes the insert raise
+    IntegrityError (PostgreSQL; SQLite serialises writers): the caller rolls back and
+    tries again, when the lookups find the account and send the right note."""
+    existing = _find_by_email(email)
+    if existing is not None:
+        _queue_attempt_note(existing.email, existing.full_name, "email", now)
+        return None
+    if _find_by_username(username) is not None:
+        _queue_attempt_note(email, full_name, "username", now, username=username)
+        return None
+    race_point("accounts.before_register")
+    user = _new_user(email, username, full_name, password_hash, Role.CUSTOMER, now)
+    _issue_verification(user, now)
+    return user
 
 
 def _queue_attempt_note(
@@ -404,13 +424,12 @@ def verify_email(
     code: str | None = None,
     token: str | None = None,
     user_id: int | None = None,
-    email: str | None = None,
 ) -> User:
-    """Mark the email verified with the 6-digit code (of user_id, or of the account with
-    `email`) or with the link token. Codes and links are single use and expire; a code
-    allows MAX_CODE_ATTEMPTS wrong tries, counted under the token's row lock (the count
-    is committed even though InvalidToken is raised). Using one secret retires the other.
-    Raises InvalidToken (422); commits."""
+    """Mark the email verified with the 6-digit code of `user_id` or with the link token.
+    Codes and links are single use and expire; a code allows MAX_CODE_ATTEMPTS wrong
+    tries, counted under the token's row lock (the count is committed even though
+    InvalidToken is raised). Using one secret retires the other. Raises InvalidToken
+    (422); commits."""
     failure: InvalidToken | None = None
     with write_transaction():
         if token:
@@ -424,11 +443,6 @@ def verify_email(
             user = db.session.get(User, row.user_id)
         else:
             user = db.session.get(User, user_id) if user_id is not None else None
-            if user is None and email:
-                try:
-                    user = _find_by_email(normalize_email(email))
-                except InvalidInput:
-                    user = None
             if user is None or not code:
                 raise InvalidToken(INVALID_CODE)
             row = _live_code_row(user.id, now)
@@ -450,19 +464,55 @@ def verify_email(
             assert user is not None
             if user.email_verified_at is None:
                 user.email_verified_at = now
-            _retire_verification_tokens(user.id, now)
+            _retire_tokens(user.id, "verify", now)
     if failure is not None:
         raise failure
     assert user is not None
     return user
 
 
-def _live_code_row(user_id: int, now: datetime) -> AccountToken | None:
-    """The newest unused, unexpired verification code of the user, locked."""
-    return db.session.scalars(
-        select(AccountToken)
-        .where(
-            AccountToken.user_id == user_id,
+_NO_CODE = "c:" + "0" * 64  # as long as a real code's digest, matches none
+
+
+def verify_email_by_address(email: str, code: str, now: datetime) -> User:
+    """Someone logged out gives an address and a code. Whether or not the address has an
+    account waiting, a wrong code costs the same work: one read (the live code of the
+    address) and one HMAC, and nothing is written, so neither the answer (InvalidToken
+    with INVALID_CODE, 422) nor its timing tells whether the address has an account.
+    Wrong codes are counted per address by the route's rate limit instead of on the code.
+    The right code verifies as verify_email() does (under its locks; commits)."""
+    try:
+        address = normalize_email(email)
+    except InvalidInput:
+        address = ""
+    live_code = (
+        _newest_live_code(
+            select(AccountToken.user_id, AccountToken.secret_hash)
+            .join(User, User.id == AccountToken.user_id)
+            .where(func.lower(User.email) == address.lower()),
+            now,
+        )
+    ).subquery()
+    # Always one row (NULLs when the address has no code waiting): the same answer shape.
+    one = select(literal(1).label("one")).subquery()
+    row = db.session.execute(
+        select(live_code.c.user_id, live_code.c.secret_hash).select_from(
+            one.outerjoin(live_code, true())
+        )
+    ).one()
+    owner = row.user_id or 0
+    stored = row.secret_hash or _NO_CODE
+    right = hmac.compare_digest(stored, _code_digest(owner, code.strip()))
+    db.session.rollback()  # end the read: nothing was written
+    if not right:
+        raise InvalidToken(INVALID_CODE)
+    return verify_email(now, code=code, user_id=owner)
+
+
+def _newest_live_code(query: Select[Any], now: datetime) -> Select[Any]:
+    """`query` narrowed to the newest verification code that can still be used."""
+    return (
+        query.where(
             AccountToken.purpose == "verify",
             AccountToken.secret_hash.like("c:%"),
             AccountToken.used_at.is_(None),
@@ -471,25 +521,41 @@ def _live_code_row(user_id: int, now: datetime) -> AccountToken | None:
         )
         .order_by(AccountToken.id.desc())
         .limit(1)
-        .with_for_update()
+    )
+
+
+def _live_code_row(user_id: int, now: datetime) -> AccountToken | None:
+    """The newest unused, unexpired verification code of the user, locked."""
+    return db.session.scalars(
+        _newest_live_code(
+            select(AccountToken).where(AccountToken.user_id == user_id), now
+        ).with_for_update()
     ).first()
 
 
 def resend_verification(now: datetime, *, user_id: int | None = None, email: str = "") -> None:
-    """Send a fresh code and link (old ones stop working) when the account exists, is
-    active and not verified yet; otherwise do nothing, silently, so the answer reveals
-    nothing about which addresses have accounts. Commits."""
-    with write_transaction():
-        user: User | None = None
-        if user_id is not None:
-            user = db.session.get(User, user_id)
-        elif email:
-            try:
-                user = _find_by_email(normalize_email(email))
-            except InvalidInput:
-                user = None
-        if user is None or user.email_verified_at is not None or not user.is_active_account:
+    """Send a fresh code and link (old ones stop working). For the signed-in `user_id`,
+    at once when the address isn't verified yet. For an `email` typed by someone logged
+    out, the request is queued the same way whether or not the address has an account
+    (send_verification_code does the rest, out of the request). Commits."""
+    if user_id is None:
+        try:
+            address = normalize_email(email)
+        except InvalidInput:
             return
+        queue_account_request("verify", address, now)
+        return
+    with write_transaction():
+        user = db.session.get(User, user_id)
+        if user is not None and user.email_verified_at is None and user.is_active_account:
+            _issue_verification(user, now)
+
+
+def send_verification_code(email: str, now: datetime) -> None:
+    """A queued request for a new code, inside the caller's transaction: sent when an
+    active account with this address still needs verifying; otherwise nothing."""
+    user = _find_by_email(email)
+    if user is not None and user.email_verified_at is None and user.is_active_account:
         _issue_verification(user, now)
 
 
@@ -536,10 +602,16 @@ def authenticate(login: str, password: str, now: datetime) -> User:
 # --- passwords ----------------------------------------------------------------------
 
 
-def change_password(user_id: int, current_password: str, new_password: str, now: datetime) -> User:
-    """Check the current password, set the new one and bump session_version so every
-    other session of the user ends. Raises WrongPassword or WeakPassword (422); commits.
-    The caller logs the current session in again."""
+def change_password(
+    user_id: int,
+    current_password: str,
+    new_password: str,
+    now: datetime,
+    keep_session: str | None = None,
+) -> User:
+    """Check the current password and set the new one: every other log-in session of the
+    user ends (`keep_session`, the caller's, goes on) and every reset link issued before
+    stops working. Raises WrongPassword or WeakPassword (422); commits."""
     user = db.session.get(User, user_id)
     if user is None or not check_password_hash(user.password_hash, current_password):
         raise WrongPassword("Your current password is not right.")
@@ -547,53 +619,50 @@ def change_password(user_id: int, current_password: str, new_password: str, now:
     password_hash = hash_password(new_password)
     with write_transaction():
         user = db.session.scalars(select(User).where(User.id == user_id).with_for_update()).one()
-        user.password_hash = password_hash
-        user.session_version += 1
+        _set_password(user, password_hash, now, keep_session=keep_session)
     return user
 
 
 def request_password_reset(email: str, now: datetime) -> None:
-    """Email a single-use reset link when an active account has this address; otherwise
-    do nothing. The caller answers the same either way. Earlier unused links stop
-    working. Commits."""
+    """Ask for a reset link for `email`. The request is queued the same way whether or
+    not an account has the address (send_reset_link does the rest, out of the request),
+    so the answer and its timing are the same either way. Commits."""
     try:
-        email = normalize_email(email)
+        address = normalize_email(email)
     except InvalidInput:
         return
-    with write_transaction():
-        user = _find_by_email(email)
-        if user is None or not user.is_active_account:
-            return
-        db.session.execute(
-            update(AccountToken)
-            .where(
-                AccountToken.user_id == user.id,
-                AccountToken.purpose == "reset",
-                AccountToken.used_at.is_(None),
-            )
-            .values(used_at=now)
+    queue_account_request("reset", address, now)
+
+
+def send_reset_link(email: str, now: datetime) -> None:
+    """A queued reset request, inside the caller's transaction: email a single-use link
+    when an active account has this address (earlier unused links stop working);
+    otherwise do nothing."""
+    user = _find_by_email(email)
+    if user is None or not user.is_active_account:
+        return
+    _retire_tokens(user.id, "reset", now)
+    token = secrets.token_urlsafe(32)
+    minutes = int(current_app.config["RESET_TOKEN_MINUTES"])
+    db.session.add(
+        AccountToken(
+            user_id=user.id,
+            purpose="reset",
+            secret_hash=_digest("r", token),
+            created_at=now,
+            expires_at=now + timedelta(minutes=minutes),
         )
-        token = secrets.token_urlsafe(32)
-        minutes = int(current_app.config["RESET_TOKEN_MINUTES"])
-        db.session.add(
-            AccountToken(
-                user_id=user.id,
-                purpose="reset",
-                secret_hash=_digest("r", token),
-                created_at=now,
-                expires_at=now + timedelta(minutes=minutes),
-            )
-        )
-        queue_email(
-            kind="password_reset",
-            to=user.email,
-            subject="Reset your FilmSphere password",
-            template="password_reset",
-            now=now,
-            user=user,
-            link=f"{_base_url()}/auth/reset/{token}",
-            minutes=minutes,
-        )
+    )
+    queue_email(
+        kind="password_reset",
+        to=user.email,
+        subject="Reset your FilmSphere password",
+        template="password_reset",
+        now=now,
+        user=user,
+        link=f"{_base_url()}/auth/reset/{token}",
+        minutes=minutes,
+    )
 
 
 def reset_token_valid(token: str, now: datetime) -> bool:
@@ -606,9 +675,10 @@ def reset_token_valid(token: str, now: datetime) -> bool:
 
 def reset_password(token: str, new_password: str, now: datetime) -> User:
     """Set a new password with a reset link: single use (the token row is locked and
-    marked used), refused after it expires. Bumps session_version (every session ends)
-    and, since the link proves the address, marks the email verified. Raises InvalidToken
-    or WeakPassword (422); commits."""
+    marked used; like every other reset link of the user, since the password changed),
+    refused after it expires or once the password changed. Every log-in session of the
+    user ends and, since the link proves the address, the email counts as verified.
+    Raises InvalidToken or WeakPassword (422); commits."""
     # Check and hash before the write transaction: scrypt is slow, the lock should not be.
     if not reset_token_valid(token, now):
         raise InvalidToken(INVALID_LINK)
@@ -638,8 +708,7 @@ def reset_password(token: str, new_password: str, now: datetime) -> User:
             raise InvalidToken(INVALID_LINK)
         race_point("accounts.before_reset")
         row.used_at = now
-        user.password_hash = password_hash
-        user.session_version += 1
+        _set_password(user, password_hash, now)
         if user.email_verified_at is None:
             user.email_verified_at = now
     return user

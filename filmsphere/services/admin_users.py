@@ -11,6 +11,7 @@ from ..extensions import db
 from ..models import LedgerEntry, LedgerKind, Role, TopUp, User, Wallet
 from .audit import record_audit
 from .errors import AlreadyDone, Conflict, DomainError, InsufficientCoins, NotFound
+from .sessions import end_user_sessions
 from .transaction import race_point
 from .wallet import lock_wallet, post_entry
 
@@ -129,7 +130,7 @@ def change_role(actor_id: int, user_id: int, role: str, now: datetime) -> User:
 
 
 def set_active(actor_id: int, user_id: int, active: bool, now: datetime) -> User:
-    """Deactivate (can't log in; every session ends because session_version is bumped) or
+    """Deactivate (can't log in; every log-in session of the user ends) or
     reactivate a user, audited. Admins can't deactivate themselves or the last active
     admin. Raises NotFound, AlreadyDone, Conflict."""
     from .transaction import write_transaction
@@ -146,7 +147,8 @@ def set_active(actor_id: int, user_id: int, active: bool, now: datetime) -> User
         if not active and user.role == Role.ADMIN and others == 0:
             raise Conflict(f"{user.username} is the last admin and can't be deactivated.")
         user.is_active_account = active
-        user.session_version += 1
+        if not active:
+            end_user_sessions(user.id)
         record_audit(
             actor_id=actor_id,
             action="user.reactivate" if active else "user.deactivate",

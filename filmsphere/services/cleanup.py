@@ -1,4 +1,5 @@
-"""Cleanup (cron, every minute): delete expired holds, mark past shows finished."""
+"""Cleanup (cron, every minute): delete expired holds and log-in sessions, mark past shows
+finished."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from ..models import SeatHold, Show, ShowStatus
+from .sessions import delete_expired_sessions
 from .transaction import is_postgres, race_point, write_transaction
 
 BATCH_SIZE = 200
@@ -18,16 +20,19 @@ BATCH_SIZE = 200
 class CleanupResult:
     holds_deleted: int
     shows_finished: int
+    sessions_deleted: int = 0
 
     def __str__(self) -> str:
         return (
             f"cleanup: {self.holds_deleted} expired hold(s) deleted, "
-            f"{self.shows_finished} show(s) marked finished"
+            f"{self.shows_finished} show(s) marked finished, "
+            f"{self.sessions_deleted} expired log-in session(s) deleted"
         )
 
 
 def run_cleanup(now: datetime, batch_size: int = BATCH_SIZE) -> CleanupResult:
-    """Delete holds that expired by `now` and mark shows that ended by `now` finished.
+    """Delete holds that expired by `now`, mark shows that ended by `now` finished and
+    delete expired log-in sessions.
 
     Short transactions of at most `batch_size` holds each. On PostgreSQL the expired holds
     are selected FOR UPDATE SKIP LOCKED: a hold a checkout has locked is skipped (the
@@ -65,4 +70,8 @@ def run_cleanup(now: datetime, batch_size: int = BATCH_SIZE) -> CleanupResult:
             .execution_options(synchronize_session=False)
         )
         shows_finished = finished.rowcount
-    return CleanupResult(holds_deleted=deleted, shows_finished=shows_finished)
+    return CleanupResult(
+        holds_deleted=deleted,
+        shows_finished=shows_finished,
+        sessions_deleted=delete_expired_sessions(now),
+    )

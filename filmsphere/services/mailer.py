@@ -51,8 +51,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from ..models import OutboxMessage
+from ..models import AccountRequest, OutboxMessage
 from ..models.types import utcnow
+from .account_requests import process_account_requests
 from .qr import qr_png
 from .transaction import is_postgres, race_point, write_transaction
 
@@ -379,7 +380,8 @@ def _record_sent_through_outage(
 def send_pending(
     now: datetime, limit: int | None = None, should_stop: Callable[[], bool] | None = None
 ) -> SendResult:
-    """Send every due pending message (status pending, next_attempt_at <= now).
+    """Send every due pending message (status pending, next_attempt_at <= now), after
+    turning waiting account requests (reset, new code, sign-up) into their mail.
 
     Each message is claimed under a short lease before sending and marked sent right
     after the server accepts it; the lease is renewed while this run works and every SMTP
@@ -392,6 +394,8 @@ def send_pending(
     long as the lease holds). `should_stop` is asked before each message: once it says
     yes, the run ends and the rest of its claimed rows are released for the next sender.
     """
+    # Reset, new-code and sign-up requests become mail here, out of the request.
+    process_account_requests(now)
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     config = app.config
     batch = limit or int(config.get("MAIL_BATCH_SIZE", 50))
@@ -536,8 +540,11 @@ _listeners_installed = False
 
 
 def _after_flush(session: Session, _flush_context: Any) -> None:
-    # New rows, or rows changed in a request (an admin's resend; senders run without one).
-    if any(isinstance(obj, OutboxMessage) for obj in (*session.new, *session.dirty)):
+    # New rows, or rows changed in a request (an admin's resend; senders run without one);
+    # a new account request also becomes mail in the sender.
+    if any(isinstance(obj, OutboxMessage) for obj in (*session.new, *session.dirty)) or any(
+        isinstance(obj, AccountRequest) for obj in session.new
+    ):
         session.info["outbox_added"] = True
 
 

@@ -6,7 +6,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from filmsphere.extensions import db
-from filmsphere.models import Role, User
+from filmsphere.models import Role, User, utcnow
+from filmsphere.services.sessions import start_session
 from tests import factories
 from tests.conftest import csrf_from
 
@@ -16,7 +17,7 @@ def sign_in(client: FlaskClient, app: Flask, user_id: int) -> None:
     with app.app_context():
         user = db.session.get(User, user_id)
         assert user is not None
-        token = user.get_id()
+        token = start_session(user, remember=False, now=utcnow())
     with client.session_transaction() as session:
         session["_user_id"] = token
         session["_fresh"] = True

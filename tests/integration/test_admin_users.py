@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from filmsphere.extensions import db
-from filmsphere.models import AuditEntry, LedgerEntry, Role, TopUp, User, Wallet
+from filmsphere.models import AuditEntry, LedgerEntry, Role, TopUp, User, UserSession, Wallet
 from filmsphere.services.errors import Conflict
 from filmsphere.services.transaction import set_race_hook
 from tests import factories
@@ -70,11 +70,13 @@ def test_deactivate_ends_sessions_and_reactivate(backend, app, client):
     assert victim.get("/staff/check-in").status_code == 302  # session ended: off to log in
     with app.app_context():
         user = db.session.get(User, user_id)
-        assert user.is_active_account is False and user.session_version == 2
+        assert user.is_active_account is False
+        assert db.session.scalars(select(UserSession).filter_by(user_id=user_id)).all() == []
     assert post(client, f"/admin/users/{user_id}/deactivate").status_code == 409
     assert post(client, f"/admin/users/{user_id}/reactivate").status_code == 303
     with app.app_context():
         assert db.session.get(User, user_id).is_active_account is True
+    assert victim.get("/staff/check-in").status_code == 302  # the old session stays ended
 
 
 def test_admin_cannot_deactivate_themselves(backend, app, client):

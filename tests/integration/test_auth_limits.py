@@ -1,4 +1,5 @@
-"""Rate limits on the account forms answer 429 with a clear message (page and htmx)."""
+"""Rate limits on the account forms answer 429 with a clear message (page and htmx),
+counted in a real Redis as in production."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ LIMIT_MESSAGE = "Too many attempts"
 
 
 @pytest.fixture
-def app_overrides() -> dict[str, Any]:
+def app_overrides(redis_url: str) -> dict[str, Any]:
     return {
+        "RATELIMIT_STORAGE_URI": redis_url,
         "RATELIMIT_LOGIN": "3 per minute",
         "RATELIMIT_RESET": "2 per minute",
         "RATELIMIT_REGISTER": "2 per minute",

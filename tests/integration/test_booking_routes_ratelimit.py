@@ -1,4 +1,4 @@
-"""Seat clicks are rate limited per customer: the 429 says so inside the grid."""
+"""Seat clicks are rate limited per customer (in Redis): the 429 says so inside the grid."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from .test_booking_routes import HX, log_in, page, seat_button, seed
 
 
 @pytest.fixture
-def app_overrides() -> dict[str, Any]:
-    return {"RATELIMIT_HOLD": "3 per minute"}
+def app_overrides(redis_url: str) -> dict[str, Any]:
+    return {"RATELIMIT_STORAGE_URI": redis_url, "RATELIMIT_HOLD": "3 per minute"}
 
 
 def test_too_many_seat_clicks_get_a_clear_429(app: Flask, client: FlaskClient) -> None:

@@ -32,7 +32,10 @@ def test_cleanup_deletes_only_expired_holds(backend: str, ctx: Flask) -> None:
     hold(late.id, show, "A5", now=t0 + timedelta(minutes=5))
     result = run_cleanup(t0 + timedelta(minutes=10))
     assert (result.holds_deleted, result.shows_finished) == (2, 0)
-    assert str(result) == "cleanup: 2 expired hold(s) deleted, 0 show(s) marked finished"
+    assert str(result) == (
+        "cleanup: 2 expired hold(s) deleted, 0 show(s) marked finished, "
+        "0 expired log-in session(s) deleted"
+    )
     assert list(db.session.scalars(select(SeatHold.user_id))) == [late.id]
     again = run_cleanup(t0 + timedelta(minutes=10))
     assert again.holds_deleted == 0  # idempotent

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from filmsphere.config import ConfigError, parse_coin_packs
 from filmsphere.extensions import db
 from filmsphere.models import TopUp, User, Wallet, utcnow
+from filmsphere.services.sessions import start_session
 from filmsphere.services.topup import format_money
 from tests.conftest import csrf_from, make_app
 from tests.factories import make_user
@@ -56,7 +57,7 @@ def log_in(app: Flask, client: FlaskClient, coins: int = 1500) -> int:
     """A signed-in customer (flask-login's session keys, as after a real login)."""
     with app.app_context():
         user = make_user(coins=coins)
-        user_id, login_id = user.id, user.get_id()
+        user_id, login_id = user.id, start_session(user, remember=False, now=utcnow())
     with client.session_transaction() as session:
         session["_user_id"] = login_id
         session["_fresh"] = True
@@ -247,7 +248,10 @@ def test_panel_lists_the_customers_topups_only(app: Flask) -> None:
             )  # fmt: skip
         db.session.commit()
         with app.test_request_context("/wallet"):
-            login_user(db.session.get(User, me.id))
+            signed_in = db.session.get(User, me.id)
+            assert signed_in is not None
+            start_session(signed_in, remember=False, now=utcnow())
+            login_user(signed_in)
             html = render_template("topup/_topup_panel.html")
 
     assert 'id="topup-panel"' in html

@@ -29,7 +29,8 @@ from werkzeug.test import TestResponse
 from werkzeug.utils import cached_property
 
 from filmsphere.extensions import db
-from filmsphere.models import User
+from filmsphere.models import utcnow
+from filmsphere.services.sessions import load_user as load_session_user
 from tests.conftest import csrf_from
 
 # Hostile values for every field and string path part: a NUL, numbers past any column
@@ -270,10 +271,9 @@ class Walker:
         if self.actor.user_id is None:
             return False
         with self.app.app_context():
-            user = db.session.get(User, self.actor.user_id)
-            current = user.get_id() if user is not None else None
+            user = load_session_user(session.get("_user_id"), utcnow())
             db.session.rollback()
-        return session.get("_user_id") != current
+        return user is None
 
     def _url(self, rule: Rule, overrides: dict[str, str] | None = None) -> str:
         values = {name: self.actor.path_values.get(name, 1) for name in rule.arguments}

@@ -121,3 +121,42 @@ def test_the_mail_defaults_keep_the_exchange_within_half_a_lease(
     monkeypatch.setenv("FILMSPHERE_DATABASE_URL", "sqlite://")
     settings = load_config()
     assert 2 * settings["MAIL_TIMEOUT_SECONDS"] <= settings["MAIL_LEASE_SECONDS"] == 30
+
+
+def test_demo_links_follow_port_unless_base_url_is_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """scripts/demo.sh serves on $PORT: email links, the .ics and the banner follow it."""
+    monkeypatch.setenv("FILMSPHERE_ENV", "development")
+    monkeypatch.setenv("FILMSPHERE_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("FILMSPHERE_BASE_URL", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
+    assert load_config()["BASE_URL"] == "http://127.0.0.1:5000"
+    monkeypatch.setenv("PORT", "8123")
+    assert load_config()["BASE_URL"] == "http://127.0.0.1:8123"
+    monkeypatch.setenv("FILMSPHERE_BASE_URL", "https://tickets.example.org/")
+    assert load_config()["BASE_URL"] == "https://tickets.example.org"
+
+    monkeypatch.delenv("FILMSPHERE_BASE_URL")
+    monkeypatch.setenv("FILMSPHERE_ENV", "production")
+    monkeypatch.setenv("FILMSPHERE_SECRET_KEY", "x")
+    monkeypatch.setenv("FILMSPHERE_DATABASE_URL", "sqlite://")
+    assert load_config()["BASE_URL"] == "http://127.0.0.1:5000"  # PORT is the demo's
+
+
+def test_absolute_links_come_only_from_base_url() -> None:
+    """Emails, the .ics, Stripe's return address and the banner build absolute URLs from
+    BASE_URL: no other module names a host or port of its own."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "filmsphere"
+    hosts = ("http://127.0.0.1", "http://localhost", ":5000")
+    offenders = [
+        str(path.relative_to(package))
+        for path in package.rglob("*")
+        if path.suffix in {".py", ".html", ".txt", ".js"}
+        and "static" not in path.parts
+        and path.name != "config.py"
+        and any(host in path.read_text() for host in hosts)
+    ]
+    assert offenders == []

@@ -6,12 +6,22 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField, String
 from wtforms.validators import DataRequired, Length, Regexp
 
 from ...forms import AppForm
+from ...security import local_path
 
 USERNAME_HINT = "3 to 32 characters: letters, digits, '_', '.' and '-'."
 PASSWORD_HINT = (
     "At least 10 characters, mixing three of: lower-case, capitals, digits, symbols "
     "(or 16 characters or more). Not your username or email address."
 )
+
+
+class NextField(HiddenField):
+    """Where to go after the form: only a short local path survives the post (anything
+    else, another site or an over-long value, becomes empty: the safe default)."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        super().process_formdata(valuelist)
+        self.data = local_path(str(valuelist[0]) if valuelist else None) or ""
 
 
 class RegisterForm(AppForm):
@@ -39,7 +49,7 @@ class LoginForm(AppForm):
     )
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
     remember = BooleanField("Keep me logged in on this device")
-    next = HiddenField()
+    next = NextField()
 
 
 class VerifyForm(AppForm):
@@ -51,12 +61,12 @@ class VerifyForm(AppForm):
             Regexp(r"^\s*\d{6}\s*$", message="The code is 6 digits."),
         ],
     )
-    next = HiddenField()
+    next = NextField()
 
 
 class ResendForm(AppForm):
     email = EmailField("Email address", validators=[Length(max=254)])
-    next = HiddenField()
+    next = NextField()
 
 
 class ResetRequestForm(AppForm):

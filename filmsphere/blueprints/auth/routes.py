@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -18,10 +17,10 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from ...extensions import db, limiter
-from ...models import User
+from ...extensions import limiter
 from ...models.types import utcnow
-from ...services import accounts
+from ...security import local_path
+from ...services import accounts, sessions
 from ...services.errors import DomainError
 from .forms import (
     PASSWORD_HINT,
@@ -59,19 +58,9 @@ def _login_name_key() -> str:
 
 
 def safe_next(target: str | None, default: str = "public.index") -> str:
-    """A local path to go to after logging in, never another site (open redirect)."""
-    if target:
-        target = target.strip()
-        parts = urlsplit(target)
-        if (
-            target.startswith("/")
-            and not target.startswith("//")
-            and "\\" not in target
-            and not parts.scheme
-            and not parts.netloc
-        ):
-            return target
-    return url_for(default)
+    """Where to go after logging in: `target` when it is a short local path (never another
+    site, never an over-long header), otherwise the `default` endpoint."""
+    return local_path(target) or url_for(default)
 
 
 def see_other(location: str) -> Response:
@@ -120,12 +109,31 @@ def register() -> Response | str | tuple[str, int]:
 # --- verify ---------------------------------------------------------------------------
 
 
+def _code_failed(response: Response) -> bool:
+    return response.status_code == 422
+
+
+def _verify_address_key() -> str:
+    return "verify-address:" + request.form.get("email", "").strip().lower()[:254]
+
+
 @bp.route("/auth/verify", methods=["GET", "POST"])
 @_limit("RATELIMIT_VERIFY")
+# Logged out, wrong codes are counted per address typed (the service writes nothing then,
+# so that an address with an account waiting costs the same time as any other): at most
+# MAX_CODE_ATTEMPTS per code lifetime, as a signed-in user gets per code.
+@limiter.limit(
+    lambda: f"{accounts.MAX_CODE_ATTEMPTS} per {current_app.config['VERIFY_CODE_MINUTES']} minutes",
+    methods=["POST"],
+    key_func=_verify_address_key,
+    scope="verify-address",
+    deduct_when=_code_failed,
+    exempt_when=lambda: current_user.is_authenticated or not request.form.get("email", "").strip(),
+)
 def verify() -> Response | str | tuple[str, int]:
     """Verify the email address: ?token= from the emailed link, or the 6-digit code
     (a logged-in user enters only the code; others also give their email address)."""
-    next_url = request.values.get("next")
+    next_url = local_path(request.values.get("next"))
     token = request.args.get("token")
     if request.method == "GET" and token:
         try:
@@ -149,7 +157,9 @@ def verify() -> Response | str | tuple[str, int]:
             if current_user.is_authenticated:
                 accounts.verify_email(utcnow(), code=form.code.data, user_id=current_user.id)
             else:
-                accounts.verify_email(utcnow(), code=form.code.data, email=form.email.data or "")
+                accounts.verify_email_by_address(
+                    form.email.data or "", form.code.data or "", utcnow()
+                )
         except DomainError as exc:
             # Logged out, "2 attempts left" would tell that the address has an account
             # waiting for verification: answer every failure alike.
@@ -185,10 +195,7 @@ def resend_verification() -> Response | tuple[str, int]:
     else:
         accounts.resend_verification(utcnow(), email=form.email.data or "")
         flash(RESEND_SENT, "success")
-    target = (
-        url_for("auth.verify", next=form.next.data) if form.next.data else url_for("auth.verify")
-    )
-    return see_other(target)
+    return see_other(url_for("auth.verify", next=local_path(form.next.data)))
 
 
 # --- log in / out ---------------------------------------------------------------------
@@ -217,7 +224,7 @@ def login() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         if current_user.is_authenticated:
             return see_other(safe_next(request.args.get("next")))
-        form.next.data = request.args.get("next", "")
+        form.next.data = local_path(request.args.get("next")) or ""
         return render_template("auth/login.html", form=form, error=None)
     error = accounts.GENERIC_LOGIN_ERROR
     if form.validate_on_submit():
@@ -228,20 +235,41 @@ def login() -> Response | str | tuple[str, int]:
         else:
             # A fresh session on log-in: nothing from before (fixation) carries over.
             session.clear()
-            login_user(user, remember=bool(form.remember.data))
+            remember = bool(form.remember.data)
+            sessions.start_session(user, remember, utcnow())
+            login_user(user, remember=remember)
             if not user.is_verified:
                 flash("Welcome back. Please verify your email address to book.", "info")
             return see_other(safe_next(form.next.data))
     return render_template("auth/login.html", form=form, error=error), 422
 
 
+def _end_browser_session() -> None:
+    """Forget the log-in in this browser. In this order: logout_user() marks the remember
+    cookie for deletion in the session, which clearing it afterwards would undo."""
+    session.clear()
+    logout_user()
+
+
 @bp.post("/auth/logout")
 def logout() -> Response:
-    """Log out (POST only, so a link or image on another page can't log anyone out)."""
-    logout_user()
-    session.clear()
+    """Log out (POST only, so a link or image on another page can't log anyone out). The
+    session ends on the server too: a copy of its cookies is refused from now on."""
+    if current_user.is_authenticated:  # also when only the remember cookie logged it in
+        sessions.end_session(current_user.get_id())
+    _end_browser_session()
     flash("You are logged out.", "info")
     return see_other(url_for("public.index"))
+
+
+@bp.post("/account/logout-everywhere")
+@login_required
+def logout_everywhere() -> Response:
+    """End every session of the signed-in user, on every device, this one included."""
+    sessions.log_out_everywhere(int(current_user.id))
+    _end_browser_session()
+    flash("You are logged out on every device.", "info")
+    return see_other(url_for("auth.login"))
 
 
 # --- reset ----------------------------------------------------------------------------
@@ -276,7 +304,7 @@ def reset_password(token: str) -> Response | str | tuple[str, int]:
         except DomainError:
             return render_template("auth/reset_password.html", form=None), 410
         else:
-            logout_user()
+            _end_browser_session()
             flash("Your password is changed. Log in with the new one.", "success")
             return see_other(url_for("auth.login"))
     status = 422 if request.method == "POST" else 200
@@ -298,26 +326,27 @@ def account() -> Response | str | tuple[str, int]:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            user = accounts.change_password(
+            accounts.change_password(
                 current_user.id,
                 form.current_password.data or "",
                 form.new_password.data or "",
                 utcnow(),
+                keep_session=current_user.get_id(),
             )
         except accounts.WrongPassword as exc:
             form.current_password.errors.append(exc.message)
         except accounts.WeakPassword as exc:
             form.new_password.errors.append(exc.message)
         else:
-            # The session id carries session_version: log this session in again with the
-            # new version; every other session's id is now stale and ends.
-            fresh = db.session.get(User, user.id)
-            assert fresh is not None
-            login_user(fresh)
             flash("Your password is changed. Other devices have been logged out.", "success")
             return see_other(url_for("auth.account"))
     status = 422 if request.method == "POST" else 200
     return (
-        render_template("auth/account.html", form=form, password_hint=PASSWORD_HINT),
+        render_template(
+            "auth/account.html",
+            form=form,
+            password_hint=PASSWORD_HINT,
+            session_count=sessions.count_sessions(int(current_user.id), utcnow()),
+        ),
         status,
     )

@@ -17,7 +17,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
@@ -26,6 +25,7 @@ from ...errors import render_error
 from ...extensions import limiter
 from ...htmx import is_partial_request, trigger
 from ...models import utcnow
+from ...ratelimits import user_or_address
 from ...security import verified_required
 from ...services.bookings import get_booking, list_bookings
 from ...services.cancellation import (
@@ -76,12 +76,6 @@ def _too_many(error: TooManyRequests) -> Any:
 
 def _hold_limit() -> str:
     return str(current_app.config["RATELIMIT_HOLD"])
-
-
-def _user_key() -> str:
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    return get_remote_address()
 
 
 def _user_id() -> int | None:
@@ -209,7 +203,7 @@ def seat_grid(show_id: int) -> BaseResponse:
 
 
 @bp.post("/shows/<int:show_id>/seats/<int:seat_id>")
-@limiter.limit(_hold_limit, key_func=_user_key)
+@limiter.limit(_hold_limit, key_func=user_or_address)  # keyed from the session: no query
 @verified_required
 def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
     """Hold a free seat or release one of mine. htmx: the new grid (409 when someone else

@@ -13,12 +13,12 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
 from ...errors import DATABASE_UNAVAILABLE, discard_session, render_error
 from ...extensions import csrf, limiter
 from ...models import TopUp, utcnow
+from ...ratelimits import user_or_address
 from ...services import topup as topup_service
 from ...services.errors import DomainError
 from .forms import TopUpForm
@@ -37,19 +37,13 @@ def _only_when_configured(endpoint: str | None, values: dict[str, Any] | None) -
         abort(404)
 
 
-def _rate_key() -> str:
-    if current_user.is_authenticated:
-        return f"topup-user:{current_user.id}"
-    return f"topup-ip:{get_remote_address()}"
-
-
 def _rate_limit() -> str:
     return str(current_app.config.get("RATELIMIT_TOPUP") or "10 per minute")
 
 
 @bp.post("/wallet/topup")
 @login_required
-@limiter.limit(_rate_limit, key_func=_rate_key)
+@limiter.limit(_rate_limit, key_func=user_or_address)
 def start() -> ResponseReturnValue:
     """Create a Checkout Session for the chosen pack and send the customer to Stripe (303).
 
