@@ -26,10 +26,11 @@ from . import notifications
 from .audit import record_audit
 from .bookings import get_booking
 from .errors import AlreadyDone, Conflict, DomainError, NotFound
+from .locks import lock_booking, lock_show_to_cancel, lock_wallet
 from .pricing import percent_of
 from .seat_rules import SeatCell, lonely_companions
 from .transaction import race_point, write_transaction
-from .wallet import lock_wallet, post_entry
+from .wallet import post_entry
 
 
 @dataclass(frozen=True)
@@ -234,23 +235,6 @@ def quote_refund(
     booking = get_booking(user_id, reference)
     _check_cancellable(booking, now)
     return _customer_quote(booking, ticket_ids, now)[1]
-
-
-def lock_booking(booking_id: int) -> Booking:
-    """SELECT … FOR UPDATE the booking row and re-read it and its tickets (fresh state).
-    Tests replace this function to show what happens without the lock."""
-    booking = db.session.scalars(
-        select(Booking)
-        .where(Booking.id == booking_id)
-        .with_for_update(of=Booking)
-        .execution_options(populate_existing=True)
-    ).one()
-    db.session.scalars(
-        select(Ticket)
-        .where(Ticket.booking_id == booking_id)
-        .execution_options(populate_existing=True)
-    ).all()
-    return booking
 
 
 def _apply(
@@ -461,15 +445,7 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
             refunded += quote.refund_total
         before = {"status": show.status}
         race_point("cancel_show.before_show_lock")
-        # The show row last, exclusively against sales (they hold it FOR SHARE until they
-        # commit); NO KEY UPDATE, so the key-share locks new holds' and tickets' foreign
-        # keys take don't stand in the way as well.
-        show = session.scalars(
-            select(Show)
-            .where(Show.id == show_id)
-            .with_for_update(of=Show, key_share=True)
-            .execution_options(populate_existing=True)
-        ).one()
+        show = lock_show_to_cancel(show_id)  # last, exclusively against sales
         if show.status == ShowStatus.CANCELLED:  # another admin's cancel committed first
             raise AlreadyDone("This show is already cancelled.")
         show.status = ShowStatus.CANCELLED
