@@ -125,9 +125,10 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from .errors import register
+    from . import errors, refusals
 
-    register(app)
+    errors.register(app)
+    refusals.register(app)
 
 
 def register_template_helpers(app: Flask) -> None:

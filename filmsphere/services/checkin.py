@@ -9,9 +9,9 @@ from typing import Literal
 from flask import current_app
 from sqlalchemy import select
 
+from ..clock import local_day_bounds, to_local
 from ..extensions import db
 from ..models import Show, ShowStatus, Ticket, TicketStatus, User
-from ..templating import local_day_bounds, to_local
 from .locks import lock_ticket
 from .ticket_codes import InvalidTicketCode, read_ticket_code
 from .transaction import race_point, write_transaction

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import LedgerEntry, LedgerKind, Wallet
-from ..templating import format_time
+from ..wording import format_time
 from .errors import Conflict, DomainError, InsufficientCoins
 from .locks import lock_wallet
 from .transaction import race_point, write_transaction

@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import url_for
 
+from filmsphere.clock import to_local
 from filmsphere.models import Role
-from filmsphere.templating import to_local
 
 from .. import factories
 from .conftest import LiveServer, log_in

@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
@@ -26,6 +27,7 @@ from ...extensions import limiter
 from ...htmx import is_partial_request, trigger
 from ...models import utcnow
 from ...ratelimits import user_or_address
+from ...refusals import default_response, renders_refusals
 from ...security import verified_required
 from ...services.bookings import get_booking, list_bookings
 from ...services.cancellation import (
@@ -39,7 +41,7 @@ from ...services.checkout import checkout as pay
 from ...services.errors import AlreadyDone, AlreadyPaid, DomainError, NotFound
 from ...services.holds import toggle_hold
 from ...services.seatmap import SeatMap, build_seat_map, get_show
-from ...templating import format_category, format_coins
+from ...wording import format_category, format_coins
 from .forms import CancelForm, CheckoutForm, quoted_refund, selection_key
 from .seat_buttons import seat_rows_html
 
@@ -171,11 +173,8 @@ def seat_map(show_id: int) -> str:
     """The seat map page: read only for visitors, seats to hold for customers.
 
     Raises 404 for an unknown show."""
-    try:
-        show = get_show(show_id)
-        seat_map_view = _build_seat_map(show_id)
-    except NotFound:
-        abort(404)
+    show = get_show(show_id)
+    seat_map_view = _build_seat_map(show_id)
     return render_template(
         "booking/seat_map.html",
         show=show,
@@ -190,10 +189,7 @@ def seat_grid(show_id: int) -> BaseResponse:
     rendered). Without htmx it sends the browser to the seat map page."""
     if not is_partial_request():
         return redirect(_seat_map_url(show_id), 303)
-    try:
-        seat_map_view = _build_seat_map(show_id)
-    except NotFound:
-        abort(404)
+    seat_map_view = _build_seat_map(show_id)
     if _etag_matches(seat_map_view.etag):
         response = Response(status=304)
         response.headers["ETag"] = seat_map_view.etag
@@ -202,28 +198,29 @@ def seat_grid(show_id: int) -> BaseResponse:
     return _grid_response(seat_map_view)
 
 
+def _seat_click_refused(error: DomainError) -> ResponseReturnValue:
+    """htmx: the grid redrawn with the refusal (409 someone else took it, 422 a seat
+    rule); a plain form: the message and 303 back to the grid."""
+    if isinstance(error, NotFound):
+        return default_response(error)
+    show_id = int((request.view_args or {})["show_id"])
+    if not is_partial_request():
+        flash(error.message, "error")
+        return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
+    seat_map_view = _build_seat_map(show_id)
+    return _grid_response(seat_map_view, error.status, message=error.message, kind="error")
+
+
 @bp.post("/shows/<int:show_id>/seats/<int:seat_id>")
+@renders_refusals(_seat_click_refused)
 @limiter.limit(_hold_limit, key_func=user_or_address)  # keyed from the session: no query
 @verified_required
 def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
-    """Hold a free seat or release one of mine. htmx: the new grid (409 when someone else
-    took it, 422 for a seat rule) plus the basket out of band; otherwise 303 back."""
+    """Hold a free seat or release one of mine. htmx: the new grid plus the basket out of
+    band; otherwise 303 back."""
     # Read once: after the commit, current_user.id would cost a query to refresh the user.
     user_id = int(current_user.id)
-    try:
-        result = toggle_hold(user_id, show_id, seat_id, utcnow())
-    except NotFound:
-        abort(404)
-    except DomainError as exc:
-        if not is_partial_request():
-            flash(exc.message, "error")
-            return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
-        try:
-            seat_map_view = _build_seat_map(show_id, user_id)
-        except NotFound:
-            abort(404)
-        return _grid_response(seat_map_view, exc.status, message=exc.message, kind="error")
-
+    result = toggle_hold(user_id, show_id, seat_id, utcnow())
     if result.action == "held":
         message = f"Seat {result.seat_label} held for you."
     else:
@@ -253,7 +250,17 @@ def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
     return trigger(response, "seats-changed")
 
 
+def _checkout_refusal(error: DomainError) -> ResponseReturnValue:
+    if isinstance(error, NotFound):
+        return default_response(error)
+    if isinstance(error, AlreadyPaid):  # a second tab: show the booking the first one made
+        flash(error.message, "info")
+        return _to_booking(error.reference)
+    return _checkout_refused(int((request.view_args or {})["show_id"]), error.status, error.message)
+
+
 @bp.post("/shows/<int:show_id>/checkout")
+@renders_refusals(_checkout_refusal)
 @verified_required
 def checkout(show_id: int) -> BaseResponse:
     """Pay every held seat of the show with coins (one transaction, charged once per
@@ -263,21 +270,9 @@ def checkout(show_id: int) -> BaseResponse:
         return _checkout_refused(
             show_id, 422, "The payment form was incomplete. Reload the page and try again."
         )
-    try:
-        booking = pay(
-            current_user.id,
-            show_id,
-            utcnow(),
-            form.checkout_token.data,
-            form.seen_seat_ids(),
-        )
-    except NotFound:
-        abort(404)
-    except AlreadyPaid as exc:  # a second tab: show the booking the first one made
-        flash(exc.message, "info")
-        return _to_booking(exc.reference)
-    except DomainError as exc:
-        return _checkout_refused(show_id, exc.status, exc.message)
+    booking = pay(
+        current_user.id, show_id, utcnow(), form.checkout_token.data, form.seen_seat_ids()
+    )
     flash(f"Paid {format_coins(booking.total_coins)} — enjoy the film!", "success")
     return _to_booking(booking.reference)
 
@@ -295,10 +290,7 @@ def _checkout_refused(show_id: int, status: int, message: str) -> BaseResponse:
     if not is_partial_request():
         flash(message, "error")
         return redirect(_seat_map_url(show_id) + "#basket", 303)
-    try:
-        seat_map_view = _build_seat_map(show_id)
-    except NotFound:
-        abort(404)
+    seat_map_view = _build_seat_map(show_id)
     response = _fragments(
         seat_map_view, status, basket_first=True, basket_message=message, announce=message
     )
