@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 NAV_USER_LINKS = [
-    ("booking.my_bookings", "My bookings", None),
+    ("bookings.my_bookings", "My bookings", None),
     ("wallet.wallet", "Wallet", None),
     ("staff.check_in", "Check-in", "staff"),
     ("admin.dashboard", "Admin", "admin"),

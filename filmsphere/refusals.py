@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
 from .errors import render_error
 from .services.errors import DomainError, NotFound
@@ -32,7 +33,8 @@ def status_and_message(error: DomainError) -> tuple[int, str]:
 def renders_refusals(renderer: RefusalRenderer) -> Callable[[View], View]:
     """Register how this view's refusals render (e.g. the seat map's grid fragment, a
     form re-shown with the message). The renderer gets the error and returns a response;
-    a NotFound the renderer itself raises (the thing it would redraw is gone) is a 404."""
+    a NotFound the renderer itself raises (the thing it would redraw is gone) is a 404,
+    an HTTP error it raises (abort) is answered like any other."""
 
     def register(view: View) -> View:
         view.renders_refusal = renderer  # type: ignore[attr-defined]
@@ -68,3 +70,5 @@ def register(app: Flask) -> None:
             return renderer(error)
         except NotFound as gone:
             return default_response(gone)
+        except HTTPException as http:  # e.g. a bad query argument met while redrawing
+            return app.handle_http_exception(http)

@@ -73,13 +73,13 @@ PAGE_TYPES: list[PageType] = [
         Role.CUSTOMER,
         lambda s: f"/shows/{s.basket_show_id}",
     ),
-    PageType("my bookings", "booking.my_bookings", Role.CUSTOMER, lambda s: "/bookings"),
+    PageType("my bookings", "bookings.my_bookings", Role.CUSTOMER, lambda s: "/bookings"),
     PageType(
-        "booking", "tickets.booking_detail", Role.CUSTOMER, lambda s: f"/bookings/{s.booking_ref}"
+        "booking", "bookings.booking_detail", Role.CUSTOMER, lambda s: f"/bookings/{s.booking_ref}"
     ),
     PageType(
         "cancel booking",
-        "booking.cancel",
+        "bookings.cancel",
         Role.CUSTOMER,
         lambda s: f"/bookings/{s.booking_ref}/cancel",
     ),

@@ -20,8 +20,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from ...htmx import is_partial_request, trigger
 from ...models import utcnow
 from ...refusals import renders_refusals
-from ...services.bookings import WalletPage, wallet_page
 from ...services.errors import DomainError, NotFound
+from ...services.wallet_page import WalletPage, wallet_page
 from ...wording import format_coins
 
 bp = Blueprint("wallet", __name__)
