@@ -195,8 +195,8 @@ class YearLoader:
         import psycopg
         from sqlalchemy.engine import make_url
 
+        from filmsphere.clock import cinema_tz
         from filmsphere.extensions import db
-        from filmsphere.templating import cinema_tz
 
         config = self.app.config
         self.tz = cinema_tz()

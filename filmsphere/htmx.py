@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 from flask import Response, request
+from werkzeug.wrappers import Response as BaseResponse
+
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
 def is_partial_request() -> bool:
@@ -22,4 +25,16 @@ def trigger(response: Response, *events: str) -> Response:
         names = {name.strip(): None for name in existing.split(",")}
     names.update({event: None for event in events})
     response.headers["HX-Trigger"] = json.dumps(names)
+    return response
+
+
+def redirect_as_hx_redirect(response: Response) -> BaseResponse:
+    """An after_request hook for blueprints whose forms htmx posts: htmx would follow a
+    redirect inside its request and swap a whole page into the target; for htmx, a
+    redirect (log in, verify, paid, cancelled) becomes HX-Redirect instead."""
+    if is_partial_request() and response.status_code in REDIRECTS and response.location:
+        response.headers["HX-Redirect"] = response.location
+        del response.headers["Location"]
+        response.status_code = 204
+        response.set_data(b"")
     return response

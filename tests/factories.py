@@ -153,7 +153,8 @@ def make_booking(
     """A paid booking made directly (not through checkout): tickets, charge, ledger entry."""
     import secrets
 
-    from filmsphere.services.wallet import lock_wallet, post_entry
+    from filmsphere.services.locks import lock_wallet
+    from filmsphere.services.wallet import post_entry
 
     seats = [
         s

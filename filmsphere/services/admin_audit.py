@@ -7,9 +7,9 @@ from datetime import date
 
 from sqlalchemy import func, or_, select
 
+from ..clock import local_day_bounds
 from ..extensions import db
 from ..models import AuditEntry, User
-from ..templating import local_day_bounds
 from .paging import one_page
 
 PAGE_SIZE = 50

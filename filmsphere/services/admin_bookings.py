@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from .. import MAX_DB_INT
+from ..clock import local_day_bounds
 from ..extensions import db
 from ..models import Booking, LedgerEntry, Movie, Show, User
-from ..templating import local_day_bounds
 from .errors import NotFound
 
 

@@ -11,9 +11,10 @@ from ..extensions import db
 from ..models import LedgerEntry, LedgerKind, Role, TopUp, User, Wallet
 from .audit import record_audit
 from .errors import AlreadyDone, Conflict, DomainError, InsufficientCoins, NotFound
+from .locks import lock_wallet
 from .sessions import end_user_sessions
 from .transaction import race_point
-from .wallet import lock_wallet, post_entry
+from .wallet import post_entry
 
 MAX_ADJUSTMENT = 1_000_000
 

@@ -3,7 +3,7 @@ a whole show (100 % for every booking)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,12 +24,13 @@ from ..models import (
 )
 from . import notifications
 from .audit import record_audit
-from .bookings import get_booking
+from .customer_bookings import get_booking
 from .errors import AlreadyDone, Conflict, DomainError, NotFound
+from .locks import lock_booking, lock_show_to_cancel, lock_wallet
 from .pricing import percent_of
 from .seat_rules import SeatCell, lonely_companions
 from .transaction import race_point, write_transaction
-from .wallet import lock_wallet, post_entry
+from .wallet import post_entry
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,12 @@ class RefundQuote:
     policy_text: str
     # Companion seats cancelled with the wheelchair space beside them, said in the quote.
     note: str | None = None
+    # The tickets asked for (None: the whole booking); the confirmation's key names them.
+    asked: tuple[int, ...] | None = None
+
+    @property
+    def key(self) -> str:
+        return quote_key(None if self.asked is None else list(self.asked), self.refund_total)
 
 
 @dataclass(frozen=True)
@@ -233,24 +240,67 @@ def quote_refund(
     keeps its wheelchair space booked)."""
     booking = get_booking(user_id, reference)
     _check_cancellable(booking, now)
-    return _customer_quote(booking, ticket_ids, now)[1]
+    quote = _customer_quote(booking, ticket_ids, now)[1]
+    return replace(quote, asked=None if ticket_ids is None else tuple(ticket_ids))
 
 
-def lock_booking(booking_id: int) -> Booking:
-    """SELECT … FOR UPDATE the booking row and re-read it and its tickets (fresh state).
-    Tests replace this function to show what happens without the lock."""
-    booking = db.session.scalars(
-        select(Booking)
-        .where(Booking.id == booking_id)
-        .with_for_update(of=Booking)
-        .execution_options(populate_existing=True)
-    ).one()
-    db.session.scalars(
-        select(Ticket)
-        .where(Ticket.booking_id == booking_id)
-        .execution_options(populate_existing=True)
-    ).all()
-    return booking
+def quote_key(ticket_ids: list[int] | None, refund_total: int) -> str:
+    """What the customer saw quoted, sent back by the confirmation: the tickets and the
+    refund (e.g. "all:100", "12,13:80")."""
+    tickets = "all" if ticket_ids is None else ",".join(str(i) for i in ticket_ids)
+    return f"{tickets}:{refund_total}"
+
+
+def _refund_in_key(key: str | None) -> int | None:
+    _, _, total = (key or "").rpartition(":")
+    return int(total) if total.isdigit() and len(total) <= 9 else None
+
+
+@dataclass(frozen=True)
+class SelectionQuote:
+    """The quote for a selection with the key its confirmation sends back, or, when this
+    selection can't be cancelled, the reason instead (and no quote)."""
+
+    quote: RefundQuote | None
+    problem: str | None
+
+    @property
+    def key(self) -> str:
+        return "" if self.quote is None else self.quote.key
+
+
+def quote_selection(
+    user_id: int, reference: str, ticket_ids: list[int] | None, now: datetime
+) -> SelectionQuote:
+    """quote_refund for the cancel page: a selection that can't be cancelled (a used
+    companion seat keeps its wheelchair space booked, the show started meanwhile) is a
+    problem to show beside the form, not a refusal of the page. Read-only. Raises
+    NotFound (unknown or someone else's booking or ticket)."""
+    try:
+        return SelectionQuote(quote_refund(user_id, reference, ticket_ids, now), None)
+    except NotFound:
+        raise
+    except DomainError as refusal:
+        return SelectionQuote(None, refusal.message)
+
+
+class SelectionChanged(Conflict):
+    """The confirmation names other tickets than the quote it sends back was for."""
+
+
+def confirm_cancellation(
+    user_id: int, reference: str, ticket_ids: list[int] | None, now: datetime, key: str
+) -> RefundQuote:
+    """cancel_tickets for a confirmed quote: `key` (quote_key) must be for exactly these
+    tickets, else SelectionChanged and nothing is cancelled; its refund must still hold,
+    else QuoteChanged and nothing is cancelled. Same guarantees and refusals as
+    cancel_tickets otherwise. Commits."""
+    refund = _refund_in_key(key)
+    if refund is None or key != quote_key(ticket_ids, refund):
+        raise SelectionChanged(
+            "Your choice changed since the quote: check the new quote and confirm again."
+        )
+    return cancel_tickets(user_id, reference, ticket_ids, now, expected_refund=refund)
 
 
 def _apply(
@@ -461,15 +511,7 @@ def _cancel_show(admin_id: int, show_id: int, now: datetime, reason: str) -> Sho
             refunded += quote.refund_total
         before = {"status": show.status}
         race_point("cancel_show.before_show_lock")
-        # The show row last, exclusively against sales (they hold it FOR SHARE until they
-        # commit); NO KEY UPDATE, so the key-share locks new holds' and tickets' foreign
-        # keys take don't stand in the way as well.
-        show = session.scalars(
-            select(Show)
-            .where(Show.id == show_id)
-            .with_for_update(of=Show, key_share=True)
-            .execution_options(populate_existing=True)
-        ).one()
+        show = lock_show_to_cancel(show_id)  # last, exclusively against sales
         if show.status == ShowStatus.CANCELLED:  # another admin's cancel committed first
             raise AlreadyDone("This show is already cancelled.")
         show.status = ShowStatus.CANCELLED

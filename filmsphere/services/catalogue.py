@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import ColumnElement, Select, String, and_, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from ..clock import local_day_bounds, to_local
 from ..extensions import db
 from ..models import Genre, Movie, Show, ShowStatus, movie_genres
-from ..templating import local_day_bounds, to_local
 from .errors import DomainError, NotFound
 from .transaction import is_postgres
 

@@ -9,15 +9,12 @@ from typing import Literal
 from flask import current_app
 from sqlalchemy import select
 
+from ..clock import local_day_bounds, to_local
 from ..extensions import db
-from ..models import Booking, Show, ShowStatus, Ticket, TicketStatus, User
-from ..templating import local_day_bounds, to_local
+from ..models import Show, ShowStatus, Ticket, TicketStatus, User
+from .locks import lock_ticket
 from .ticket_codes import InvalidTicketCode, read_ticket_code
 from .transaction import race_point, write_transaction
-
-# The guard against two scanners admitting one ticket twice. Only the race test's negative
-# control turns it off, to prove that the test can fail.
-LOCK_TICKET_ROW = True
 
 Outcome = Literal["valid", "already_used", "wrong_show", "not_today", "cancelled", "invalid"]
 
@@ -111,15 +108,7 @@ def check_in(code: str, staff_id: int, now: datetime, show_id: int | None = None
         return CheckInResult("invalid", "INVALID", exc.message + " Do not let the holder in.")
 
     with write_transaction() as session:
-        booking_id = session.scalar(select(Ticket.booking_id).where(Ticket.id == ticket_id))
-        query = select(Ticket).where(Ticket.id == ticket_id)
-        if LOCK_TICKET_ROW and booking_id is not None:
-            # Booking row first, like cancellation (booking, wallet, tickets): a check-in
-            # and a cancellation of the same ticket take turns instead of both winning.
-            session.execute(select(Booking.id).where(Booking.id == booking_id).with_for_update())
-            # of=Ticket: lock the ticket only, not the seat row its eager join reads.
-            query = query.with_for_update(of=Ticket)
-        ticket = session.scalar(query.execution_options(populate_existing=True))
+        ticket = lock_ticket(ticket_id)
         if ticket is None or ticket.show_id != code_show_id:
             # A genuine signature for a ticket we don't have: a code from another database
             # (e.g. a reset demo) — just as unusable as a forged one.

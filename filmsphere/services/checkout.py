@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
@@ -23,12 +23,13 @@ from .errors import (
     SeatUnavailable,
     ShowNotBookable,
 )
-from .holds import lock_seats, lock_show_for_sale
+from .locks import consume_holds, lock_holds, lock_seats, lock_show_for_sale, lock_wallet
 from .pricing import seat_price
 from .seat_rules import SeatCell, check_companions, check_single_seats
-from .seatmap import ShowState, not_bookable_reason, show_state
+from .seatmap import show_state
+from .show_sale import ShowState, not_bookable_reason
 from .transaction import race_point, write_transaction
-from .wallet import lock_wallet, post_entry
+from .wallet import post_entry
 
 # No 0/O, 1/I/L: references are read out at the box office.
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -111,30 +112,6 @@ def _booking_for_token(user_id: int, token: str) -> Booking | None:
     if row.user_id != user_id:
         raise Conflict("This checkout form was already used. Reload the page and try again.")
     return _booking(row.id)
-
-
-def lock_holds(user_id: int, show_id: int) -> list[Any]:
-    """The customer's hold rows for the show, locked FOR UPDATE (ascending id). A hold
-    that cleanup deleted meanwhile is not returned; one we lock, cleanup skips."""
-    return list(
-        db.session.execute(
-            select(SeatHold.id, SeatHold.seat_id, SeatHold.expires_at)
-            .where(SeatHold.user_id == user_id, SeatHold.show_id == show_id)
-            .order_by(SeatHold.id)
-            .with_for_update()
-        ).all()
-    )
-
-
-def consume_holds(hold_ids: list[int]) -> None:
-    """Delete the paid holds; all of them must still exist (else nothing is paid)."""
-    result: Any = db.session.execute(
-        delete(SeatHold)
-        .where(SeatHold.id.in_(hold_ids))
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != len(hold_ids):
-        raise HoldExpired("Your hold ran out while paying, so nothing was charged. Pick again.")
 
 
 def _checkout(

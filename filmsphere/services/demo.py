@@ -15,9 +15,9 @@ from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from ..clock import cinema_tz, local_day_bounds, to_local
 from ..extensions import db
 from ..models import Genre, Movie, Role, Screen, Show, ShowStatus, User
-from ..templating import cinema_tz, local_day_bounds, to_local
 from .errors import ShowOverlap
 from .scheduling import schedule_show, show_end
 from .screens import create_screen, sellable_seat_count

@@ -16,7 +16,7 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import Booking, Ticket, TicketStatus, User
-from ..templating import format_datetime
+from ..wording import format_datetime
 from .calendar import booking_ics, ics_filename
 from .errors import NotFound
 from .outbox import Attachment, queue_email

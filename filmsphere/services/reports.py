@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, and_, case, func, literal, select, true
 
+from ..clock import local_day_bounds
 from ..extensions import db
 from ..models import (
     Booking,
@@ -32,7 +33,6 @@ from ..models import (
     Ticket,
     TicketStatus,
 )
-from ..templating import local_day_bounds
 from .errors import DomainError
 
 MAX_DAYS = 366
@@ -301,7 +301,7 @@ def _occupancy(bounds: list[datetime], limit: int | None) -> tuple[Table, int, d
         )
     ).one()
     rows = db.session.execute(base if limit is None else base.limit(limit)).all()
-    from ..templating import format_datetime
+    from ..wording import format_datetime
 
     table = Table(
         "occupancy",

@@ -8,9 +8,9 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from ..clock import local_day_bounds
 from ..extensions import db
 from ..models import Movie, Screen, SeatHold, Show, ShowStatus
-from ..templating import local_day_bounds
 from .audit import record_audit
 from .errors import DomainError, NotFound, ShowOverlap
 from .transaction import race_point, write_transaction
@@ -69,7 +69,7 @@ def free_screens(starts_at: datetime, ends_at: datetime) -> list[str]:
 def _overlap_error(
     screen: Screen, clash: Show, starts_at: datetime, ends_at: datetime
 ) -> ShowOverlap:
-    from ..templating import format_datetime, format_time
+    from ..wording import format_datetime, format_time
 
     free = free_screens(starts_at, ends_at)
     message = (

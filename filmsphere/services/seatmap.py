@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, cast
 
 from flask import current_app
 from sqlalchemy import bindparam, literal, select, union_all
@@ -24,7 +24,6 @@ from ..models import (
     SeatCategory,
     SeatHold,
     Show,
-    ShowStatus,
     Ticket,
     TicketStatus,
     Wallet,
@@ -33,6 +32,7 @@ from ..models import Seat as SeatModel
 from .errors import NotFound
 from .pricing import CATEGORY_LABELS, seat_price
 from .seat_rules import CellState, SeatCell, stranded_hint, stranded_seats
+from .show_sale import ShowState, not_bookable_reason
 
 SeatState = Literal["free", "mine", "taken", "broken"]
 
@@ -92,17 +92,6 @@ class SeatMap:
     bookable: bool
     not_bookable_reason: str | None
     etag: str
-
-
-class ShowState(Protocol):
-    """The few show columns the rules need: a Show, or a lighter Core row of them."""
-
-    id: int
-    screen_id: int
-    status: str
-    starts_at: datetime
-    ends_at: datetime
-    base_price_coins: int
 
 
 # The hot read statements are built once, with bound parameters: SQLAlchemy then reuses
@@ -174,17 +163,6 @@ def get_show(show_id: int) -> Show:
     if show is None:
         raise NotFound("There is no such show.")
     return show
-
-
-def not_bookable_reason(show: ShowState, now: datetime) -> str | None:
-    """Why seats of this show can't be held or bought now, or None when they can."""
-    if show.status == ShowStatus.CANCELLED:
-        return "This show was cancelled."
-    if show.status == ShowStatus.FINISHED or now >= show.ends_at:
-        return "This show is over."
-    if now >= show.starts_at:
-        return "This show has already started, so it can't be booked any more."
-    return None
 
 
 def accessible_name(row_label: str, number: int, category: str, price: int, state: str) -> str:

@@ -21,8 +21,9 @@ from ..extensions import db
 from ..models import LedgerKind, TopUp, TopUpStatus, User
 from ..request_guard import has_forbidden_text
 from .errors import DomainError, NotFound
+from .locks import lock_wallet
 from .transaction import race_point, write_transaction
-from .wallet import lock_wallet, post_entry
+from .wallet import post_entry
 
 if TYPE_CHECKING:
     import stripe

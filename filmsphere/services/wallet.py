@@ -12,23 +12,10 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import LedgerEntry, LedgerKind, Wallet
-from ..templating import format_time
-from .errors import Conflict, DomainError, InsufficientCoins, NotFound
+from ..wording import format_time
+from .errors import Conflict, DomainError, InsufficientCoins
+from .locks import lock_wallet
 from .transaction import race_point, write_transaction
-
-
-def lock_wallet(user_id: int) -> Wallet:
-    """SELECT … FOR UPDATE the user's wallet (SQLite: the write transaction already holds
-    the database lock) and return it with a fresh balance."""
-    wallet = db.session.scalars(
-        select(Wallet)
-        .where(Wallet.user_id == user_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if wallet is None:
-        raise NotFound("This account has no wallet.")
-    return wallet
 
 
 def post_entry(

@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import url_for
 
+from filmsphere.clock import to_local
 from filmsphere.models import Role
-from filmsphere.templating import to_local
 
 from .. import factories
 from .conftest import LiveServer, log_in
@@ -73,13 +73,13 @@ PAGE_TYPES: list[PageType] = [
         Role.CUSTOMER,
         lambda s: f"/shows/{s.basket_show_id}",
     ),
-    PageType("my bookings", "booking.my_bookings", Role.CUSTOMER, lambda s: "/bookings"),
+    PageType("my bookings", "bookings.my_bookings", Role.CUSTOMER, lambda s: "/bookings"),
     PageType(
-        "booking", "tickets.booking_detail", Role.CUSTOMER, lambda s: f"/bookings/{s.booking_ref}"
+        "booking", "bookings.booking_detail", Role.CUSTOMER, lambda s: f"/bookings/{s.booking_ref}"
     ),
     PageType(
         "cancel booking",
-        "booking.cancel",
+        "bookings.cancel",
         Role.CUSTOMER,
         lambda s: f"/bookings/{s.booking_ref}/cancel",
     ),

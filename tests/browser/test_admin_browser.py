@@ -10,9 +10,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from filmsphere.clock import local_today
 from filmsphere.extensions import db
 from filmsphere.models import Role, Screen, Seat, Show, User
-from filmsphere.templating import local_today
 from tests import factories
 
 from .conftest import log_in

@@ -95,7 +95,7 @@ def test_every_page_type_ships_at_most_100_kb_of_compressed_js_and_css(
 
 
 def test_versioned_static_files_are_cached_for_a_year_and_immutable(live: LiveServer) -> None:
-    from filmsphere.templating import asset_url
+    from filmsphere.assets import asset_url
 
     with live.app.test_request_context():
         url = asset_url("css/app.css")

@@ -43,7 +43,7 @@ def test_search_by_reference_customer_show_and_date(backend, app, client):
     by_show = client.get(f"/admin/bookings?show={show_id}").get_data(as_text=True)
     assert ref in by_show and other_ref not in by_show
     with app.app_context():
-        from filmsphere.templating import to_local
+        from filmsphere.clock import to_local
 
         day = to_local(db.session.get(Booking, booking_id).show.starts_at).date()
     by_date = client.get(f"/admin/bookings?date={day.isoformat()}").get_data(as_text=True)

@@ -12,11 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
+from filmsphere.clock import local_day_bounds
 from filmsphere.extensions import db
 from filmsphere.models import Movie, ShowStatus
 from filmsphere.services import catalogue
 from filmsphere.services.errors import NotFound
-from filmsphere.templating import local_day_bounds
 from tests.factories import make_movie, make_screen, make_show
 
 HX = {"HX-Request": "true"}

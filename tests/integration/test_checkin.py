@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 from flask.testing import FlaskClient
 
+from filmsphere.clock import to_local
 from filmsphere.extensions import db
 from filmsphere.models import Role, Show, ShowStatus, Ticket, TicketStatus
 from filmsphere.services.checkin import check_in
 from filmsphere.services.ticket_codes import make_code, ticket_code
-from filmsphere.templating import to_local
 from tests import factories
 
 from .tickets_support import Seeded, log_in, page_csrf, seed_booking

@@ -13,6 +13,7 @@ from filmsphere.extensions import db
 from filmsphere.models import Role, Ticket
 from filmsphere.models.types import utcnow
 from filmsphere.services import checkin
+from filmsphere.services.locks import guards_off
 from filmsphere.services.ticket_codes import ticket_code
 from filmsphere.services.transaction import set_race_hook
 from tests import factories
@@ -80,11 +81,10 @@ def test_two_scanners_exactly_one_valid(
 
 
 def test_negative_control_without_the_row_lock_both_say_valid(
-    app: Flask, backend: str, race_hook: threading.Barrier, monkeypatch: pytest.MonkeyPatch
+    app: Flask, backend: str, race_hook: threading.Barrier
 ) -> None:
     """Proves the race test can fail: with the lock off both scanners admit the ticket."""
-    monkeypatch.setattr(checkin, "LOCK_TICKET_ROW", False)
-
-    outcomes, _ = _race(app)
+    with guards_off("tickets"):
+        outcomes, _ = _race(app)
 
     assert outcomes == ["valid", "valid"]

@@ -1,7 +1,7 @@
 """Races on PostgreSQL with real threads and separate connections, each forced with a
 barrier or events at the services' race points, each with a negative control that
-switches the guard off (monkeypatched lock functions, dropped constraints) and shows the
-same test would catch the bug."""
+switches the guard off (locks.guards_off for the row locks and checks, dropped constraints
+for the database's last word) and shows the same test would catch the bug."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import bindparam, delete, func, select, text
+from sqlalchemy import delete, func, select, text
 
 from filmsphere.extensions import db
 from filmsphere.models import (
@@ -21,19 +21,17 @@ from filmsphere.models import (
     Booking,
     LedgerEntry,
     LedgerKind,
-    Seat,
     SeatHold,
-    Show,
     Ticket,
     Wallet,
 )
 from filmsphere.services import cancellation, holds, wallet
-from filmsphere.services import checkout as checkout_module
 from filmsphere.services.cancellation import cancel_tickets
 from filmsphere.services.checkout import checkout
 from filmsphere.services.cleanup import run_cleanup
 from filmsphere.services.errors import AlreadyDone, DomainError, SeatUnavailable, ShowNotBookable
 from filmsphere.services.holds import toggle_hold
+from filmsphere.services.locks import guards_off, lock_wallet
 from filmsphere.services.transaction import set_race_hook, write_transaction
 from tests import factories as f
 
@@ -115,34 +113,6 @@ TOKEN_UNIQUE = (
 )
 
 
-def unlocked_seats(seat_ids: Any) -> list[Seat]:
-    """lock_seats without FOR UPDATE: the negative controls' broken guard."""
-    return list(db.session.scalars(select(Seat).where(Seat.id.in_(sorted(set(seat_ids))))))
-
-
-def unlocked_holds(user_id: int, show_id: int) -> list[Any]:
-    """lock_holds without FOR UPDATE: a checkout negative control's broken guard."""
-    return list(
-        db.session.execute(
-            select(SeatHold.id, SeatHold.seat_id, SeatHold.expires_at).where(
-                SeatHold.user_id == user_id, SeatHold.show_id == show_id
-            )
-        )
-    )
-
-
-def unchecked_consume(hold_ids: list[int]) -> None:
-    """consume_holds without checking every hold was still there."""
-    db.session.execute(delete(SeatHold).where(SeatHold.id.in_(hold_ids)))
-
-
-def unlocked_seat_in_show(show_id: int, seat_id: int) -> Any:
-    """lock_seat_in_show without FOR UPDATE: the hold races' broken guard."""
-    return db.session.execute(
-        holds._SEAT_IN_SHOW, {"show_id": show_id, "seat_id": seat_id}
-    ).one_or_none()
-
-
 def count(model: Any, *where: Any) -> int:
     db.session.expire_all()
     return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
@@ -171,19 +141,16 @@ def test_two_customers_hold_one_seat_exactly_one_wins(backend: str, ctx: Flask) 
 
 
 def test_without_the_seat_lock_the_unique_constraint_still_has_the_last_word(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
+    backend: str, ctx: Flask
 ) -> None:
-    monkeypatch.setattr(holds, "lock_seat_in_show", unlocked_seat_in_show)
-    results, holds_rows = _hold_race(ctx)
+    with guards_off("seats"):
+        results, holds_rows = _hold_race(ctx)
     assert holds_rows == 1
     assert sum(isinstance(r, SeatUnavailable) for r in results) == 1
 
 
-def test_negative_control_without_lock_and_constraint_both_win(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(holds, "lock_seat_in_show", unlocked_seat_in_show)
-    with dropped(HOLDS_UNIQUE):
+def test_negative_control_without_lock_and_constraint_both_win(backend: str, ctx: Flask) -> None:
+    with guards_off("seats"), dropped(HOLDS_UNIQUE):
         results, holds_rows = _hold_race(ctx)
         db.session.execute(delete(SeatHold))
         db.session.commit()
@@ -216,14 +183,10 @@ def test_a_hold_in_flight_when_the_show_is_cancelled_is_refused(backend: str, ct
 
 
 def test_negative_control_without_the_for_sale_check_the_hold_lands_on_a_cancelled_show(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
+    backend: str, ctx: Flask
 ) -> None:
-    # The same INSERT without the status condition.
-    unchecked = holds._insert_hold_where(
-        Show.id == bindparam("show_id"), Show.starts_at > bindparam("now")
-    )
-    monkeypatch.setattr(holds, "_INSERT_HOLD_IF_FOR_SALE", unchecked)
-    result, hold_rows = _hold_while_the_show_is_cancelled(ctx)
+    with guards_off("shows"):  # the hold's INSERT no longer checks the show's status
+        result, hold_rows = _hold_while_the_show_is_cancelled(ctx)
     assert isinstance(result, holds.HoldResult) and hold_rows == 1
 
 
@@ -255,10 +218,10 @@ def test_a_checkout_in_flight_when_the_show_is_cancelled_charges_nothing(
 
 
 def test_negative_control_without_the_show_lock_a_paid_ticket_outlives_the_cancellation(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
+    backend: str, ctx: Flask
 ) -> None:
-    monkeypatch.setattr(checkout_module, "lock_show_for_sale", lambda show_id, now: True)
-    result, active, coins = _checkout_while_the_show_is_cancelled(ctx)
+    with guards_off("shows"):
+        result, active, coins = _checkout_while_the_show_is_cancelled(ctx)
     assert isinstance(result, Booking)
     assert (active, coins) == (1, 90)  # paid for a show that no longer takes place
 
@@ -296,12 +259,9 @@ def test_two_checkouts_of_the_same_holds_charge_once(
 
 @pytest.mark.parametrize("tokens", [("same", "same"), ("tab-1", "tab-2")])
 def test_negative_control_checkout_without_locks_and_constraints_charges_twice(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch, tokens: tuple[str, str]
+    backend: str, ctx: Flask, tokens: tuple[str, str]
 ) -> None:
-    monkeypatch.setattr(checkout_module, "lock_seats", unlocked_seats)
-    monkeypatch.setattr(checkout_module, "lock_holds", unlocked_holds)
-    monkeypatch.setattr(checkout_module, "consume_holds", unchecked_consume)
-    with dropped(TICKETS_UNIQUE, TOKEN_UNIQUE):
+    with guards_off("seats", "holds"), dropped(TICKETS_UNIQUE, TOKEN_UNIQUE):
         results, charges, bookings, left = _checkout_race(ctx, tokens)
         db.session.execute(text("DELETE FROM outbox_messages"))
         db.session.execute(text("UPDATE tickets SET status = 'cancelled'"))
@@ -393,11 +353,10 @@ def test_checkout_first_then_cleanup_skips_the_locked_hold(backend: str, ctx: Fl
 
 
 def test_negative_control_checkout_without_hold_lock_pays_a_released_hold(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
+    backend: str, ctx: Flask
 ) -> None:
-    monkeypatch.setattr(checkout_module, "lock_holds", unlocked_holds)
-    monkeypatch.setattr(checkout_module, "consume_holds", unchecked_consume)
-    cleaned, paid, tickets = _checkout_vs_cleanup(ctx)
+    with guards_off("holds"):
+        cleaned, paid, tickets = _checkout_vs_cleanup(ctx)
     assert cleaned.holds_deleted == 1 and tickets == 1 and isinstance(paid, int), (
         "the race was not forced: the test could not fail"
     )
@@ -432,18 +391,10 @@ def test_two_refunds_of_one_ticket_refund_once(backend: str, ctx: Flask) -> None
 
 
 def test_negative_control_refund_without_booking_lock_refunds_twice(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
+    backend: str, ctx: Flask
 ) -> None:
-    def unlocked_booking(booking_id: int) -> Booking:
-        booking = db.session.scalars(
-            select(Booking)
-            .where(Booking.id == booking_id)
-            .execution_options(populate_existing=True)
-        ).one()
-        return booking
-
-    monkeypatch.setattr(cancellation, "lock_booking", unlocked_booking)
-    results, refunds, left = _refund_race(ctx)
+    with guards_off("bookings"):
+        results, refunds, left = _refund_race(ctx)
     assert refunds == 2 and left == 110, results
 
 
@@ -456,7 +407,7 @@ def _debit_race(app: Flask, threads: int = 8) -> tuple[list[Any], int, int]:
 
     def debit() -> int:
         with write_transaction():
-            locked = wallet.lock_wallet(user_id)
+            locked = lock_wallet(user_id)
             from filmsphere.services.transaction import race_point
 
             race_point("test.debit")
@@ -479,19 +430,9 @@ def test_concurrent_debits_never_overdraw(backend: str, ctx: Flask) -> None:
     assert results.count(1) == 3 and left == 5 and ledger_sum == 5
 
 
-def test_negative_control_debits_without_wallet_lock_overdraw(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def unlocked_wallet(user_id: int) -> Wallet:
-        found = db.session.scalars(
-            select(Wallet)
-            .where(Wallet.user_id == user_id)
-            .execution_options(populate_existing=True)
-        ).one()
-        return found
-
-    monkeypatch.setattr(wallet, "lock_wallet", unlocked_wallet)
-    results, left, ledger_sum = _debit_race(ctx)
+def test_negative_control_debits_without_wallet_lock_overdraw(backend: str, ctx: Flask) -> None:
+    with guards_off("wallets"):
+        results, left, ledger_sum = _debit_race(ctx)
     try:
         assert results.count(1) > 3 and ledger_sum < 0, (results, left, ledger_sum)
     finally:

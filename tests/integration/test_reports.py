@@ -12,8 +12,9 @@ from sqlalchemy import event, insert
 
 from filmsphere.extensions import db
 from filmsphere.models import Booking, LedgerKind, Show, Ticket
+from filmsphere.services.locks import lock_wallet
 from filmsphere.services.reports import Period, build_report, csv_cell, make_period, to_csv
-from filmsphere.services.wallet import lock_wallet, post_entry
+from filmsphere.services.wallet import post_entry
 from tests import factories
 
 from .test_admin_support import admin_client

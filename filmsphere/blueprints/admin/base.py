@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -54,9 +55,21 @@ def arg_int(name: str) -> int | None:
     return value
 
 
-def page_with_error(template: str, exc: DomainError, **context: Any) -> tuple[str, int]:
-    """Re-render a form page with the service's refusal inline, with its status."""
-    return render_template(template, error=exc.message, **context), exc.status
+def message_page(title: str) -> Callable[[DomainError], tuple[str, int]]:
+    """A refusal renderer (see refusals.renders_refusals): the admin message page with
+    the service's sentence and status."""
+
+    def render(error: DomainError) -> tuple[str, int]:
+        return render_template("admin/message.html", title=title, error=error.message), (
+            error.status
+        )
+
+    return render
+
+
+def view_arg(name: str) -> Any:
+    """A URL variable of the current request, for refusal renderers."""
+    return (request.view_args or {})[name]
 
 
 def form_status(form: Any) -> int:

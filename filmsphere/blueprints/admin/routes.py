@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from flask import Response, abort, render_template
 
+from ...clock import local_today
+from ...refusals import renders_refusals
 from ...security import admin_required
 from ...services.errors import DomainError
 from ...services.reports import Period, build_report, make_period, report_table, table_keys, to_csv
-from ...templating import local_today
 from .base import arg_date, bp
 
 
@@ -19,15 +20,17 @@ def _period() -> Period:
     return make_period(arg_date("from"), arg_date("to"), local_today())
 
 
+def _period_refused(error: DomainError) -> tuple[str, int]:
+    return render_template("admin/dashboard.html", report=None, error=error.message), 422
+
+
 @bp.get("/")
+@renders_refusals(_period_refused)
 @admin_required
 def dashboard() -> tuple[str, int] | str:
     """Reports for a period (default the last 30 local days): revenue, occupancy, top
     films, bookings and cancellations, as charts and the same numbers as tables."""
-    try:
-        period = _period()
-    except DomainError as exc:
-        return render_template("admin/dashboard.html", report=None, error=exc.message), 422
+    period = _period()
     report = build_report(period)
     return render_template(
         "admin/dashboard.html",
@@ -43,10 +46,7 @@ def report_csv(key: str) -> Response:
     """One dashboard table as a CSV download, complete for the period."""
     if key not in table_keys():
         abort(404)
-    try:
-        period = _period()
-    except DomainError as exc:
-        abort(422, description=exc.message)
+    period = _period()
     table = report_table(period, key)
     filename = f"filmsphere-{key}-{period.first.isoformat()}-{period.last.isoformat()}.csv"
     return Response(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from ...refusals import renders_refusals
 from ...security import admin_required
 from ...services.admin_bookings import booking_detail, search_bookings
-from ...services.errors import DomainError
-from .base import actor_id, arg_date, bp, now
+from .base import actor_id, arg_date, bp, message_page, now
 from .forms import ReasonForm
 
 
@@ -29,19 +29,18 @@ def bookings() -> str:
 
 
 @bp.get("/bookings/<int:booking_id>")
+@renders_refusals(message_page("Booking"))
 @admin_required
 def booking(booking_id: int) -> tuple[str, int]:
     """One booking: customer, show, tickets, and the ledger entries (charge, refunds)."""
-    try:
-        detail = booking_detail(booking_id)
-    except DomainError as exc:
-        return render_template("admin/message.html", title="Booking", error=exc.message), 404
+    detail = booking_detail(booking_id)
     return render_template(
         "admin/booking.html", detail=detail, reason_form=ReasonForm(formdata=None)
     ), 200
 
 
 @bp.post("/bookings/<int:booking_id>/cancel")
+@renders_refusals(message_page("Cancel booking"))
 @admin_required
 def booking_cancel(booking_id: int) -> Response | tuple[str, int]:
     """Cancel every active ticket not used at the door with a 100 % refund and an email."""
@@ -52,12 +51,7 @@ def booking_cancel(booking_id: int) -> Response | tuple[str, int]:
         return render_template(
             "admin/message.html", title="Cancel booking", error=form.first_error()
         ), 422
-    try:
-        done = cancel_booking_by_admin(actor_id(), booking_id, now(), form.reason.data or "")
-    except DomainError as exc:
-        return render_template(
-            "admin/message.html", title="Cancel booking", error=exc.message
-        ), exc.status
+    done = cancel_booking_by_admin(actor_id(), booking_id, now(), form.reason.data or "")
     message = f"Cancelled {done.tickets} ticket(s) and refunded {done.refunded_coins} coins."
     if done.used_seats:
         message += f" Used at the door, kept and not refunded: {', '.join(done.used_seats)}."

@@ -7,11 +7,14 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from ...models import Movie
+from ...refusals import renders_refusals
 from ...security import admin_required
 from ...services import admin_films
-from ...services.errors import DomainError
-from .base import actor_id, bp, form_status, now, page_with_error
+from ...services.errors import DomainError, NotFound
+from .base import actor_id, bp, form_status, message_page, now, view_arg
 from .forms import FilmForm, PosterForm
+
+_film_message = message_page("Film")
 
 
 @bp.get("/films")
@@ -61,68 +64,81 @@ def _render_film_form(
     )
 
 
+def _film_new_refused(error: DomainError) -> tuple[str, int]:
+    form = _film_form(FilmForm())
+    return _render_film_form(form, error=error.message, status=error.status)
+
+
 @bp.route("/films/new", methods=["GET", "POST"])
+@renders_refusals(_film_new_refused)
 @admin_required
 def film_new() -> Response | tuple[str, int]:
     """Create a film; 303 to its edit page (where a poster can be uploaded)."""
     form = _film_form(FilmForm())
     if form.validate_on_submit():
-        try:
-            movie = admin_films.create_film(actor_id(), _film_data(form), now())
-        except DomainError as exc:
-            return _render_film_form(form, error=exc.message, status=exc.status)
+        movie = admin_films.create_film(actor_id(), _film_data(form), now())
         flash(f"{movie.title} was added.", "success")
         return redirect(url_for("admin.film_edit", movie_id=movie.id), 303)
     return _render_film_form(form)
 
 
+def _film_edit_refused(error: DomainError) -> tuple[str, int]:
+    if isinstance(error, NotFound):
+        return _film_message(error)
+    movie = admin_films.get_film(view_arg("movie_id"))
+    form = _film_form(FilmForm())
+    return _render_film_form(form, movie, error=error.message, status=error.status)
+
+
 @bp.route("/films/<int:movie_id>", methods=["GET", "POST"])
+@renders_refusals(_film_edit_refused)
 @admin_required
 def film_edit(movie_id: int) -> Response | tuple[str, int]:
     """Edit a film's details and genres."""
-    try:
-        movie = admin_films.get_film(movie_id)
-    except DomainError as exc:
-        return page_with_error("admin/message.html", exc, title="Film")
+    movie = admin_films.get_film(movie_id)
     if request.method == "GET":
         form = _film_form(FilmForm(obj=movie))
         form.genres.data = [g.name for g in movie.genres]
         return _render_film_form(form, movie)
     form = _film_form(FilmForm())
     if form.validate_on_submit():
-        try:
-            admin_films.update_film(actor_id(), movie_id, _film_data(form), now())
-        except DomainError as exc:
-            return _render_film_form(form, movie, error=exc.message, status=exc.status)
+        admin_films.update_film(actor_id(), movie_id, _film_data(form), now())
         flash("The film was saved.", "success")
         return redirect(url_for("admin.film_edit", movie_id=movie_id), 303)
     return _render_film_form(form, movie)
 
 
-@bp.post("/films/<int:movie_id>/poster")
-@admin_required
-def film_poster(movie_id: int) -> Response | tuple[str, int]:
-    """Upload a poster: checked by opening it with Pillow, re-encoded to PNG. Files over
-    MAX_CONTENT_LENGTH are refused with 413 before this view runs."""
-    try:
-        movie = admin_films.get_film(movie_id)
-    except DomainError as exc:
-        return page_with_error("admin/message.html", exc, title="Film")
+def _poster_refused(error: DomainError) -> tuple[str, int]:
+    if isinstance(error, NotFound):
+        return _film_message(error)
     poster_form = PosterForm()
-    if poster_form.validate_on_submit():
-        try:
-            admin_films.save_poster(actor_id(), movie_id, poster_form.poster.data.stream, now())
-        except DomainError as exc:
-            poster_form.poster.errors = [exc.message]
-        else:
-            flash("The poster was uploaded.", "success")
-            return redirect(url_for("admin.film_edit", movie_id=movie_id), 303)
+    poster_form.poster.errors = [error.message]
+    return _poster_page(admin_films.get_film(view_arg("movie_id")), poster_form)
+
+
+def _poster_page(movie: Movie, poster_form: PosterForm) -> tuple[str, int]:
     form = _film_form(FilmForm(formdata=None, obj=movie))
     form.genres.data = [g.name for g in movie.genres]
     return _render_film_form(form, movie, status=422, poster_form=poster_form)
 
 
+@bp.post("/films/<int:movie_id>/poster")
+@renders_refusals(_poster_refused)
+@admin_required
+def film_poster(movie_id: int) -> Response | tuple[str, int]:
+    """Upload a poster: checked by opening it with Pillow, re-encoded to PNG. Files over
+    MAX_CONTENT_LENGTH are refused with 413 before this view runs."""
+    movie = admin_films.get_film(movie_id)
+    poster_form = PosterForm()
+    if not poster_form.validate_on_submit():
+        return _poster_page(movie, poster_form)
+    admin_films.save_poster(actor_id(), movie_id, poster_form.poster.data.stream, now())
+    flash("The poster was uploaded.", "success")
+    return redirect(url_for("admin.film_edit", movie_id=movie_id), 303)
+
+
 @bp.post("/films/<int:movie_id>/retire")
+@renders_refusals(_film_message)
 @admin_required
 def film_retire(movie_id: int) -> Response | tuple[str, int]:
     """Retire a film: no new shows, hidden from the catalogue; it is never deleted."""
@@ -130,6 +146,7 @@ def film_retire(movie_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/films/<int:movie_id>/unretire")
+@renders_refusals(_film_message)
 @admin_required
 def film_unretire(movie_id: int) -> Response | tuple[str, int]:
     """Bring a retired film back into the catalogue."""
@@ -137,10 +154,7 @@ def film_unretire(movie_id: int) -> Response | tuple[str, int]:
 
 
 def _set_retired(movie_id: int, retired: bool) -> Response | tuple[str, int]:
-    try:
-        movie = admin_films.set_film_retired(actor_id(), movie_id, retired, now())
-    except DomainError as exc:
-        return page_with_error("admin/message.html", exc, title="Film")
+    movie = admin_films.set_film_retired(actor_id(), movie_id, retired, now())
     flash(
         f"{movie.title} was {'retired' if retired else 'brought back'}.",
         "success",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from ...refusals import renders_refusals
 from ...security import admin_required
 from ...services.admin_mail import list_undelivered, outbox_health, resend_message
 from ...services.errors import DomainError
@@ -40,14 +43,16 @@ def mail() -> tuple[str, int]:
     return _render_mail()
 
 
+def _resend_refused(error: DomainError) -> Any:
+    return _render_mail(error.status, error.message)
+
+
 @bp.post("/mail/<int:message_id>/resend")
+@renders_refusals(_resend_refused)
 @admin_required
 def mail_resend(message_id: int) -> Response | tuple[str, int]:
     """Queue a failed message again (audited); 404 unknown, 409 not failed or its link
     expired."""
-    try:
-        message = resend_message(actor_id(), message_id, now())
-    except DomainError as exc:
-        return _render_mail(exc.status, exc.message)
+    message = resend_message(actor_id(), message_id, now())
     flash(f"Message {message.id} to {message.to_address} is queued again.", "success")
     return redirect(url_for("admin.mail", status="failed"), 303)

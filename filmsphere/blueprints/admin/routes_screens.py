@@ -11,6 +11,7 @@ from ... import MAX_DB_INT
 from ...extensions import db
 from ...htmx import is_partial_request
 from ...models import Screen
+from ...refusals import renders_refusals
 from ...security import admin_required
 from ...services import screens as screen_service
 from ...services.errors import DomainError
@@ -84,7 +85,21 @@ def screen_editor() -> tuple[str, int]:
     return _render_editor(context)
 
 
+def _layout_refused(error: DomainError) -> tuple[str, int]:
+    """The editor again with the submitted layout and the refusal (a layout conflict
+    also lists the affected bookings)."""
+    screen_id = (request.view_args or {}).get("screen_id")
+    screen = db.session.get(Screen, screen_id) if screen_id is not None else None
+    name = (request.form.get("name") or "").strip()
+    layout = (request.form.get("layout") or "").replace("\r", "")
+    extra: dict[str, Any] = {"error": error.message}
+    if isinstance(error, screen_service.LayoutConflict):
+        extra["affected"] = error.affected
+    return _render_editor(_editor_context(_safe(layout), screen, name, **extra), error.status)
+
+
 @bp.route("/screens/new", methods=["GET", "POST"])
+@renders_refusals(_layout_refused)
 @admin_required
 def screen_new() -> Response | tuple[str, int]:
     """Create a screen from the editor's layout; seats are generated in one transaction."""
@@ -92,12 +107,7 @@ def screen_new() -> Response | tuple[str, int]:
         return _render_editor(_editor_context(DEFAULT_LAYOUT, None, ""))
     name = (request.form.get("name") or "").strip()
     layout = (request.form.get("layout") or "").replace("\r", "")
-    try:
-        screen = screen_service.create_screen_audited(actor_id(), name, layout, now())
-    except DomainError as exc:
-        return _render_editor(
-            _editor_context(_safe(layout), None, name, error=exc.message), exc.status
-        )
+    screen = screen_service.create_screen_audited(actor_id(), name, layout, now())
     flash(f"{screen.name} was created with its seats.", "success")
     return redirect(url_for("admin.screen_edit", screen_id=screen.id), 303)
 
@@ -124,6 +134,7 @@ def _safe(layout: str) -> str:
 
 
 @bp.route("/screens/<int:screen_id>", methods=["GET", "POST"])
+@renders_refusals(_layout_refused)
 @admin_required
 def screen_edit(screen_id: int) -> Response | tuple[str, int]:
     """Rename a screen or change its layout. Refused (409, with the affected bookings) when
@@ -137,18 +148,6 @@ def screen_edit(screen_id: int) -> Response | tuple[str, int]:
         return _render_editor(_editor_context(screen.layout, screen, screen.name))
     name = (request.form.get("name") or "").strip()
     layout = (request.form.get("layout") or "").replace("\r", "")
-    try:
-        screen_service.update_layout(actor_id(), screen_id, name, layout, now())
-    except screen_service.LayoutConflict as exc:
-        screen = db.session.get(Screen, screen_id)
-        return _render_editor(
-            _editor_context(_safe(layout), screen, name, error=exc.message, affected=exc.affected),
-            exc.status,
-        )
-    except DomainError as exc:
-        screen = db.session.get(Screen, screen_id)
-        return _render_editor(
-            _editor_context(_safe(layout), screen, name, error=exc.message), exc.status
-        )
+    screen_service.update_layout(actor_id(), screen_id, name, layout, now())
     flash("The screen was saved.", "success")
     return redirect(url_for("admin.screen_edit", screen_id=screen_id), 303)

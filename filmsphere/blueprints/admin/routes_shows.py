@@ -10,13 +10,14 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
+from ...clock import cinema_tz, local_today, to_local
 from ...extensions import db
 from ...models import Movie, Screen, Show
+from ...refusals import renders_refusals
 from ...security import admin_required
 from ...services import scheduling
 from ...services.errors import DomainError
-from ...templating import cinema_tz, local_today, to_local
-from .base import actor_id, arg_date, arg_int, bp, form_status, now
+from .base import actor_id, arg_date, arg_int, bp, form_status, message_page, now
 from .forms import ReasonForm, ShowForm
 
 MAX_DAYS_AHEAD = 730
@@ -84,7 +85,16 @@ def _render_show_form(form: ShowForm, show: Show | None, **extra: Any) -> tuple[
     return render_template("admin/show_form.html", **context), status
 
 
+def _show_form_refused(error: DomainError) -> tuple[str, int]:
+    """The form again, as submitted, with the refusal (e.g. the overlap and free screens)."""
+    show_id = (request.view_args or {}).get("show_id")
+    show = db.session.get(Show, show_id) if show_id is not None else None
+    form = _choices(ShowForm(), keep_movie_id=show.movie_id if show is not None else None)
+    return _render_show_form(form, show, error=error.message, status=error.status)
+
+
 @bp.route("/shows/new", methods=["GET", "POST"])
+@renders_refusals(_show_form_refused)
 @admin_required
 def show_new() -> Response | tuple[str, int]:
     """Schedule a show. The end is film duration + cleaning; an overlap in the screen is
@@ -94,22 +104,14 @@ def show_new() -> Response | tuple[str, int]:
         form.screen_id.data = arg_int("screen") or None
         form.start_date.data = arg_date("date") or local_today() + timedelta(days=1)
     if form.validate_on_submit() and not _date_problem(form):
-        try:
-            show = scheduling.schedule_show(
-                movie_id=form.movie_id.data,
-                screen_id=form.screen_id.data,
-                starts_at=_to_utc(form),
-                base_price_coins=int(form.base_price_coins.data or 0),
-                now=now(),
-                actor_id=actor_id(),
-            )
-        except DomainError as exc:
-            return _render_show_form(
-                form,
-                None,
-                error=exc.message,
-                status=exc.status,
-            )
+        show = scheduling.schedule_show(
+            movie_id=form.movie_id.data,
+            screen_id=form.screen_id.data,
+            starts_at=_to_utc(form),
+            base_price_coins=int(form.base_price_coins.data or 0),
+            now=now(),
+            actor_id=actor_id(),
+        )
         flash(
             f"{show.movie.title} is scheduled in {show.screen.name} on "
             f"{to_local(show.starts_at):%a %d %b at %H:%M}.",
@@ -127,6 +129,7 @@ def show_new() -> Response | tuple[str, int]:
 
 
 @bp.route("/shows/<int:show_id>", methods=["GET", "POST"])
+@renders_refusals(_show_form_refused)
 @admin_required
 def show_edit(show_id: int) -> Response | tuple[str, int]:
     """Edit a scheduled show; film, screen and start only while no ticket is sold."""
@@ -144,30 +147,22 @@ def show_edit(show_id: int) -> Response | tuple[str, int]:
         form.start_time.data = local.time().replace(second=0, microsecond=0)
         form.base_price_coins.data = show.base_price_coins
     if form.validate_on_submit() and not _date_problem(form):
-        try:
-            scheduling.update_show(
-                actor_id=actor_id(),
-                show_id=show_id,
-                movie_id=form.movie_id.data,
-                screen_id=form.screen_id.data,
-                starts_at=_to_utc(form),
-                base_price_coins=int(form.base_price_coins.data or 0),
-                now=now(),
-            )
-        except DomainError as exc:
-            show = db.session.get(Show, show_id)
-            return _render_show_form(
-                form,
-                show,
-                error=exc.message,
-                status=exc.status,
-            )
+        scheduling.update_show(
+            actor_id=actor_id(),
+            show_id=show_id,
+            movie_id=form.movie_id.data,
+            screen_id=form.screen_id.data,
+            starts_at=_to_utc(form),
+            base_price_coins=int(form.base_price_coins.data or 0),
+            now=now(),
+        )
         flash("The show was saved.", "success")
         return redirect(url_for("admin.show_edit", show_id=show_id), 303)
     return _render_show_form(form, show)
 
 
 @bp.post("/shows/<int:show_id>/cancel")
+@renders_refusals(message_page("Cancel show"))
 @admin_required
 def show_cancel(show_id: int) -> Response | tuple[str, int]:
     """Cancel a show: every ticket refunded 100 %, every customer emailed, audited, in one
@@ -179,12 +174,7 @@ def show_cancel(show_id: int) -> Response | tuple[str, int]:
         return render_template(
             "admin/message.html", title="Cancel show", error=reason_form.first_error()
         ), 422
-    try:
-        result = cancel_show(actor_id(), show_id, now(), reason_form.reason.data or "")
-    except DomainError as exc:
-        return render_template("admin/message.html", title="Cancel show", error=exc.message), (
-            exc.status
-        )
+    result = cancel_show(actor_id(), show_id, now(), reason_form.reason.data or "")
     message = (
         f"The show was cancelled: {result.bookings} booking(s), {result.tickets} ticket(s), "
         f"{result.refunded_coins} coins refunded in full."

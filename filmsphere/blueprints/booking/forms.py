@@ -1,10 +1,9 @@
-"""Forms for checkout and cancellation (CSRF is checked globally by CSRFProtect)."""
+"""The checkout form (CSRF is checked globally by CSRFProtect)."""
 
 from __future__ import annotations
 
-from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField
+from wtforms import HiddenField
 from wtforms.validators import DataRequired, Length, Regexp
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...forms import AppForm
 
@@ -28,42 +27,3 @@ class CheckoutForm(AppForm):
 
     def seen_seat_ids(self) -> list[int]:
         return [int(part) for part in (self.seats.data or "").split(",") if 0 < len(part) < 10]
-
-
-class CancelForm(AppForm):
-    """Which tickets of a booking to cancel; `confirm` is set by the final button only."""
-
-    class Meta:
-        csrf = False
-
-    whole = BooleanField("Whole booking (every ticket)")
-    tickets = SelectMultipleField(
-        "Tickets to cancel",
-        coerce=int,
-        option_widget=CheckboxInput(),
-        widget=ListWidget(prefix_label=False),
-        validate_choice=True,
-    )
-    # Which selection the shown quote was for, so a no-JS confirm can't use a stale quote.
-    quoted = StringField()
-    confirm = StringField()
-
-    def selected_ids(self, active_ids: list[int]) -> list[int] | None:
-        """None for the whole booking, otherwise the ticked tickets (sorted). Ticked single
-        tickets win over "Whole booking", so ticking one ticket never cancels them all."""
-        chosen = sorted(set(self.tickets.data or []))
-        if chosen:
-            return None if chosen == sorted(active_ids) else chosen
-        return None if self.whole.data else []
-
-
-def selection_key(ticket_ids: list[int] | None, refund_total: int) -> str:
-    """What the customer saw quoted: the tickets and the refund (e.g. "all:100")."""
-    tickets = "all" if ticket_ids is None else ",".join(str(i) for i in ticket_ids)
-    return f"{tickets}:{refund_total}"
-
-
-def quoted_refund(key: str | None) -> int | None:
-    """The refund total inside a selection key, or None when the key is malformed."""
-    _, _, total = (key or "").rpartition(":")
-    return int(total) if total.isdigit() and len(total) <= 9 else None

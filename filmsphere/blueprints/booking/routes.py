@@ -1,4 +1,4 @@
-"""Seat map, holds, checkout, my bookings and cancellation."""
+"""The seat map of a show: the page, the polled grid, seat clicks and checkout."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     flash,
     make_response,
@@ -17,47 +16,30 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user, login_required
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
 
 from ...errors import render_error
 from ...extensions import limiter
-from ...htmx import is_partial_request, trigger
+from ...htmx import is_partial_request, redirect_as_hx_redirect, trigger
 from ...models import utcnow
 from ...ratelimits import user_or_address
+from ...refusals import default_response, renders_refusals
 from ...security import verified_required
-from ...services.bookings import get_booking, list_bookings
-from ...services.cancellation import (
-    QuoteChanged,
-    RefundQuote,
-    cancel_tickets,
-    cancellable_booking,
-    quote_refund,
-)
 from ...services.checkout import checkout as pay
-from ...services.errors import AlreadyDone, AlreadyPaid, DomainError, NotFound
+from ...services.errors import AlreadyPaid, DomainError, NotFound
 from ...services.holds import toggle_hold
 from ...services.seatmap import SeatMap, build_seat_map, get_show
-from ...templating import format_category, format_coins
-from .forms import CancelForm, CheckoutForm, quoted_refund, selection_key
+from ...wording import format_coins
+from ..bookings.routes import booking_url
+from .forms import CheckoutForm
 from .seat_buttons import seat_rows_html
 
 bp = Blueprint("booking", __name__)
 
-REDIRECTS = (301, 302, 303, 307, 308)
-
-
-@bp.after_request
-def _htmx_redirects(response: Response) -> BaseResponse:
-    """htmx would follow a redirect inside its request and swap a whole page into the seat
-    grid; for htmx, a redirect (log in, verify, paid) becomes HX-Redirect instead."""
-    if is_partial_request() and response.status_code in REDIRECTS and response.location:
-        response.headers["HX-Redirect"] = response.location
-        del response.headers["Location"]
-        response.status_code = 204
-        response.set_data(b"")
-    return response
+bp.after_request(redirect_as_hx_redirect)
 
 
 @bp.errorhandler(TooManyRequests)
@@ -80,10 +62,6 @@ def _hold_limit() -> str:
 
 def _user_id() -> int | None:
     return int(current_user.id) if current_user.is_authenticated else None
-
-
-def booking_url(reference: str) -> str:
-    return url_for("tickets.booking_detail", reference=reference)
 
 
 def _seat_map_url(show_id: int) -> str:
@@ -171,11 +149,8 @@ def seat_map(show_id: int) -> str:
     """The seat map page: read only for visitors, seats to hold for customers.
 
     Raises 404 for an unknown show."""
-    try:
-        show = get_show(show_id)
-        seat_map_view = _build_seat_map(show_id)
-    except NotFound:
-        abort(404)
+    show = get_show(show_id)
+    seat_map_view = _build_seat_map(show_id)
     return render_template(
         "booking/seat_map.html",
         show=show,
@@ -190,10 +165,7 @@ def seat_grid(show_id: int) -> BaseResponse:
     rendered). Without htmx it sends the browser to the seat map page."""
     if not is_partial_request():
         return redirect(_seat_map_url(show_id), 303)
-    try:
-        seat_map_view = _build_seat_map(show_id)
-    except NotFound:
-        abort(404)
+    seat_map_view = _build_seat_map(show_id)
     if _etag_matches(seat_map_view.etag):
         response = Response(status=304)
         response.headers["ETag"] = seat_map_view.etag
@@ -202,28 +174,29 @@ def seat_grid(show_id: int) -> BaseResponse:
     return _grid_response(seat_map_view)
 
 
+def _seat_click_refused(error: DomainError) -> ResponseReturnValue:
+    """htmx: the grid redrawn with the refusal (409 someone else took it, 422 a seat
+    rule); a plain form: the message and 303 back to the grid."""
+    if isinstance(error, NotFound):
+        return default_response(error)
+    show_id = int((request.view_args or {})["show_id"])
+    if not is_partial_request():
+        flash(error.message, "error")
+        return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
+    seat_map_view = _build_seat_map(show_id)
+    return _grid_response(seat_map_view, error.status, message=error.message, kind="error")
+
+
 @bp.post("/shows/<int:show_id>/seats/<int:seat_id>")
+@renders_refusals(_seat_click_refused)
 @limiter.limit(_hold_limit, key_func=user_or_address)  # keyed from the session: no query
 @verified_required
 def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
-    """Hold a free seat or release one of mine. htmx: the new grid (409 when someone else
-    took it, 422 for a seat rule) plus the basket out of band; otherwise 303 back."""
+    """Hold a free seat or release one of mine. htmx: the new grid plus the basket out of
+    band; otherwise 303 back."""
     # Read once: after the commit, current_user.id would cost a query to refresh the user.
     user_id = int(current_user.id)
-    try:
-        result = toggle_hold(user_id, show_id, seat_id, utcnow())
-    except NotFound:
-        abort(404)
-    except DomainError as exc:
-        if not is_partial_request():
-            flash(exc.message, "error")
-            return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
-        try:
-            seat_map_view = _build_seat_map(show_id, user_id)
-        except NotFound:
-            abort(404)
-        return _grid_response(seat_map_view, exc.status, message=exc.message, kind="error")
-
+    result = toggle_hold(user_id, show_id, seat_id, utcnow())
     if result.action == "held":
         message = f"Seat {result.seat_label} held for you."
     else:
@@ -253,7 +226,17 @@ def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
     return trigger(response, "seats-changed")
 
 
+def _checkout_refusal(error: DomainError) -> ResponseReturnValue:
+    if isinstance(error, NotFound):
+        return default_response(error)
+    if isinstance(error, AlreadyPaid):  # a second tab: show the booking the first one made
+        flash(error.message, "info")
+        return _to_booking(error.reference)
+    return _checkout_refused(int((request.view_args or {})["show_id"]), error.status, error.message)
+
+
 @bp.post("/shows/<int:show_id>/checkout")
+@renders_refusals(_checkout_refusal)
 @verified_required
 def checkout(show_id: int) -> BaseResponse:
     """Pay every held seat of the show with coins (one transaction, charged once per
@@ -263,21 +246,9 @@ def checkout(show_id: int) -> BaseResponse:
         return _checkout_refused(
             show_id, 422, "The payment form was incomplete. Reload the page and try again."
         )
-    try:
-        booking = pay(
-            current_user.id,
-            show_id,
-            utcnow(),
-            form.checkout_token.data,
-            form.seen_seat_ids(),
-        )
-    except NotFound:
-        abort(404)
-    except AlreadyPaid as exc:  # a second tab: show the booking the first one made
-        flash(exc.message, "info")
-        return _to_booking(exc.reference)
-    except DomainError as exc:
-        return _checkout_refused(show_id, exc.status, exc.message)
+    booking = pay(
+        current_user.id, show_id, utcnow(), form.checkout_token.data, form.seen_seat_ids()
+    )
     flash(f"Paid {format_coins(booking.total_coins)} — enjoy the film!", "success")
     return _to_booking(booking.reference)
 
@@ -295,10 +266,7 @@ def _checkout_refused(show_id: int, status: int, message: str) -> BaseResponse:
     if not is_partial_request():
         flash(message, "error")
         return redirect(_seat_map_url(show_id) + "#basket", 303)
-    try:
-        seat_map_view = _build_seat_map(show_id)
-    except NotFound:
-        abort(404)
+    seat_map_view = _build_seat_map(show_id)
     response = _fragments(
         seat_map_view, status, basket_first=True, basket_message=message, announce=message
     )
@@ -311,133 +279,3 @@ def back_to_seat_map(show_id: int, seat_id: int | None = None) -> BaseResponse:
     """Log-in and verification send people back to the URL they posted to; a GET there
     lands on the seat map instead of a 405."""
     return redirect(_seat_map_url(show_id), 303)
-
-
-@bp.get("/bookings")
-@login_required
-def my_bookings() -> str:
-    """The customer's bookings: upcoming, past and cancelled."""
-    lists = list_bookings(current_user.id, utcnow())
-    return render_template("booking/my_bookings.html", lists=lists, now=utcnow())
-
-
-@bp.route("/bookings/<reference>/cancel", methods=["GET", "POST"])
-@login_required
-def cancel(reference: str) -> Any:
-    """Pick tickets, see the refund quote, confirm. Another user's booking is a 404; a
-    second cancel refunds nothing more."""
-    try:
-        booking = cancellable_booking(current_user.id, reference, utcnow())
-    except NotFound:
-        abort(404)
-    except AlreadyDone as exc:
-        if request.method == "POST":  # a repeated confirm: say so where the booking is
-            flash(exc.message, "info")
-            return redirect(booking_url(reference.strip().upper()), 303)
-        return _cannot_cancel(reference, exc)
-    except DomainError as exc:
-        return _cannot_cancel(reference, exc)
-    active = [t for t in booking.tickets if t.is_cancellable]
-    active_ids = [t.id for t in active]
-    detail_url = booking_url(booking.reference)
-
-    if request.method == "POST":
-        form = CancelForm()
-    elif request.args:
-        form = CancelForm(request.args)
-    else:
-        form = CancelForm(data={"whole": True, "tickets": []})
-    form.tickets.choices = [
-        (
-            t.id,
-            f"Row {t.seat.row_label}, seat {t.seat.number} ({format_category(t.category, False)})",
-        )
-        for t in active
-    ]
-    form.tickets.validate_choice = False  # a stale form's ticket goes to the service
-
-    errors: list[str] = []
-    chosen = sorted(set(form.tickets.data or []))
-    ids = form.selected_ids(active_ids)
-    if ids == []:
-        errors.append("Tick the tickets to cancel, or the whole booking.")
-    unknown = [i for i in chosen if i not in active_ids] if ids is not None else []
-
-    confirmed_refund = quoted_refund(form.quoted.data)
-    notice = None
-    quote_changed = False
-    if (
-        request.method == "POST"
-        and not errors
-        and form.confirm.data == "yes"
-        and confirmed_refund is not None
-        and form.quoted.data == selection_key(ids, confirmed_refund)
-    ):
-        try:
-            done = cancel_tickets(
-                current_user.id, booking.reference, ids, utcnow(), expected_refund=confirmed_refund
-            )
-        except NotFound:
-            abort(404)
-        except AlreadyDone as exc:
-            flash(exc.message, "info")
-            return redirect(detail_url, 303)
-        except QuoteChanged as exc:
-            notice = exc.message
-            quote_changed = True
-        except DomainError as exc:
-            errors.append(exc.message)
-        else:
-            count = len(done.lines)
-            flash(
-                f"Refunded {format_coins(done.refund_total)} for {count} "
-                f"ticket{'s' if count != 1 else ''}.",
-                "success",
-            )
-            return redirect(detail_url, 303)
-    if request.method == "POST" and form.confirm.data == "yes" and not errors and not notice:
-        notice = "Your choice changed since the quote: check the new quote and confirm again."
-    if unknown and not errors:
-        errors.append("Some of those tickets are no longer active; pick from the list.")
-
-    quote: RefundQuote | None = None
-    quote_error = None
-    if not errors:
-        try:
-            quote = quote_refund(current_user.id, booking.reference, ids, utcnow())
-        except NotFound:
-            abort(404)
-        except DomainError as exc:
-            quote_error = exc.message
-    context = {
-        "booking": booking,
-        "form": form,
-        "quote": quote,
-        "quote_error": quote_error or (errors[0] if errors else None),
-        "quoted_key": selection_key(ids, quote.refund_total) if quote is not None else "",
-        "detail_url": detail_url,
-        "notice": notice,
-    }
-    status = 422 if errors else 409 if quote_changed else 200
-    if is_partial_request():
-        template = "booking/_refund_quote.html" if request.method == "GET" else None
-        template = template or "booking/_cancel_form.html"
-        return render_template(template, **context), status
-    return render_template("booking/cancel.html", **context), status
-
-
-def _cannot_cancel(reference: str, refusal: DomainError) -> Any:
-    """The cancel page with the one reason nothing can be cancelled, and no form. A GET
-    only looked, so it is a 200; a POST answers the refusal's status (409)."""
-    booking = get_booking(current_user.id, reference)
-    status = 200 if request.method == "GET" else refusal.status
-    context = {
-        "booking": booking,
-        "refusal": refusal.message,
-        "detail_url": booking_url(booking.reference),
-    }
-    if is_partial_request():
-        # Whether the quote or the form asked, the refusal takes the form's place.
-        html = render_template("booking/_cancel_refused.html", **context)
-        return html, status, {"HX-Retarget": "#cancel-form", "HX-Reswap": "outerHTML"}
-    return render_template("booking/cancel.html", **context), status

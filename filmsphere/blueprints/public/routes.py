@@ -25,7 +25,6 @@ from ...extensions import db
 from ...htmx import is_partial_request
 from ...models import Movie, utcnow
 from ...services import catalogue
-from ...services.errors import DomainError
 from ...services.posters import poster_etag, poster_svg
 from .forms import MovieFilterForm
 
@@ -90,18 +89,15 @@ def movies() -> Any:
     if not form.validate():
         return render_error(400, form.first_error())
     page = _page_number()
-    try:
-        day = catalogue.parse_day(form.date.data, today) if form.date.data else None
-        filters = catalogue.MovieFilters(
-            q=(form.q.data or "").strip(),
-            genres=tuple(form.genre.data or ()),
-            language=form.language.data or "",
-            rating=form.rating.data or "",
-            day=day,
-        )
-        results = catalogue.search_movies(filters, page, now)
-    except DomainError as exc:
-        return render_error(exc.status, exc.message)
+    day = catalogue.parse_day(form.date.data, today) if form.date.data else None
+    filters = catalogue.MovieFilters(
+        q=(form.q.data or "").strip(),
+        genres=tuple(form.genre.data or ()),
+        language=form.language.data or "",
+        rating=form.rating.data or "",
+        day=day,
+    )
+    results = catalogue.search_movies(filters, page, now)
     filter_args: dict[str, Any] = {
         "q": filters.q,
         "genre": list(filters.genres),
@@ -125,10 +121,7 @@ def movies() -> Any:
 def movie_detail(movie_id: int) -> Any:
     """One film with its upcoming shows grouped by local date; 404 for retired films."""
     now = utcnow()
-    try:
-        movie = catalogue.get_public_movie(movie_id)
-    except DomainError as exc:
-        return render_error(exc.status, exc.message)
+    movie = catalogue.get_public_movie(movie_id)
     return render_template(
         "public/movie_detail.html",
         movie=movie,
@@ -143,10 +136,7 @@ def shows() -> Any:
     date. Started shows are listed as started, never linked."""
     now = utcnow()
     today = catalogue.local_date(now)
-    try:
-        day = catalogue.parse_day(request.args.get("date"), today)
-    except DomainError as exc:
-        return render_error(exc.status, exc.message)
+    day = catalogue.parse_day(request.args.get("date"), today)
     return render_template(
         "public/shows.html",
         day=day,

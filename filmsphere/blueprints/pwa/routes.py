@@ -7,7 +7,7 @@ import json
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from ...templating import asset_url
+from ...assets import asset_url
 
 bp = Blueprint("pwa", __name__)
 

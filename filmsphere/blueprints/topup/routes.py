@@ -19,6 +19,7 @@ from ...errors import DATABASE_UNAVAILABLE, discard_session, render_error
 from ...extensions import csrf, limiter
 from ...models import TopUp, utcnow
 from ...ratelimits import user_or_address
+from ...refusals import default_response, renders_refusals, status_and_message
 from ...services import topup as topup_service
 from ...services.errors import DomainError
 from .forms import TopUpForm
@@ -41,7 +42,16 @@ def _rate_limit() -> str:
     return str(current_app.config.get("RATELIMIT_TOPUP") or "10 per minute")
 
 
+def _start_refused(error: DomainError) -> ResponseReturnValue:
+    """Stripe unreachable: say so on the wallet page (nothing was recorded)."""
+    if isinstance(error, topup_service.PaymentProviderError):
+        flash(error.message, "error")
+        return redirect(WALLET_PATH, 303)
+    return default_response(error)
+
+
 @bp.post("/wallet/topup")
+@renders_refusals(_start_refused)
 @login_required
 @limiter.limit(_rate_limit, key_func=user_or_address)
 def start() -> ResponseReturnValue:
@@ -52,38 +62,34 @@ def start() -> ResponseReturnValue:
     form = TopUpForm()
     if not form.validate():
         return render_error(422, "Please choose one of the coin packs on offer.")
-    try:
-        started = topup_service.start_topup(
-            current_user.id, form.pack.data, form.nonce.data, utcnow()
-        )
-    except topup_service.PaymentProviderError as exc:
-        flash(exc.message, "error")
-        return redirect(WALLET_PATH, 303)
-    except DomainError as exc:
-        return render_error(exc.status, exc.message)
+    started = topup_service.start_topup(current_user.id, form.pack.data, form.nonce.data, utcnow())
     return redirect(started.url, 303)
 
 
+def _webhook_refused(error: DomainError) -> ResponseReturnValue:
+    """JSON for Stripe; a bad signature is 400, anything else (e.g. the customer has no
+    wallet) keeps Stripe retrying."""
+    status, message = status_and_message(error)
+    if not isinstance(error, topup_service.InvalidWebhook):
+        log.error("Stripe event not applied: %s", message)
+    return jsonify(error=message), status
+
+
 @bp.post("/stripe/webhook")
+@renders_refusals(_webhook_refused)
 @csrf.exempt
 def webhook() -> ResponseReturnValue:
     """Stripe's event delivery. 400 bad signature; 200 for handled, duplicate, unpaid and
     ignored events; 503 when the database is unavailable, so that Stripe retries."""
-    try:
-        event = topup_service.verify_event(
-            request.get_data(cache=False), request.headers.get("Stripe-Signature")
-        )
-    except topup_service.InvalidWebhook as exc:
-        return jsonify(error=exc.message), 400
+    event = topup_service.verify_event(
+        request.get_data(cache=False), request.headers.get("Stripe-Signature")
+    )
     try:
         outcome = topup_service.handle_event(event, utcnow())
     except DATABASE_UNAVAILABLE:
         log.exception("Stripe event %s not applied: database unavailable", event.get("id"))
         discard_session()
         return jsonify(error="Database unavailable; please retry."), 503
-    except DomainError as exc:  # e.g. the customer has no wallet: Stripe keeps retrying
-        log.error("Stripe event %s not applied: %s", event.get("id"), exc.message)
-        return jsonify(error=exc.message), exc.status
     log.info("Stripe event %s (%s): %s", event.get("id"), event["type"], outcome)
     return jsonify(received=True, outcome=outcome), 200
 

@@ -19,9 +19,10 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ...htmx import is_partial_request, trigger
 from ...models import utcnow
-from ...services.bookings import WalletPage, wallet_page
+from ...refusals import renders_refusals
 from ...services.errors import DomainError, NotFound
-from ...templating import format_coins
+from ...services.wallet_page import WalletPage, wallet_page
+from ...wording import format_coins
 
 bp = Blueprint("wallet", __name__)
 
@@ -54,27 +55,31 @@ def wallet() -> Any:
     return render_template("wallet/wallet.html", **context)
 
 
+def _refill_refused(error: DomainError) -> BaseResponse:
+    return _refill_answer(error.message, "error", error.status)
+
+
 @bp.post("/wallet/refill")
+@renders_refusals(_refill_refused)
 @login_required
 def refill() -> BaseResponse:
     """Top the balance back up to the refill target (where enabled, at most once per
     interval). htmx: the summary with the message and the ledger out of band."""
     from ...services.wallet import refill as run_refill
 
-    status = 200
     if not current_app.config["REFILL_ENABLED"]:
-        message, kind, status = "Refill is not available here.", "error", 404
-    else:
-        try:
-            entry = run_refill(current_user.id, utcnow())
-        except DomainError as exc:
-            message, kind, status = exc.message, "error", exc.status
-        else:
-            message, kind = (
-                f"Refilled {format_coins(entry.amount_coins)}: your balance is "
-                f"{format_coins(entry.balance_after_coins)}.",
-                "success",
-            )
+        return _refill_answer("Refill is not available here.", "error", 404)
+    entry = run_refill(current_user.id, utcnow())
+    message = (
+        f"Refilled {format_coins(entry.amount_coins)}: your balance is "
+        f"{format_coins(entry.balance_after_coins)}."
+    )
+    return _refill_answer(message, "success", 200)
+
+
+def _refill_answer(message: str, kind: str, status: int) -> BaseResponse:
+    """htmx: the summary with the message and the ledger out of band; otherwise flash
+    and 303 back to the wallet."""
     if not is_partial_request():
         flash(message, kind)
         return redirect(url_for("wallet.wallet"), 303)

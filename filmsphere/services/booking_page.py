@@ -9,7 +9,7 @@ from typing import Literal
 from markupsafe import Markup
 
 from ..models import Booking, Movie, Screen, Show, TicketStatus
-from .bookings import get_booking
+from .customer_bookings import get_booking
 from .qr import qr_svg
 from .ticket_codes import ticket_code
 

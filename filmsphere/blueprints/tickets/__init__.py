@@ -1,1 +1,0 @@
-"""Ticket QR codes and calendar files for a customer's bookings."""

@@ -1,0 +1,259 @@
+"""Every row lock a write takes, in one place, and the one switch race tests turn guards off with.
+
+Lock order for every transaction that claims seats (holds, checkout), cancellations,
+check-in and cleanup alike: seats (ascending id) → seat holds → bookings → wallets →
+show rows (ascending id, always last: shared by sales, exclusive for an admin cancelling
+the show). A fixed order means two transactions can wait for each other but never
+deadlock. SQLite ignores FOR UPDATE: there the write transaction's BEGIN IMMEDIATE holds
+the database-wide write lock, which serialises writers anyway.
+
+Each helper belongs to a guard ("seats", "holds", "bookings", "wallets", "tickets",
+"shows"). A race test's negative control switches guards off with `guards_off(...)`: the
+helper then reads without locking (or without its check) and the test shows the race
+would be lost. Nothing switches a guard off in production; the check costs a set lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, delete, insert, select
+
+from ..extensions import db
+from ..models import Booking, Seat, SeatHold, Show, Ticket, Wallet
+from .errors import HoldExpired, NotFound
+from .show_sale import for_sale_conditions
+
+GUARDS = frozenset({"seats", "holds", "bookings", "wallets", "tickets", "shows"})
+_off: set[str] = set()
+
+
+@contextmanager
+def guards_off(*names: str) -> Iterator[None]:
+    """Switch the named guards off for the block (race tests' negative controls only)."""
+    unknown = set(names) - GUARDS
+    if unknown:
+        raise ValueError(f"unknown guards: {sorted(unknown)}")
+    added = set(names) - _off
+    _off.update(added)
+    try:
+        yield
+    finally:
+        _off.difference_update(added)
+
+
+def _on(guard: str) -> bool:
+    return guard not in _off
+
+
+# Hot statements, built once with bound parameters so SQLAlchemy reuses their cache keys
+# and compiled SQL (rebuilding them per click cost more CPU than running them).
+_SEATS = select(Seat).where(Seat.id.in_(bindparam("ids", expanding=True))).order_by(Seat.id)
+_LOCK_SEATS = _SEATS.with_for_update()
+# The seat row with the show's rule columns: one round trip.
+SEAT_IN_SHOW = (
+    select(
+        Seat.id,
+        Seat.row_label,
+        Seat.number,
+        Seat.grid_row,
+        Seat.grid_col,
+        Seat.category,
+        Seat.is_active,
+        (Seat.screen_id == Show.screen_id).label("in_show"),
+        Show.status,
+        Show.starts_at,
+        Show.ends_at,
+    )
+    .join(Show, Show.id == bindparam("show_id"))
+    .where(Seat.id == bindparam("seat_id"))
+)
+_LOCK_SEAT_IN_SHOW = SEAT_IN_SHOW.with_for_update(of=Seat)
+# This seat's hold row (anyone's) and the customer's holds in other shows.
+_HOLD_ROWS = (
+    select(SeatHold.id, SeatHold.show_id, SeatHold.user_id, SeatHold.expires_at)
+    .where(
+        ((SeatHold.show_id == bindparam("show_id")) & (SeatHold.seat_id == bindparam("seat_id")))
+        | ((SeatHold.user_id == bindparam("user_id")) & (SeatHold.show_id != bindparam("show_id")))
+    )
+    .order_by(SeatHold.id)
+)
+_LOCK_HOLD_ROWS = _HOLD_ROWS.with_for_update()
+_HOLDS_OF = (
+    select(SeatHold.id, SeatHold.seat_id, SeatHold.expires_at)
+    .where(SeatHold.user_id == bindparam("user_id"), SeatHold.show_id == bindparam("show_id"))
+    .order_by(SeatHold.id)
+)
+_LOCK_HOLDS_OF = _HOLDS_OF.with_for_update()
+# Shared, not exclusive: sales of one show don't queue behind each other here, while an
+# admin cancelling the show (FOR UPDATE) and the sales in flight wait for one another.
+_SHOW_FOR_SALE = select(Show.id).where(*for_sale_conditions()).with_for_update(read=True)
+
+
+def _insert_hold_where(*show_conditions: Any) -> Any:
+    """INSERT the hold once if the show row meets the conditions, under its shared lock;
+    the rowcount (kept for an INSERT by preserve_rowcount) says whether it did."""
+    show_row = (
+        select(
+            Show.id,
+            bindparam("seat_id", type_=SeatHold.seat_id.type),
+            bindparam("user_id", type_=SeatHold.user_id.type),
+            bindparam("created_at", type_=SeatHold.created_at.type),
+            bindparam("expires_at", type_=SeatHold.expires_at.type),
+        )
+        .where(*show_conditions)
+        .with_for_update(read=True)
+    )
+    columns = ["show_id", "seat_id", "user_id", "created_at", "expires_at"]
+    return (
+        insert(cast(Table, SeatHold.__table__))
+        .from_select(columns, show_row)
+        .execution_options(preserve_rowcount=True)
+    )
+
+
+_INSERT_HOLD_IF_FOR_SALE = _insert_hold_where(*for_sale_conditions())
+_INSERT_HOLD_IF_NOT_STARTED = _insert_hold_where(*for_sale_conditions(check_status=False))
+
+
+# --- seats ------------------------------------------------------------------------------
+
+
+def lock_seats(seat_ids: Iterable[int]) -> list[Seat]:
+    """SELECT … FOR UPDATE the seats in ascending id order and return them (same order).
+
+    The seat row is the mutex for "who gets this seat": every hold and checkout takes it
+    before looking at tickets and holds."""
+    ids = sorted(set(seat_ids))
+    if not ids:
+        return []
+    statement = _LOCK_SEATS if _on("seats") else _SEATS
+    return list(db.session.scalars(statement, {"ids": ids}))
+
+
+def lock_seat_in_show(show_id: int, seat_id: int) -> Any | None:
+    """SELECT … FOR UPDATE the seat row, read with the show's rule columns (status,
+    starts_at, ends_at) and whether the seat belongs to the show's screen; None when the
+    seat or the show doesn't exist. Like lock_seats, the mutex for "who gets this seat"."""
+    statement = _LOCK_SEAT_IN_SHOW if _on("seats") else SEAT_IN_SHOW
+    return db.session.execute(statement, {"show_id": show_id, "seat_id": seat_id}).one_or_none()
+
+
+# --- seat holds -------------------------------------------------------------------------
+
+
+def lock_hold_rows(user_id: int, show_id: int, seat_id: int) -> list[Any]:
+    """Lock this seat's hold row in the show (anyone's) and the customer's holds in other
+    shows, ascending id."""
+    statement = _LOCK_HOLD_ROWS if _on("holds") else _HOLD_ROWS
+    params = {"show_id": show_id, "seat_id": seat_id, "user_id": user_id}
+    return list(db.session.execute(statement, params).all())
+
+
+def lock_holds(user_id: int, show_id: int) -> list[Any]:
+    """The customer's hold rows for the show, locked FOR UPDATE (ascending id). A hold
+    that cleanup deleted meanwhile is not returned; one we lock, cleanup skips."""
+    statement = _LOCK_HOLDS_OF if _on("holds") else _HOLDS_OF
+    return list(db.session.execute(statement, {"user_id": user_id, "show_id": show_id}).all())
+
+
+def consume_holds(hold_ids: list[int]) -> None:
+    """Delete the paid (locked) holds; all of them must still exist, else HoldExpired and
+    nothing is paid."""
+    result: Any = db.session.execute(
+        delete(SeatHold)
+        .where(SeatHold.id.in_(hold_ids))
+        .execution_options(synchronize_session=False)
+    )
+    if _on("holds") and result.rowcount != len(hold_ids):
+        raise HoldExpired("Your hold ran out while paying, so nothing was charged. Pick again.")
+
+
+# --- bookings and tickets ---------------------------------------------------------------
+
+
+def lock_booking(booking_id: int) -> Booking:
+    """SELECT … FOR UPDATE the booking row and re-read it and its tickets (fresh state)."""
+    statement = select(Booking).where(Booking.id == booking_id)
+    if _on("bookings"):
+        statement = statement.with_for_update(of=Booking)
+    booking = db.session.scalars(statement.execution_options(populate_existing=True)).one()
+    db.session.scalars(
+        select(Ticket)
+        .where(Ticket.booking_id == booking_id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return booking
+
+
+def lock_ticket(ticket_id: int) -> Ticket | None:
+    """The ticket, fresh, with its booking row and then its own row locked FOR UPDATE
+    (booking first, like cancellation: a check-in and a cancellation of the same ticket
+    take turns); None when there is no such ticket."""
+    query = select(Ticket).where(Ticket.id == ticket_id)
+    if _on("tickets"):
+        booking_id = db.session.scalar(select(Ticket.booking_id).where(Ticket.id == ticket_id))
+        if booking_id is None:
+            return None
+        db.session.execute(select(Booking.id).where(Booking.id == booking_id).with_for_update())
+        # of=Ticket: lock the ticket only, not the seat row its eager join reads.
+        query = query.with_for_update(of=Ticket)
+    return db.session.scalar(query.execution_options(populate_existing=True))
+
+
+# --- wallets ----------------------------------------------------------------------------
+
+
+def lock_wallet(user_id: int) -> Wallet:
+    """SELECT … FOR UPDATE the user's wallet and return it with a fresh balance; NotFound
+    when the account has none."""
+    statement = select(Wallet).where(Wallet.user_id == user_id)
+    if _on("wallets"):
+        statement = statement.with_for_update()
+    wallet = db.session.scalars(statement.execution_options(populate_existing=True)).one_or_none()
+    if wallet is None:
+        raise NotFound("This account has no wallet.")
+    return wallet
+
+
+# --- shows (always last) ----------------------------------------------------------------
+
+
+def lock_show_for_sale(show_id: int, now: datetime) -> bool:
+    """Share-lock the show row if it is still for sale at `now`; False when it isn't.
+    Sales re-check this under the lock just before they commit, so none slips past an
+    admin's cancellation of the show."""
+    if not _on("shows"):
+        return True
+    return db.session.execute(_SHOW_FOR_SALE, {"show_id": show_id, "now": now}).first() is not None
+
+
+def insert_hold_if_for_sale(
+    show_id: int, seat_id: int, user_id: int, now: datetime, expires_at: datetime
+) -> bool:
+    """INSERT the hold under the show row's shared lock, only while the show is still for
+    sale; False (nothing written) when it isn't. A Core INSERT: nothing reads it back."""
+    statement = _INSERT_HOLD_IF_FOR_SALE if _on("shows") else _INSERT_HOLD_IF_NOT_STARTED
+    params = {
+        "show_id": show_id,
+        "seat_id": seat_id,
+        "user_id": user_id,
+        "created_at": now,
+        "expires_at": expires_at,
+        "now": now,
+    }
+    inserted: Any = db.session.execute(statement, params)
+    return bool(inserted.rowcount == 1)
+
+
+def lock_show_to_cancel(show_id: int) -> Show:
+    """Lock the show row exclusively against sales (they hold it FOR SHARE until they
+    commit) and re-read it; NO KEY UPDATE, so the key-share locks new holds' and tickets'
+    foreign keys take don't stand in the way as well."""
+    statement = select(Show).where(Show.id == show_id)
+    if _on("shows"):
+        statement = statement.with_for_update(of=Show, key_share=True)
+    return db.session.scalars(statement.execution_options(populate_existing=True)).one()

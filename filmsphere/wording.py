@@ -1,0 +1,38 @@
+"""Wording shared by templates, views and services' messages: times, dates, coins, plurals."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from .clock import to_local
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`word` for one, `many` (default word + "s") otherwise, without the number."""
+    return word if count == 1 else (many or word + "s")
+
+
+def format_time(value: datetime) -> str:
+    return to_local(value).strftime("%H:%M")
+
+
+def format_datetime(value: datetime) -> str:
+    return to_local(value).strftime("%a %d %b %Y, %H:%M")
+
+
+def format_date(value: date | datetime) -> str:
+    if isinstance(value, datetime):
+        value = to_local(value).date()
+    return value.strftime("%a %d %b")
+
+
+def format_category(value: str, capital: bool = True) -> str:
+    """A seat category in words, the same everywhere: "Premium", "VIP", "wheelchair space"."""
+    from .services.pricing import CATEGORY_LABELS
+
+    label = CATEGORY_LABELS.get(value, value)
+    return label[:1].upper() + label[1:] if capital else label
+
+
+def format_coins(value: int) -> str:
+    return f"{value:,} " + plural(abs(value), "coin")
