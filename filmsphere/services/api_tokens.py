@@ -154,7 +154,5 @@ def authenticate(secret: str, now: datetime) -> TokenIdentity:
     )
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_PRECISION:
         with write_transaction() as session:
-            session.execute(
-                update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
-            )
+            session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
     return identity

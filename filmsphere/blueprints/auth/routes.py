@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -18,13 +19,16 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from ...extensions import limiter
+from ...models import Role
 from ...models.types import utcnow
 from ...security import local_path
-from ...services import accounts, sessions
-from ...services.errors import DomainError
+from ...services import accounts, api_tokens, sessions
+from ...services.errors import DomainError, NotFound
 from .forms import (
     PASSWORD_HINT,
+    SCOPE_CHOICES,
     USERNAME_HINT,
+    ApiTokenForm,
     ChangePasswordForm,
     LoginForm,
     RegisterForm,
@@ -340,13 +344,62 @@ def account() -> Response | str | tuple[str, int]:
         else:
             flash("Your password is changed. Other devices have been logged out.", "success")
             return see_other(url_for("auth.account"))
-    status = 422 if request.method == "POST" else 200
+    return _account_page(
+        form, ApiTokenForm(formdata=None), 422 if request.method == "POST" else 200
+    )
+
+
+def _account_page(
+    form: ChangePasswordForm,
+    token_form: ApiTokenForm,
+    status: int,
+    new_token: api_tokens.NewToken | None = None,
+) -> tuple[str, int]:
+    if not current_user.has_role(Role.STAFF):
+        token_form.scopes.choices = [c for c in SCOPE_CHOICES if c[0] != "check-in"]
     return (
         render_template(
             "auth/account.html",
             form=form,
             password_hint=PASSWORD_HINT,
             session_count=sessions.count_sessions(int(current_user.id), utcnow()),
+            token_form=token_form,
+            tokens=api_tokens.list_tokens(current_user.id),
+            new_token=new_token,
         ),
         status,
     )
+
+
+@bp.post("/account/api-tokens")
+@login_required
+@_limit("RATELIMIT_REGISTER")  # a token per click is plenty; hoarding them is not
+def create_api_token() -> tuple[str, int]:
+    """Create a personal API token and show its secret once (a 201 page, never a
+    redirect: the secret must not travel through the session or a URL)."""
+    token_form = ApiTokenForm()
+    if not current_user.has_role(Role.STAFF):
+        token_form.scopes.choices = [c for c in SCOPE_CHOICES if c[0] != "check-in"]
+    new_token = None
+    if token_form.validate_on_submit():
+        try:
+            new_token = api_tokens.create_token(
+                current_user.id, token_form.name.data or "", token_form.scopes.data or [], utcnow()
+            )
+        except DomainError as exc:
+            token_form.name.errors = [*token_form.name.errors, exc.message]
+    status = 201 if new_token else 422
+    return _account_page(ChangePasswordForm(formdata=None), token_form, status, new_token)
+
+
+@bp.post("/account/api-tokens/<int:token_id>/revoke")
+@login_required
+def revoke_api_token(token_id: int) -> Response:
+    """Revoke one of my tokens; it answers 401 from the next call on. Another user's
+    token is a 404."""
+    try:
+        api_tokens.revoke_token(current_user.id, token_id, utcnow())
+    except NotFound:
+        abort(404)
+    flash("The token is revoked: apps using it can no longer reach your account.", "success")
+    return see_other(url_for("auth.account") + "#api-tokens")
