@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import IdempotencyKey
 from .errors import DomainError
-from .transaction import write_transaction
+from .transaction import race_point, write_transaction
 
 
 class IdempotencyKeyReused(DomainError):
@@ -54,4 +54,5 @@ def checkout_token_for(user_id: int, key: str, digest: str, now: datetime) -> st
                 "This Idempotency-Key was already used for a different request. "
                 "Use a new key for a new checkout."
             ) from None
-    return "api:" + key_hash[:60]
+    race_point("idempotency.after_claim")
+    return "api:" + key_hash[:56]  # fits Booking.checkout_token (64)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import request
 from flask_limiter.util import get_remote_address
 
 from ...models import Role, utcnow
@@ -21,6 +21,7 @@ from ...services.api_tokens import (
 from ...services.errors import Forbidden
 
 F = TypeVar("F", bound=Callable[..., Any])
+_IDENTITY = "filmsphere.api_identity"
 
 
 def bearer_secret() -> str | None:
@@ -43,14 +44,16 @@ def rate_limit_key() -> str:
 def identity() -> TokenIdentity:
     """The caller, authenticated once per request. Session cookies are never read: a
     browser's log-in gives no access here. Raises InvalidToken (401)."""
-    known = g.get("api_identity")
+    # Kept on the request, not on g: an app context may outlive one request.
+    known: TokenIdentity | None = request.environ.get(_IDENTITY)
     if known is not None:
         return known
     secret = bearer_secret()
     if secret is None:
         raise InvalidToken(UNAUTHENTICATED)
-    g.api_identity = authenticate(secret, utcnow())
-    return g.api_identity
+    caller = authenticate(secret, utcnow())
+    request.environ[_IDENTITY] = caller
+    return caller
 
 
 def scope_required(scope: str) -> Callable[[F], F]:

@@ -32,7 +32,6 @@ def register(app: Flask) -> None:
     )
     spec_kwargs: dict[str, Any] = {
         "security": [{"bearer": []}],
-        "servers": [{"url": "/"}],
         "info": {
             "description": (
                 "Everything a customer and a door scanner do at FilmSphere. Versioning: "

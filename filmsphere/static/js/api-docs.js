@@ -3,12 +3,21 @@
 document.addEventListener("DOMContentLoaded", function () {
   var root = document.getElementById("swagger-ui");
   if (!root || typeof window.SwaggerUIBundle !== "function") return;
+  // The page's own heading and text say what the info block would (a second h1 else).
+  function nothing() {
+    return null;
+  }
   window.SwaggerUIBundle({
     url: root.dataset.specUrl,
     domNode: root,
     deepLinking: false,
     supportedSubmitMethods: [],
-    defaultModelsExpandDepth: 0,
+    defaultModelsExpandDepth: -1,
     syntaxHighlight: false,
+    plugins: [
+      function () {
+        return { components: { InfoContainer: nothing } };
+      },
+    ],
   });
 });
