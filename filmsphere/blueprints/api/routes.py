@@ -64,10 +64,11 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def problems(*statuses: int) -> Callable[[Any], Any]:
-    """Document the problem responses an endpoint can give (plus 401 and 429, always)."""
+    """Document the problem responses an endpoint can give (plus 400: a control character
+    in the address, 401 and 429, always)."""
 
     def decorator(view: Any) -> Any:
-        for status in sorted({401, 429, *statuses}):
+        for status in sorted({400, 401, 429, *statuses}):
             view = bp.alt_response(
                 status,
                 schema=schemas.Problem,
@@ -111,7 +112,7 @@ def films(query: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@bp.get("/films/<int:film_id>")
+@bp.get("/films/<row_id:film_id>")
 @scope_required("read")
 @bp.response(200, schemas.FilmDetail)
 @problems(403, 404)
@@ -144,7 +145,7 @@ def shows(query: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------- seats and holds
 
 
-@bp.get("/shows/<int:show_id>/seats")
+@bp.get("/shows/<row_id:show_id>/seats")
 @scope_required("read")
 @bp.response(200, schemas.SeatMapOut)
 @bp.alt_response(304, description="Unchanged since the ETag you sent in If-None-Match")
@@ -165,7 +166,7 @@ def seat_map(show_id: int) -> Any:
     return response
 
 
-@bp.get("/shows/<int:show_id>/basket")
+@bp.get("/shows/<row_id:show_id>/basket")
 @scope_required("read")
 @bp.response(200, schemas.Basket)
 @problems(403, 404)
@@ -186,7 +187,7 @@ def _hold(show_id: int, seat_id: int, want: Any) -> dict[str, Any]:
     }
 
 
-@bp.put("/shows/<int:show_id>/holds/<int:seat_id>")
+@bp.put("/shows/<row_id:show_id>/holds/<row_id:seat_id>")
 @limiter.limit(lambda: current_app.config["RATELIMIT_HOLD"], key_func=rate_limit_key)
 @scope_required("book")
 @bp.response(200, schemas.HoldOut)
@@ -197,7 +198,7 @@ def hold_seat(show_id: int, seat_id: int) -> dict[str, Any]:
     return _hold(show_id, seat_id, "hold")
 
 
-@bp.delete("/shows/<int:show_id>/holds/<int:seat_id>")
+@bp.delete("/shows/<row_id:show_id>/holds/<row_id:seat_id>")
 @limiter.limit(lambda: current_app.config["RATELIMIT_HOLD"], key_func=rate_limit_key)
 @scope_required("book")
 @bp.response(200, schemas.HoldOut)
@@ -207,7 +208,7 @@ def release_seat(show_id: int, seat_id: int) -> dict[str, Any]:
     return _hold(show_id, seat_id, "release")
 
 
-@bp.post("/shows/<int:show_id>/checkout")
+@bp.post("/shows/<row_id:show_id>/checkout")
 @scope_required("book")
 @bp.arguments(schemas.CheckoutHeaders, location="headers", error_status_code=400)
 @bp.arguments(schemas.CheckoutBody, location="json")

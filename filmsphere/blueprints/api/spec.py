@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask
 from flask_smorest import Api
+from werkzeug.routing import IntegerConverter
 
 API_VERSION = "1.0.0"
 
@@ -16,6 +17,17 @@ class FilmSphereApi(Api):
 
     def _register_error_handlers(self) -> None:
         return None
+
+
+class RowIdConverter(IntegerConverter):
+    """A database id in an API path. A number past the column's range names no row: it
+    becomes 0 (no row has id 0), so the service answers 404 like for any unknown id.
+    (Refusing it in the converter, as the pages' `int` does, makes Werkzeug answer a
+    misleading 405 where the same path has several methods.)"""
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        return number if number <= 2**31 - 1 else 0
 
 
 def register(app: Flask) -> None:
@@ -40,7 +52,9 @@ def register(app: Flask) -> None:
             )
         },
     }
+    app.url_map.converters["row_id"] = RowIdConverter
     api = FilmSphereApi(app, spec_kwargs=spec_kwargs)
+    api.register_converter(RowIdConverter, lambda _: {"type": "integer", "minimum": 1})
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "A token from /account"}
     )
