@@ -490,3 +490,24 @@ def test_unknown_path_method_and_spec(
     docs = client.get("/api/docs")
     assert docs.status_code == 200 and "swagger-ui-5.35.0" in docs.get_data(as_text=True)
     assert "script-src 'self'" in docs.headers["Content-Security-Policy"]
+
+
+def test_started_show_quote_and_cancel_are_409(
+    backend: str, world: dict[str, Any], client: FlaskClient
+) -> None:
+    started = f.make_show(starts_in=timedelta(minutes=-5))
+    customer = db.session.get(User, world["customer"])
+    booking = f.make_booking(customer, started, ("A1",))  # type: ignore[arg-type]
+    path = f"/bookings/{booking.reference}"
+    words = "This show has started"
+    assert_problem(call(client, "GET", f"{path}/refund-quote", world["token"]), 409, words)
+    cancel = call(
+        client, "POST", f"{path}/cancel", world["token"], json={"expected_refund_coins": 0}
+    )
+    assert_problem(cancel, 409, words)
+    seats = call(client, "GET", f"/shows/{started.id}/seats", world["token"]).get_json()
+    assert seats["bookable"] is False and seats["not_bookable_reason"]
+    hold = call(
+        client, "PUT", f"/shows/{started.id}/holds/{seat_id(started, 'A2')}", world["token"]
+    )
+    assert_problem(hold, 409)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from ...errors import MESSAGES, TITLES
 from ...services.errors import DomainError
@@ -21,11 +22,12 @@ def is_api_request() -> bool:
 def problem(status: int, detail: str | None = None, **extra: Any) -> Response:
     """A problem response: the status's title, the sentence the page would show, and any
     extension members (e.g. `errors` for invalid fields, `quote` for a changed quote)."""
+    title = TITLES.get(status) or HTTP_STATUS_CODES.get(status, "Error")
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": TITLES.get(status, "Error"),
+        "title": title,
         "status": status,
-        "detail": detail or MESSAGES.get(status, TITLES.get(status, "Error")),
+        "detail": detail or MESSAGES.get(status, title),
     }
     body.update(extra)
     response = current_app.response_class(json.dumps(body), status, mimetype=PROBLEM_JSON)
