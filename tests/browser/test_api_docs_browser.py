@@ -57,3 +57,26 @@ def test_docs_page_has_no_axe_violations(browser: Any, live: LiveServer) -> None
         assert found == [], "\n".join(found)
     finally:
         context.close()
+
+
+def test_opened_operations_have_no_axe_violations(browser: Any, live: LiveServer) -> None:
+    """One at a time, as a reader opens them: array parameters, a header and a body, a
+    409 with a body, the door's check-in."""
+    context = browser.new_context(bypass_csp=True, service_workers="block")
+    try:
+        page = context.new_page()
+        _open_docs(page, live)
+        for operation in (
+            "get_api_v1_films",
+            "post_api_v1_shows__show_id__checkout",
+            "get_api_v1_bookings__reference__refund_quote",
+            "post_api_v1_check_in",
+        ):
+            control = page.locator(f"#operations-api-{operation} .opblock-summary-control")
+            control.click()
+            page.locator(f"#operations-api-{operation} .responses-wrapper").wait_for()
+            found = axe_violations(page)
+            assert found == [], f"{operation}: " + "\n".join(found)
+            control.click()
+    finally:
+        context.close()

@@ -7,6 +7,15 @@ document.addEventListener("DOMContentLoaded", function () {
   function nothing() {
     return null;
   }
+  // Swagger UI draws an array parameter's example as an unlabelled (disabled) textarea:
+  // name it after its parameter so screen readers can tell what it holds.
+  new MutationObserver(function () {
+    root.querySelectorAll("textarea:not([aria-label])").forEach(function (box) {
+      var row = box.closest("tr[data-param-name]");
+      var name = row ? row.getAttribute("data-param-name") : "request body";
+      box.setAttribute("aria-label", "Example value of " + name);
+    });
+  }).observe(root, { childList: true, subtree: true });
   window.SwaggerUIBundle({
     url: root.dataset.specUrl,
     domNode: root,
