@@ -99,6 +99,7 @@ def test_account_page_creates_a_token_shown_once_and_stored_hashed(
 
     api = client.get("/api/v1/wallet", headers={"Authorization": f"Bearer {secret}"})
     assert api.status_code == 200 and api.get_json()["balance_coins"] == 1500
+    assert api.headers["Cache-Control"] == "private, no-store"
     with app.app_context():
         assert db.session.scalars(select(ApiToken)).one().last_used_at is not None
 

@@ -53,6 +53,13 @@ STATUS_TEXT = {
 }
 
 
+@bp.after_request
+def _private(response: Response) -> Response:
+    # Every answer belongs to the token's owner: no shared cache may keep it.
+    response.headers.setdefault("Cache-Control", "private, no-store")
+    return response
+
+
 @bp.errorhandler(DomainError)
 def _domain_error(error: DomainError) -> Response:
     return from_domain_error(error)
