@@ -344,9 +344,15 @@ def account() -> Response | str | tuple[str, int]:
         else:
             flash("Your password is changed. Other devices have been logged out.", "success")
             return see_other(url_for("auth.account"))
-    return _account_page(
-        form, ApiTokenForm(formdata=None), 422 if request.method == "POST" else 200
-    )
+    return _account_page(form, _token_form(formdata=None), 422 if request.method == "POST" else 200)
+
+
+def _token_form(**kwargs: Any) -> ApiTokenForm:
+    """The new-token form; only staff are offered the check-in scope."""
+    form = ApiTokenForm(**kwargs)
+    if not current_user.has_role(Role.STAFF):
+        form.scopes.choices = [c for c in SCOPE_CHOICES if c[0] != "check-in"]
+    return form
 
 
 def _account_page(
@@ -355,8 +361,6 @@ def _account_page(
     status: int,
     new_token: api_tokens.NewToken | None = None,
 ) -> tuple[str, int]:
-    if not current_user.has_role(Role.STAFF):
-        token_form.scopes.choices = [c for c in SCOPE_CHOICES if c[0] != "check-in"]
     return (
         render_template(
             "auth/account.html",
@@ -377,9 +381,7 @@ def _account_page(
 def create_api_token() -> tuple[str, int]:
     """Create a personal API token and show its secret once (a 201 page, never a
     redirect: the secret must not travel through the session or a URL)."""
-    token_form = ApiTokenForm()
-    if not current_user.has_role(Role.STAFF):
-        token_form.scopes.choices = [c for c in SCOPE_CHOICES if c[0] != "check-in"]
+    token_form = _token_form()
     new_token = None
     if token_form.validate_on_submit():
         try:
