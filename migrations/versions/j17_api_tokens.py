@@ -6,7 +6,7 @@ checkout's Idempotency-Key with a digest of the request, so a key reused with an
 request is refused (422).
 
 Revision ID: j17_api_tokens
-Revises: b12_mail_retry
+Revises: a12_account_requests
 Create Date: 2026-12-06 00:00:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'j17_api_tokens'
-down_revision = 'b12_mail_retry'
+down_revision = 'a12_account_requests'
 branch_labels = None
 depends_on = None
 
