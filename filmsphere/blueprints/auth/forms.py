@@ -10,6 +10,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -18,9 +19,9 @@ from ...security import local_path
 
 USERNAME_HINT = "3 to 32 characters: letters, digits, '_', '.' and '-'."
 SCOPE_CHOICES = [
-    ("read", "Read: films, shows, seat maps, my bookings and wallet"),
-    ("book", "Book: hold seats, pay, cancel"),
-    ("check-in", "Check in tickets at the door (staff)"),
+    SelectChoice("read", "Read: films, shows, seat maps, my bookings and wallet"),
+    SelectChoice("book", "Book: hold seats, pay, cancel"),
+    SelectChoice("check-in", "Check in tickets at the door (staff)"),
 ]
 PASSWORD_HINT = (
     "At least 10 characters, mixing three of: lower-case, capitals, digits, symbols "

@@ -351,7 +351,7 @@ def _token_form(**kwargs: Any) -> ApiTokenForm:
     """The new-token form; only staff are offered the check-in scope."""
     form = ApiTokenForm(**kwargs)
     if not current_user.has_role(Role.STAFF):
-        form.scopes.choices = [c for c in SCOPE_CHOICES if c[0] != "check-in"]
+        form.scopes.choices = [c for c in SCOPE_CHOICES if c.value != "check-in"]
     return form
 
 
