@@ -14,7 +14,7 @@ from filmsphere.extensions import db
 from filmsphere.models import Show, User
 from filmsphere.services.api_tokens import create_token
 from filmsphere.services.holds import toggle_hold
-from filmsphere.templating import format_coins
+from filmsphere.wording import format_coins
 from tests import factories as f
 
 from .test_booking_routes import log_in

@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from ...errors import MESSAGES, TITLES
+from ...refusals import status_and_message
 from ...services.errors import DomainError
 
 PROBLEM_JSON = "application/problem+json"
@@ -36,11 +37,12 @@ def problem(status: int, detail: str | None = None, **extra: Any) -> Response:
 
 
 def from_domain_error(error: DomainError, **extra: Any) -> Response:
-    """The one mapping from a domain refusal to a status: the exception's own `status`
-    (404 NotFound, 403 Forbidden, 409 Conflict and its kinds, 422 rule violations, 401
-    InvalidToken, 429 RateLimited), its message as the detail."""
-    response = problem(error.status, error.message, **extra)
-    if error.status == 401:
+    """A domain refusal through the app's one mapping (refusals.status_and_message: 404
+    NotFound, 403 Forbidden, 409 Conflict and its kinds, 422 rule violations, 401
+    InvalidToken, 429 RateLimited), the pages' sentence as the detail."""
+    status, message = status_and_message(error)
+    response = problem(status, message, **extra)
+    if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="FilmSphere API"'
     return response
 

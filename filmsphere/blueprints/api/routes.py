@@ -16,15 +16,16 @@ from werkzeug.exceptions import HTTPException
 from ...extensions import csrf, limiter
 from ...models import utcnow
 from ...services import catalogue
-from ...services.bookings import list_bookings, wallet_page
+from ...services.booking_page import booking_page
 from ...services.cancellation import QuoteChanged, cancel_tickets, quote_refund
 from ...services.checkin import check_in as check_in_ticket
 from ...services.checkout import checkout as pay
+from ...services.customer_bookings import list_bookings
 from ...services.errors import DomainError
 from ...services.holds import toggle_hold
 from ...services.idempotency import checkout_token_for, request_digest
 from ...services.seatmap import build_seat_map
-from ...services.tickets import booking_page
+from ...services.wallet_page import wallet_page
 from . import present, schemas
 from .auth import identity, rate_limit_key, scope_required
 from .problems import PROBLEM_JSON, from_domain_error, from_http_exception, problem

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -21,9 +20,10 @@ from werkzeug.wrappers import Response
 from ...extensions import limiter
 from ...models import Role
 from ...models.types import utcnow
+from ...refusals import renders_refusals, status_and_message
 from ...security import local_path
 from ...services import accounts, api_tokens, sessions
-from ...services.errors import DomainError, NotFound
+from ...services.errors import DomainError
 from .forms import (
     PASSWORD_HINT,
     SCOPE_CHOICES,
@@ -375,33 +375,36 @@ def _account_page(
     )
 
 
+def _token_refused(error: DomainError) -> tuple[str, int]:
+    """A token the service refused (too many, a scope not allowed): the form again, with
+    the service's sentence under the name."""
+    form = _token_form()
+    form.validate()
+    form.name.errors = [*form.name.errors, error.message]
+    return _account_page(ChangePasswordForm(formdata=None), form, status_and_message(error)[0])
+
+
 @bp.post("/account/api-tokens")
 @login_required
 @_limit("RATELIMIT_REGISTER")  # a token per click is plenty; hoarding them is not
+@renders_refusals(_token_refused)
 def create_api_token() -> tuple[str, int]:
     """Create a personal API token and show its secret once (a 201 page, never a
     redirect: the secret must not travel through the session or a URL)."""
     token_form = _token_form()
-    new_token = None
-    if token_form.validate_on_submit():
-        try:
-            new_token = api_tokens.create_token(
-                current_user.id, token_form.name.data or "", token_form.scopes.data or [], utcnow()
-            )
-        except DomainError as exc:
-            token_form.name.errors = [*token_form.name.errors, exc.message]
-    status = 201 if new_token else 422
-    return _account_page(ChangePasswordForm(formdata=None), token_form, status, new_token)
+    if not token_form.validate_on_submit():
+        return _account_page(ChangePasswordForm(formdata=None), token_form, 422)
+    new_token = api_tokens.create_token(
+        current_user.id, token_form.name.data or "", token_form.scopes.data or [], utcnow()
+    )
+    return _account_page(ChangePasswordForm(formdata=None), token_form, 201, new_token)
 
 
 @bp.post("/account/api-tokens/<int:token_id>/revoke")
 @login_required
 def revoke_api_token(token_id: int) -> Response:
     """Revoke one of my tokens; it answers 401 from the next call on. Another user's
-    token is a 404."""
-    try:
-        api_tokens.revoke_token(current_user.id, token_id, utcnow())
-    except NotFound:
-        abort(404)
+    token is a 404 (NotFound, rendered by the app-level handler)."""
+    api_tokens.revoke_token(current_user.id, token_id, utcnow())
     flash("The token is revoked: apps using it can no longer reach your account.", "success")
     return see_other(url_for("auth.account") + "#api-tokens")
