@@ -25,7 +25,7 @@ from ...services.errors import DomainError
 from ...services.holds import toggle_hold
 from ...services.idempotency import checkout_token_for, request_digest
 from ...services.seatmap import build_seat_map
-from ...services.wallet_page import wallet_page
+from ...services.wallet_page import customer_wallet_page
 from . import present, schemas
 from .auth import identity, rate_limit_key, scope_required
 from .problems import PROBLEM_JSON, from_domain_error, from_http_exception, problem
@@ -308,16 +308,7 @@ def cancel(body: dict[str, Any], reference: str) -> Any:
 def wallet(query: dict[str, Any]) -> dict[str, Any]:
     """Balance and the ledger, newest first, 20 entries a page."""
     now, user_id = _now_and_user()
-    config = current_app.config
-    page = wallet_page(
-        user_id,
-        query["page"],
-        now,
-        refill_enabled=bool(config["REFILL_ENABLED"]),
-        refill_target_coins=int(config["REFILL_TARGET_COINS"]),
-        refill_interval_minutes=int(config["REFILL_INTERVAL_MINUTES"]),
-    )
-    return present.wallet(page)
+    return present.wallet(customer_wallet_page(user_id, query["page"], now))
 
 
 @bp.post("/check-in")
