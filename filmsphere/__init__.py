@@ -122,6 +122,11 @@ def register_blueprints(app: Flask) -> None:
     for bp in (public_bp, auth_bp, booking_bp, bookings_bp, wallet_bp, staff_bp, admin_bp, pwa_bp):
         app.register_blueprint(bp)
     app.register_blueprint(topup_bp)  # routes answer 404 unless Stripe is configured
+    from .blueprints.api import spec
+    from .blueprints.api.docs import bp as api_docs_bp
+
+    spec.register(app)
+    app.register_blueprint(api_docs_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -128,6 +128,8 @@ class Config:
         self.RATELIMIT_RESET = env("RATELIMIT_RESET", "5 per minute;20 per hour")
         self.RATELIMIT_HOLD = env("RATELIMIT_HOLD", "60 per minute")
         self.RATELIMIT_TOPUP = env("RATELIMIT_TOPUP", "10 per minute")  # Stripe sessions
+        # Every /api/v1 call, per token (holds also count against RATELIMIT_HOLD per token).
+        self.RATELIMIT_API = env("RATELIMIT_API", "300 per minute")
 
         # Email: "console" prints messages (demo), "smtp" sends them through MAIL_SERVER.
         self.MAIL_BACKEND = env("MAIL_BACKEND", "smtp")

@@ -84,6 +84,10 @@ def register(app: Flask) -> None:
     def http_error(error: HTTPException) -> Response | HTTPException:
         if error.code is None or error.code < 400:
             return error
+        from .blueprints.api.problems import from_http_exception, is_api_request
+
+        if is_api_request():  # no route matched, or the request guard refused it
+            return from_http_exception(error)
         description = error.description if error.code in (400, 409, 422) else None
         if description and description == type(error).description:
             description = None
@@ -117,6 +121,10 @@ def register(app: Flask) -> None:
         if isinstance(error.original_exception, DATABASE_UNAVAILABLE):
             return database_unavailable(error.original_exception)
         discard_session()
+        from .blueprints.api.problems import is_api_request, problem
+
+        if is_api_request():
+            return problem(500)
         return render_error(500)
 
 

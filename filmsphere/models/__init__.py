@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models, one module per aggregate."""
 
+from .api import ApiToken, IdempotencyKey
 from .audit import AuditEntry
 from .booking import Booking, BookingStatus, SeatHold, Ticket, TicketStatus
 from .catalogue import Genre, Movie, movie_genres
@@ -14,10 +15,12 @@ __all__ = [
     "LAYOUT_CODES",
     "AccountRequest",
     "AccountToken",
+    "ApiToken",
     "AuditEntry",
     "Booking",
     "BookingStatus",
     "Genre",
+    "IdempotencyKey",
     "LedgerEntry",
     "LedgerKind",
     "Movie",

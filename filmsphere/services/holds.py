@@ -66,6 +66,9 @@ _RULE_FACTS: CompoundSelect = union_all(
 )
 
 
+Want = Literal["toggle", "hold", "release"]
+
+
 @dataclass(frozen=True)
 class HoldResult:
     action: Literal["held", "released"]
@@ -81,8 +84,12 @@ def _cell(seat: Any, label: str) -> SeatCell:
     return SeatCell(seat.id, label, seat.grid_row, seat.grid_col, seat.category, "chosen")
 
 
-def toggle_hold(user_id: int, show_id: int, seat_id: int, now: datetime) -> HoldResult:
+def toggle_hold(
+    user_id: int, show_id: int, seat_id: int, now: datetime, want: Want = "toggle"
+) -> HoldResult:
     """Hold a free seat for the customer, or release it if it is already theirs.
+    `want` "hold" or "release" (the API's verbs) makes a repeat a no-op instead of the
+    opposite: holding a seat already held, or releasing one not held, changes nothing.
 
     One write transaction: locks the seat row, then the seat's hold row, then the
     customer's wallet row (serialising one customer's clicks), and last, by the INSERT of
@@ -96,13 +103,15 @@ def toggle_hold(user_id: int, show_id: int, seat_id: int, now: datetime) -> Hold
     """
     try:
         with write_transaction() as session:
-            return _toggle(session, user_id, show_id, seat_id, now)
+            return _toggle(session, user_id, show_id, seat_id, now, want)
     except IntegrityError:
         # The unique (show, seat) constraint is the database's last word.
         raise SeatUnavailable("Sorry, someone else just took that seat.") from None
 
 
-def _toggle(session: Any, user_id: int, show_id: int, seat_id: int, now: datetime) -> HoldResult:
+def _toggle(
+    session: Any, user_id: int, show_id: int, seat_id: int, now: datetime, want: Want
+) -> HoldResult:
     seat = lock_seat_in_show(show_id, seat_id)
     if seat is None:
         raise NotFound("There is no such seat in this show.")
@@ -121,6 +130,9 @@ def _toggle(session: Any, user_id: int, show_id: int, seat_id: int, now: datetim
     rows = lock_hold_rows(user_id, show_id, seat_id)
     existing = next((r for r in rows if r.show_id == show_id), None)
     elsewhere = [r for r in rows if r.show_id != show_id]
+    held_by_me = existing is not None and existing.expires_at > now and existing.user_id == user_id
+    if (want == "release" and not held_by_me) or (want == "hold" and held_by_me):
+        return HoldResult("released" if want == "release" else "held", label, 0)
     if existing is not None and existing.expires_at > now and existing.user_id != user_id:
         # Decided under the seat's locks; the wallet lock below isn't needed to say no
         # (the most common answer in a rush, so it is kept cheap).

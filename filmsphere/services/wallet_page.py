@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -120,4 +121,19 @@ def wallet_page(
         refill_interval_minutes=refill_interval_minutes,
         next_refill_at=next_refill_at(wallet, now, refill_interval_minutes),
         refill_not_needed=not refill_needed(wallet.balance_coins, refill_target_coins),
+    )
+
+
+def customer_wallet_page(user_id: int, page: int, now: datetime) -> WalletPage:
+    """wallet_page with the refill settings of this installation (REFILL_ENABLED,
+    REFILL_TARGET_COINS, REFILL_INTERVAL_MINUTES): what the wallet page and the API show.
+    Reads only. Raises NotFound for an account without a wallet."""
+    config = current_app.config
+    return wallet_page(
+        user_id,
+        page,
+        now,
+        refill_enabled=bool(config["REFILL_ENABLED"]),
+        refill_target_coins=int(config["REFILL_TARGET_COINS"]),
+        refill_interval_minutes=int(config["REFILL_INTERVAL_MINUTES"]),
     )

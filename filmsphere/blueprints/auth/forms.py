@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...forms import AppForm
 from ...security import local_path
 
 USERNAME_HINT = "3 to 32 characters: letters, digits, '_', '.' and '-'."
+SCOPE_CHOICES = [
+    SelectChoice("read", "Read: films, shows, seat maps, my bookings and wallet"),
+    SelectChoice("book", "Book: hold seats, pay, cancel"),
+    SelectChoice("check-in", "Check in tickets at the door (staff)"),
+]
 PASSWORD_HINT = (
     "At least 10 characters, mixing three of: lower-case, capitals, digits, symbols "
     "(or 16 characters or more). Not your username or email address."
@@ -87,4 +101,23 @@ class ChangePasswordForm(AppForm):
     )
     new_password = PasswordField(
         "New password", validators=[DataRequired("Choose a new password."), Length(max=200)]
+    )
+
+
+class ApiTokenForm(AppForm):
+    """A new personal API token: a name to recognise it by and what it may do."""
+
+    name = StringField(
+        "Token name",
+        validators=[
+            DataRequired("Name the token, e.g. after the app that will use it."),
+            Length(max=60, message="Use at most 60 characters."),
+        ],
+    )
+    scopes = SelectMultipleField(
+        "What it may do",
+        choices=SCOPE_CHOICES,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[DataRequired("Tick at least one thing the token may do.")],
     )

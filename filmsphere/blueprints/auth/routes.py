@@ -18,13 +18,17 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from ...extensions import limiter
+from ...models import Role
 from ...models.types import utcnow
+from ...refusals import renders_refusals, status_and_message
 from ...security import local_path
-from ...services import accounts, sessions
+from ...services import accounts, api_tokens, sessions
 from ...services.errors import DomainError
 from .forms import (
     PASSWORD_HINT,
+    SCOPE_CHOICES,
     USERNAME_HINT,
+    ApiTokenForm,
     ChangePasswordForm,
     LoginForm,
     RegisterForm,
@@ -340,13 +344,67 @@ def account() -> Response | str | tuple[str, int]:
         else:
             flash("Your password is changed. Other devices have been logged out.", "success")
             return see_other(url_for("auth.account"))
-    status = 422 if request.method == "POST" else 200
+    return _account_page(form, _token_form(formdata=None), 422 if request.method == "POST" else 200)
+
+
+def _token_form(**kwargs: Any) -> ApiTokenForm:
+    """The new-token form; only staff are offered the check-in scope."""
+    form = ApiTokenForm(**kwargs)
+    if not current_user.has_role(Role.STAFF):
+        form.scopes.choices = [c for c in SCOPE_CHOICES if c.value != "check-in"]
+    return form
+
+
+def _account_page(
+    form: ChangePasswordForm,
+    token_form: ApiTokenForm,
+    status: int,
+    new_token: api_tokens.NewToken | None = None,
+) -> tuple[str, int]:
     return (
         render_template(
             "auth/account.html",
             form=form,
             password_hint=PASSWORD_HINT,
             session_count=sessions.count_sessions(int(current_user.id), utcnow()),
+            token_form=token_form,
+            tokens=api_tokens.list_tokens(current_user.id),
+            new_token=new_token,
         ),
         status,
     )
+
+
+def _token_refused(error: DomainError) -> tuple[str, int]:
+    """A token the service refused (too many, a scope not allowed): the form again, with
+    the service's sentence under the name."""
+    form = _token_form()
+    form.validate()
+    form.name.errors = [*form.name.errors, error.message]
+    return _account_page(ChangePasswordForm(formdata=None), form, status_and_message(error)[0])
+
+
+@bp.post("/account/api-tokens")
+@login_required
+@_limit("RATELIMIT_REGISTER")  # a token per click is plenty; hoarding them is not
+@renders_refusals(_token_refused)
+def create_api_token() -> tuple[str, int]:
+    """Create a personal API token and show its secret once (a 201 page, never a
+    redirect: the secret must not travel through the session or a URL)."""
+    token_form = _token_form()
+    if not token_form.validate_on_submit():
+        return _account_page(ChangePasswordForm(formdata=None), token_form, 422)
+    new_token = api_tokens.create_token(
+        current_user.id, token_form.name.data or "", token_form.scopes.data or [], utcnow()
+    )
+    return _account_page(ChangePasswordForm(formdata=None), token_form, 201, new_token)
+
+
+@bp.post("/account/api-tokens/<int:token_id>/revoke")
+@login_required
+def revoke_api_token(token_id: int) -> Response:
+    """Revoke one of my tokens; it answers 401 from the next call on. Another user's
+    token is a 404 (NotFound, rendered by the app-level handler)."""
+    api_tokens.revoke_token(current_user.id, token_id, utcnow())
+    flash("The token is revoked: apps using it can no longer reach your account.", "success")
+    return see_other(url_for("auth.account") + "#api-tokens")

@@ -21,23 +21,15 @@ from ...htmx import is_partial_request, trigger
 from ...models import utcnow
 from ...refusals import renders_refusals
 from ...services.errors import DomainError, NotFound
-from ...services.wallet_page import WalletPage, wallet_page
+from ...services.wallet_page import WalletPage, customer_wallet_page
 from ...wording import format_coins
 
 bp = Blueprint("wallet", __name__)
 
 
 def _page_data(page: int) -> WalletPage:
-    config = current_app.config
     try:
-        return wallet_page(
-            current_user.id,
-            page,
-            utcnow(),
-            refill_enabled=bool(config["REFILL_ENABLED"]),
-            refill_target_coins=int(config["REFILL_TARGET_COINS"]),
-            refill_interval_minutes=int(config["REFILL_INTERVAL_MINUTES"]),
-        )
+        return customer_wallet_page(current_user.id, page, utcnow())
     except NotFound:
         # An account without a wallet (never for customers) sees an empty one.
         return WalletPage(0, [], 1, 1, 0, False, 0, 0, None, True)
