@@ -83,12 +83,12 @@ def register_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 
-    from .models import User
     from .models.types import utcnow
+    from .services.sessions import SignedInUser
     from .services.sessions import load_user as load_session_user
 
     @login_manager.user_loader
-    def load_user(session_key: str) -> User | None:
+    def load_user(session_key: str) -> SignedInUser | None:
         # One query: the user, if the log-in session the cookie names is still live.
         return load_session_user(session_key, utcnow())
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from flask_login import UserMixin
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,7 +22,12 @@ class Role(StrEnum):
 ROLE_RANK = {Role.CUSTOMER: 0, Role.STAFF: 1, Role.ADMIN: 2}
 
 
-class User(UserMixin, Model):
+def role_at_least(role: Role | str, needed: Role | str) -> bool:
+    """Roles are ranked: an admin may do what staff may, staff what a customer may."""
+    return ROLE_RANK[Role(role)] >= ROLE_RANK[Role(needed)]
+
+
+class User(Model):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("role IN ('customer', 'staff', 'admin')", name="role_known"),
@@ -43,32 +47,8 @@ class User(UserMixin, Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @property
-    def is_active(self) -> bool:  # flask-login: deactivated users can't log in
-        return self.is_active_account
-
-    @property
     def is_verified(self) -> bool:
         return self.email_verified_at is not None
-
-    def has_role(self, role: Role | str) -> bool:
-        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
-
-    @property
-    def session_key(self) -> str | None:
-        """The key of the log-in session this object was loaded for or logged in with
-        (services.sessions); not a column."""
-        return self.__dict__.get("_session_key")
-
-    @session_key.setter
-    def session_key(self, key: str) -> None:
-        self.__dict__["_session_key"] = key
-
-    def get_id(self) -> str:
-        """flask-login's id, kept in the session and the remember cookie: the session key,
-        so that ending the server-side session refuses both cookies."""
-        if self.session_key is None:
-            raise RuntimeError("log users in through services.sessions.start_session()")
-        return self.session_key
 
 
 class UserSession(Model):

@@ -18,16 +18,54 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_login import UserMixin
 from sqlalchemy import bindparam, delete, func, select
 
 from ..extensions import db
-from ..models import User, UserSession
+from ..models import Role, User, UserSession
+from ..models.user import role_at_least
 from .transaction import write_transaction
+
+
+@dataclass(frozen=True)
+class SignedInUser(UserMixin):
+    """The signed-in user (flask-login's current_user): a frozen copy of the columns read
+    with the session check. A view's commit expires ORM objects; this copy has nothing to
+    reload, so templates never query for the user after a commit."""
+
+    id: int
+    email: str
+    username: str
+    full_name: str
+    role: str
+    email_verified_at: datetime | None
+    created_at: datetime
+    session_key: str
+
+    @classmethod
+    def of(cls, user: User, session_key: str) -> SignedInUser:
+        return cls(**{name: getattr(user, name) for name in _COPIED}, session_key=session_key)
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def has_role(self, role: Role | str) -> bool:
+        return role_at_least(self.role, role)
+
+    def get_id(self) -> str:
+        """flask-login's id, kept in the session and the remember cookie: the session key,
+        so that ending the server-side session refuses both cookies."""
+        return self.session_key
+
+
+_COPIED = ("id", "email", "username", "full_name", "role", "email_verified_at", "created_at")
 
 # Built once: every request runs it, and rebuilding the statement (its cache key) each
 # time costs more CPU than running it.
 _USER_BY_SESSION = (
-    select(User)
+    select(*(getattr(User, name) for name in _COPIED))
+    .select_from(User)
     .join(UserSession, UserSession.user_id == User.id)
     .where(
         UserSession.id == bindparam("session_id"),
@@ -78,8 +116,8 @@ def lifetime(remember: bool) -> timedelta:
 
 
 def start_session(user: User, remember: bool, now: datetime) -> str:
-    """Record a new log-in for `user` and give the object its key (User.get_id()).
-    Commits; returns the key."""
+    """Record a new log-in for `user`. Commits; returns the session's key (hand
+    `SignedInUser.of(user, key)` to flask-login's login_user)."""
     secret = secrets.token_urlsafe(32)
     with write_transaction():
         row = UserSession(
@@ -90,18 +128,16 @@ def start_session(user: User, remember: bool, now: datetime) -> str:
         )
         db.session.add(row)
         db.session.flush()
-        key = str(SessionKey(user.id, row.id, secret))
-    user.session_key = key
-    return key
+        return str(SessionKey(user.id, row.id, secret))
 
 
-def load_user(raw_key: str, now: datetime) -> User | None:
+def load_user(raw_key: str, now: datetime) -> SignedInUser | None:
     """The active user whose live session `raw_key` names, in one query; None when the
     session was ended, has expired, or the key is not one (reads only)."""
     key = SessionKey.parse(raw_key)
     if key is None:
         return None
-    user = db.session.execute(
+    row = db.session.execute(
         _USER_BY_SESSION,
         {
             "session_id": key.session_id,
@@ -109,10 +145,8 @@ def load_user(raw_key: str, now: datetime) -> User | None:
             "secret_hash": key.secret_hash,
             "now": now,
         },
-    ).scalar_one_or_none()
-    if user is not None:
-        user.session_key = raw_key
-    return user
+    ).one_or_none()
+    return None if row is None else SignedInUser(**row._mapping, session_key=raw_key)
 
 
 def end_session(raw_key: str | None) -> None:

@@ -14,10 +14,11 @@ from flask.testing import FlaskClient
 from flask_login import login_user
 from sqlalchemy import func, select
 
+from filmsphere.blueprints.topup.routes import topup_panel_data
 from filmsphere.config import ConfigError, parse_coin_packs
 from filmsphere.extensions import db
 from filmsphere.models import TopUp, User, Wallet, utcnow
-from filmsphere.services.sessions import start_session
+from filmsphere.services.sessions import SignedInUser, start_session
 from filmsphere.services.topup import format_money
 from tests.conftest import csrf_from, make_app
 from tests.factories import make_user
@@ -250,9 +251,9 @@ def test_panel_lists_the_customers_topups_only(app: Flask) -> None:
         with app.test_request_context("/wallet"):
             signed_in = db.session.get(User, me.id)
             assert signed_in is not None
-            start_session(signed_in, remember=False, now=utcnow())
-            login_user(signed_in)
-            html = render_template("topup/_topup_panel.html")
+            key = start_session(signed_in, remember=False, now=utcnow())
+            login_user(SignedInUser.of(signed_in, key))
+            html = render_template("topup/_topup_panel.html", topup=topup_panel_data())
 
     assert 'id="topup-panel"' in html
     assert "Buy 500 coins for €5.00" in html and "Buy 1,200 coins for €10.00" in html

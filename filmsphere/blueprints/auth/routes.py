@@ -240,8 +240,8 @@ def login() -> Response | str | tuple[str, int]:
             # A fresh session on log-in: nothing from before (fixation) carries over.
             session.clear()
             remember = bool(form.remember.data)
-            sessions.start_session(user, remember, utcnow())
-            login_user(user, remember=remember)
+            key = sessions.start_session(user, remember, utcnow())
+            login_user(sessions.SignedInUser.of(user, key), remember=remember)
             if not user.is_verified:
                 flash("Welcome back. Please verify your email address to book.", "info")
             return see_other(safe_next(form.next.data))

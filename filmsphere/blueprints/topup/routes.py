@@ -126,10 +126,9 @@ def topup_row(topup: TopUp) -> TopUpRow:
     )
 
 
-@bp.app_template_global()
 def topup_panel_data() -> TopUpPanel | None:
-    """What templates/topup/_topup_panel.html shows; None hides the panel (Stripe off, or
-    nobody signed in), so the wallet view needn't know about Stripe."""
+    """What templates/topup/_topup_panel.html shows (the wallet view passes it as
+    `topup`); None hides the panel (Stripe off, or nobody signed in)."""
     if not topup_service.is_enabled() or not current_user.is_authenticated:
         return None
     notice = request.args.get("topup")

@@ -23,6 +23,7 @@ from ...refusals import renders_refusals
 from ...services.errors import DomainError, NotFound
 from ...services.wallet_page import WalletPage, customer_wallet_page
 from ...wording import format_coins
+from ..topup.routes import topup_panel_data
 
 bp = Blueprint("wallet", __name__)
 
@@ -44,7 +45,7 @@ def wallet() -> Any:
     context = {"w": data, "message": None, "message_kind": "info"}
     if is_partial_request() and request.headers.get("HX-Target") == "ledger":
         return render_template("wallet/_ledger.html", **context)
-    return render_template("wallet/wallet.html", **context)
+    return render_template("wallet/wallet.html", topup=topup_panel_data(), **context)
 
 
 def _refill_refused(error: DomainError) -> BaseResponse:
