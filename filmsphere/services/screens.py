@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select
 
 from ..extensions import db
 from ..models import LAYOUT_CODES, Screen, Seat, SeatCategory
+from .audit import record_audit
 from .errors import Conflict, DomainError
 from .transaction import write_transaction
 
@@ -72,33 +73,29 @@ def screen_name(name: str) -> str:
     return name
 
 
-def create_screen(name: str, layout: str, now: datetime) -> Screen:
-    """Create a screen and all its seats in one transaction.
+def create_screen(name: str, layout: str, now: datetime, actor_id: int | None = None) -> Screen:
+    """Create a screen and all its seats in one transaction; when an admin (`actor_id`)
+    creates it, the audit row is written in the same transaction.
 
     Raises DomainError for a bad layout and Conflict when the name is taken.
     """
     specs = parse_layout(layout)
     name = screen_name(name)
     with write_transaction() as session:
-        exists = session.scalar(
-            select(func.count()).select_from(Screen).where(func.lower(Screen.name) == name.lower())
-        )
-        if exists:
-            raise Conflict(f"There is already a screen called {name!r}.")
-        screen = Screen(name=name, layout=layout.strip("\n"), created_at=now)
+        _refuse_taken_name(name, None)
+        screen = Screen(name=name, layout=grid_layout(layout_grid(layout)), created_at=now)
         session.add(screen)
         session.flush()
-        session.add_all(
-            Seat(
-                screen_id=screen.id,
-                row_label=s.row_label,
-                number=s.number,
-                grid_row=s.grid_row,
-                grid_col=s.grid_col,
-                category=s.category,
+        session.add_all(_new_seat(screen.id, s) for s in specs)
+        if actor_id is not None:
+            record_audit(
+                actor_id=actor_id,
+                action="screen.create",
+                target_type="screen",
+                target_id=screen.id,
+                now=now,
+                after=_screen_snapshot(screen) | {"seats": len(specs)},
             )
-            for s in specs
-        )
     return screen
 
 
@@ -185,29 +182,6 @@ def _screen_snapshot(screen: Screen) -> dict[str, object]:
     return {"name": screen.name, "layout": screen.layout, "is_active": screen.is_active}
 
 
-def create_screen_audited(actor_id: int, name: str, layout: str, now: datetime) -> Screen:
-    """create_screen plus an audit row, in one transaction. Raises like create_screen."""
-    from .audit import record_audit
-
-    specs = parse_layout(layout)
-    name = screen_name(name)
-    with write_transaction() as session:
-        _refuse_taken_name(name, None)
-        screen = Screen(name=name, layout=grid_layout(layout_grid(layout)), created_at=now)
-        session.add(screen)
-        session.flush()
-        session.add_all(_new_seat(screen.id, s) for s in specs)
-        record_audit(
-            actor_id=actor_id,
-            action="screen.create",
-            target_type="screen",
-            target_id=screen.id,
-            now=now,
-            after=_screen_snapshot(screen) | {"seats": len(specs)},
-        )
-    return screen
-
-
 def _refuse_taken_name(name: str, screen_id: int | None) -> None:
     query = select(func.count()).select_from(Screen).where(func.lower(Screen.name) == name.lower())
     if screen_id is not None:
@@ -241,7 +215,6 @@ def update_layout(actor_id: int, screen_id: int, name: str, layout: str, now: da
     Raises NotFound, DomainError (bad layout), Conflict (name taken), LayoutConflict.
     """
     from ..models import Booking, SeatHold, Show, ShowStatus, Ticket, TicketStatus
-    from .audit import record_audit
     from .errors import NotFound
 
     specs = parse_layout(layout)

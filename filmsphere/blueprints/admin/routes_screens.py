@@ -107,7 +107,7 @@ def screen_new() -> Response | tuple[str, int]:
         return _render_editor(_editor_context(DEFAULT_LAYOUT, None, ""))
     name = (request.form.get("name") or "").strip()
     layout = (request.form.get("layout") or "").replace("\r", "")
-    screen = screen_service.create_screen_audited(actor_id(), name, layout, now())
+    screen = screen_service.create_screen(name, layout, now(), actor_id=actor_id())
     flash(f"{screen.name} was created with its seats.", "success")
     return redirect(url_for("admin.screen_edit", screen_id=screen.id), 303)
 
