@@ -78,6 +78,12 @@ PAGE_TYPES: list[PageType] = [
         "booking", "bookings.booking_detail", Role.CUSTOMER, lambda s: f"/bookings/{s.booking_ref}"
     ),
     PageType(
+        "ticket view",
+        "bookings.ticket_view",
+        Role.CUSTOMER,
+        lambda s: f"/bookings/{s.booking_ref}/tickets",
+    ),
+    PageType(
         "cancel booking",
         "bookings.cancel",
         Role.CUSTOMER,
