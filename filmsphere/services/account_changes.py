@@ -68,7 +68,11 @@ def _check_password(user_id: int, password: str) -> User:
 
 
 def _locked_user(user_id: int) -> User:
-    return db.session.scalars(select(User).where(User.id == user_id).with_for_update()).one()
+    # FOR NO KEY UPDATE: bookings and ledger rows that reference the user (a checkout in
+    # another tab) are not held up by it; only other changes of this row are.
+    return db.session.scalars(
+        select(User).where(User.id == user_id).with_for_update(key_share=True)
+    ).one()
 
 
 def _note(to: str, full_name: str, stage: str, now: datetime, **context: Any) -> None:
@@ -226,6 +230,15 @@ def upcoming_references(user_id: int, now: datetime) -> list[str]:
     return list(db.session.scalars(_usable_tickets(user_id, now).order_by(Booking.reference)))
 
 
+def lock_holds_and_wallet(user_id: int) -> None:
+    """Lock the user's seat holds, then their wallet: the order checkout takes them in,
+    so a checkout in flight finishes (and its tickets are seen) or finds no holds."""
+    db.session.scalars(
+        select(SeatHold.id).where(SeatHold.user_id == user_id).with_for_update()
+    ).all()
+    db.session.scalars(select(Wallet.id).where(Wallet.user_id == user_id).with_for_update()).all()
+
+
 @dataclass(frozen=True)
 class ClosedAccount:
     user_id: int
@@ -245,12 +258,7 @@ def close_account(user_id: int, password: str, now: datetime) -> ClosedAccount:
     commits."""
     _check_password(user_id, password)
     with write_transaction():
-        db.session.scalars(
-            select(SeatHold.id).where(SeatHold.user_id == user_id).with_for_update()
-        ).all()
-        db.session.scalars(
-            select(Wallet.id).where(Wallet.user_id == user_id).with_for_update()
-        ).all()
+        lock_holds_and_wallet(user_id)
         user = _locked_user(user_id)
         if user.closed_at is not None:
             raise NotFound("There is no such account.")
