@@ -27,6 +27,7 @@ from ..models import (
     Booking,
     EmailChange,
     OutboxMessage,
+    Role,
     SeatHold,
     Show,
     ShowStatus,
@@ -254,7 +255,8 @@ def close_account(user_id: int, password: str, now: datetime) -> ClosedAccount:
     changes and account requests go; name, email, username and password become anonymous
     values; mail not yet sent to the address is dropped and sent mail keeps no copy of
     its text. Bookings, tickets, the wallet and the ledger stay, so the cinema's accounts
-    still add up. The old address gets one last note. Raises WrongPassword (422);
+    still add up. The old address gets one last note. Staff and admin accounts are
+    refused (Conflict): an administrator deactivates them. Raises WrongPassword (422);
     commits."""
     _check_password(user_id, password)
     with write_transaction():
@@ -262,6 +264,10 @@ def close_account(user_id: int, password: str, now: datetime) -> ClosedAccount:
         user = _locked_user(user_id)
         if user.closed_at is not None:
             raise NotFound("There is no such account.")
+        if user.role != Role.CUSTOMER:
+            # Staff and admin accounts end with their job: an admin deactivates them (and
+            # the last admin can't be deactivated), so the cinema always keeps one.
+            raise Conflict("Staff and admin accounts are closed by an administrator.")
         race_point("account_changes.before_close")
         if db.session.scalar(select(exists(_usable_tickets(user_id, now)))):
             raise HasUpcomingTickets(

@@ -12,12 +12,13 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from filmsphere.extensions import db
-from filmsphere.models import Booking, LedgerEntry, OutboxMessage, Ticket, User, Wallet
+from filmsphere.models import Booking, LedgerEntry, OutboxMessage, Role, Ticket, User, Wallet
 from filmsphere.models.types import utcnow
 from filmsphere.services.mailer import send_pending
 from filmsphere.services.wallet import unbalanced_wallets
@@ -340,3 +341,26 @@ def test_closing_anonymises_the_account_and_keeps_bookings_and_ledger(
     assert again.status_code == 303
     with app.app_context():
         assert db.session.scalar(select(User).where(User.email == "sam@example.com")) is not None
+
+
+def test_staff_accounts_are_not_closed_by_their_owner(backend: str, app: Flask) -> None:
+    with app.app_context():
+        staff_id = factories.make_user(Role.STAFF, username="stan").id
+    client = log_in(app, "stan")
+    refused = _close(client)
+    assert refused.status_code == 409 and "closed by an administrator" in page(refused)
+    assert _user(app, staff_id).closed_at is None and signed_in(client)
+
+
+def test_an_admin_cannot_reactivate_a_closed_account(backend: str, app: Flask) -> None:
+    from filmsphere.services.account_changes import close_account
+    from filmsphere.services.admin_users import set_active
+    from filmsphere.services.errors import Conflict
+
+    with app.app_context():
+        admin_id = factories.make_user(Role.ADMIN).id
+        user_id = factories.make_user(username="sam").id
+        close_account(user_id, factories.PASSWORD, utcnow())
+        with pytest.raises(Conflict, match="can't be reactivated"):
+            set_active(admin_id, user_id, True, utcnow())
+    assert not _user(app, user_id).is_active_account

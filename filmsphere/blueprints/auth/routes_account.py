@@ -175,7 +175,7 @@ def close_account() -> Response | tuple[str, int]:
         except accounts.WrongPassword as exc:
             form.close_password.errors.append(exc.message)
             status = 422
-        except account_changes.HasUpcomingTickets as exc:
+        except DomainError as exc:  # tickets still to use; a staff or admin account
             status, error = exc.status, exc.message
         else:
             end_browser_session()
