@@ -199,17 +199,18 @@ def test_an_address_with_an_account_gets_a_note_and_the_answer_is_the_same(
     assert _user(app, user_id).email == "sam@example.com"
 
 
+def _pending_change(app: Flask, inbox: Inbox, address: str) -> tuple[int, FlaskClient, str]:
+    """Sam, logged in, has asked to move to `address`: (user id, client, the link)."""
+    user_id = _sam(app)
+    client = log_in(app, "sam")
+    post(client, "/account/email", {"new_email": address, "email_password": factories.PASSWORD})
+    return user_id, client, _link(deliver(app, inbox, address), "/account/email/")
+
+
 def test_a_password_change_cancels_a_pending_address(
     backend: str, app: Flask, inbox: Inbox
 ) -> None:
-    user_id = _sam(app)
-    client = log_in(app, "sam")
-    post(
-        client,
-        "/account/email",
-        {"new_email": "x@new.example", "email_password": factories.PASSWORD},
-    )
-    link = _link(deliver(app, inbox, "x@new.example"), "/account/email/")
+    user_id, client, link = _pending_change(app, inbox, "x@new.example")
     changed = post(
         client, "/account", {"current_password": factories.PASSWORD, "new_password": NEW}
     )
@@ -222,14 +223,7 @@ def test_a_password_change_cancels_a_pending_address(
 def test_an_address_taken_meanwhile_is_refused_at_the_link(
     backend: str, app: Flask, inbox: Inbox
 ) -> None:
-    user_id = _sam(app)
-    client = log_in(app, "sam")
-    post(
-        client,
-        "/account/email",
-        {"new_email": "x@new.example", "email_password": factories.PASSWORD},
-    )
-    link = _link(deliver(app, inbox, "x@new.example"), "/account/email/")
+    user_id, client, link = _pending_change(app, inbox, "x@new.example")
     with app.app_context():
         factories.make_user(username="quick", email="X@new.example")
     refused = post(client, link, {}, csrf_page=link)
