@@ -192,10 +192,8 @@ def confirm_email_change(token: str, now: datetime) -> User:
         db.session.refresh(change, with_for_update=True)
         if change.used_at is not None or user.closed_at is not None:
             raise InvalidToken(INVALID_LINK)
-        race_point("account_changes.before_email_change")
         taken = _find_by_email(change.new_email)
         if taken is not None and taken.id != user.id:
-            change.used_at = now
             raise Conflict("Another account uses that address now, so yours was not changed.")
         old_email = user.email
         user.email = change.new_email
