@@ -24,6 +24,7 @@ from ..extensions import db
 from ..models import (
     AccountRequest,
     AccountToken,
+    ApiToken,
     Booking,
     EmailChange,
     OutboxMessage,
@@ -34,8 +35,8 @@ from ..models import (
     Ticket,
     TicketStatus,
     User,
-    Wallet,
 )
+from . import locks
 from .accounts import (
     INVALID_LINK,
     InvalidInput,
@@ -229,15 +230,6 @@ def upcoming_references(user_id: int, now: datetime) -> list[str]:
     return list(db.session.scalars(_usable_tickets(user_id, now).order_by(Booking.reference)))
 
 
-def lock_holds_and_wallet(user_id: int) -> None:
-    """Lock the user's seat holds, then their wallet: the order checkout takes them in,
-    so a checkout in flight finishes (and its tickets are seen) or finds no holds."""
-    db.session.scalars(
-        select(SeatHold.id).where(SeatHold.user_id == user_id).with_for_update()
-    ).all()
-    db.session.scalars(select(Wallet.id).where(Wallet.user_id == user_id).with_for_update()).all()
-
-
 @dataclass(frozen=True)
 class ClosedAccount:
     user_id: int
@@ -249,7 +241,8 @@ def close_account(user_id: int, password: str, now: datetime) -> ClosedAccount:
     ticket that can still be used. Otherwise, in one transaction: the user's seat holds
     are released (locked first, in the documented order, so a checkout in flight either
     finishes before, and closing is refused, or finds no holds); the password is replaced
-    as every password change is, so every log-in session ends; tokens, pending address
+    as every password change is, so every log-in session ends; its API tokens are
+    revoked; account tokens, pending address
     changes and account requests go; name, email, username and password become anonymous
     values; mail not yet sent to the address is dropped and sent mail keeps no copy of
     its text. Bookings, tickets, the wallet and the ledger stay, so the cinema's accounts
@@ -258,7 +251,10 @@ def close_account(user_id: int, password: str, now: datetime) -> ClosedAccount:
     commits."""
     _check_password(user_id, password)
     with write_transaction():
-        lock_holds_and_wallet(user_id)
+        # The order checkout takes them in: a checkout in flight finishes (and its tickets
+        # are seen) or finds no holds.
+        locks.lock_all_holds(user_id)
+        locks.lock_wallet_if_any(user_id)
         user = _locked_user(user_id)
         if user.closed_at is not None:
             raise NotFound("There is no such account.")
@@ -275,6 +271,11 @@ def close_account(user_id: int, password: str, now: datetime) -> ClosedAccount:
         old_email, full_name = user.email, user.full_name
         db.session.execute(delete(SeatHold).where(SeatHold.user_id == user_id))
         db.session.execute(delete(AccountToken).where(AccountToken.user_id == user_id))
+        db.session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
         db.session.execute(delete(EmailChange).where(EmailChange.user_id == user_id))
         db.session.execute(
             delete(AccountRequest).where(func.lower(AccountRequest.email) == old_email.lower())

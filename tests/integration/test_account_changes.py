@@ -358,3 +358,33 @@ def test_an_admin_cannot_reactivate_a_closed_account(backend: str, app: Flask) -
         with pytest.raises(Conflict, match="can't be reactivated"):
             set_active(admin_id, user_id, True, utcnow())
     assert not _user(app, user_id).is_active_account
+
+
+def test_closing_revokes_the_accounts_api_tokens(backend: str, app: Flask) -> None:
+    from filmsphere.models import ApiToken
+    from filmsphere.services import api_tokens
+    from filmsphere.services.account_changes import close_account
+
+    with app.app_context():
+        sam_id = factories.make_user(username="sam").id
+        other_id = factories.make_user(username="olive").id
+        mine = api_tokens.create_token(sam_id, "phone", ["read"], utcnow())
+        api_tokens.create_token(other_id, "kiosk", ["read"], utcnow())
+        close_account(sam_id, factories.PASSWORD, utcnow())
+        rows = db.session.execute(select(ApiToken.name, ApiToken.revoked_at)).all()
+        revoked = {name: at for name, at in rows}
+        assert revoked["phone"] is not None and revoked["kiosk"] is None
+    client = app.test_client()
+    answer = client.get("/api/v1/wallet", headers={"Authorization": f"Bearer {mine.secret}"})
+    assert answer.status_code == 401
+
+
+def test_the_account_page_has_the_token_and_the_account_change_forms(
+    backend: str, app: Flask
+) -> None:
+    with app.app_context():
+        factories.make_user(username="sam")
+    html = page(log_in(app, "sam").get("/account"))
+    for action in ("/account/name", "/account/email", "/account", "/account/api-tokens"):
+        assert f'action="{action}' in html
+    assert 'href="/account/close"' in html

@@ -91,98 +91,113 @@ def revoke_api_token(token_id: int) -> Response:
     return see_other(url_for("auth.account") + "#api-tokens")
 
 
+def _name_refused(error: DomainError) -> tuple[str, int]:
+    """A name the service refused: the form again, its sentence under the field."""
+    form = ChangeNameForm()
+    form.validate()
+    form.full_name.errors = [*form.full_name.errors, error.message]
+    return account_page(status_and_message(error)[0], name_form=form)
+
+
 @bp.post("/account/name")
 @login_required
+@renders_refusals(_name_refused)
 def change_name() -> Response | tuple[str, int]:
     """Change the name on the account (tickets and emails use it)."""
     form = ChangeNameForm()
-    if form.validate_on_submit():
-        try:
-            account_changes.change_name(int(current_user.id), form.full_name.data or "")
-        except accounts.InvalidInput as exc:
-            form.full_name.errors.append(exc.message)
-        else:
-            flash("Your name is changed.", "success")
-            return see_other(url_for("auth.account"))
-    return account_page(422, name_form=form)
+    if not form.validate_on_submit():
+        return account_page(422, name_form=form)
+    account_changes.change_name(int(current_user.id), form.full_name.data or "")
+    flash("Your name is changed.", "success")
+    return see_other(url_for("auth.account"))
+
+
+def _email_refused(error: DomainError) -> tuple[str, int]:
+    """The address form again: a wrong password under the password, any other refusal
+    (the same address, a bad one) under the new address."""
+    form = ChangeEmailForm()
+    form.validate()
+    field = form.email_password if isinstance(error, accounts.WrongPassword) else form.new_email
+    field.errors = [*field.errors, error.message]
+    return account_page(status_and_message(error)[0], email_form=form)
 
 
 @bp.post("/account/email")
 @login_required
 @_limit("RATELIMIT_LOGIN")  # it checks the password
+@renders_refusals(_email_refused)
 def change_email() -> Response | tuple[str, int]:
     """Ask to move the account to a new address: a link goes there, the current address is
     told, nothing changes until the link is followed. The answer is the same whether or
     not another account has the new address."""
     form = ChangeEmailForm()
-    if form.validate_on_submit():
-        try:
-            address = account_changes.request_email_change(
-                int(current_user.id),
-                form.email_password.data or "",
-                form.new_email.data or "",
-                utcnow(),
-            )
-        except accounts.WrongPassword as exc:
-            form.email_password.errors.append(exc.message)
-        except accounts.InvalidInput as exc:
-            form.new_email.errors.append(exc.message)
-        else:
-            flash(
-                f"We sent a link to {address}. Your address changes when you follow it; "
-                "until then your account keeps the current one.",
-                "success",
-            )
-            return see_other(url_for("auth.account"))
-    return account_page(422, email_form=form)
+    if not form.validate_on_submit():
+        return account_page(422, email_form=form)
+    address = account_changes.request_email_change(
+        int(current_user.id), form.email_password.data or "", form.new_email.data or "", utcnow()
+    )
+    flash(
+        f"We sent a link to {address}. Your address changes when you follow it; "
+        "until then your account keeps the current one.",
+        "success",
+    )
+    return see_other(url_for("auth.account"))
+
+
+def _email_link_refused(error: DomainError) -> tuple[str, int]:
+    """A wrong, used or expired link is gone (410, nothing to act on); a confirmation
+    refused for another reason (the address taken meanwhile) says why."""
+    if isinstance(error, accounts.InvalidToken) or request.method == "GET":
+        return render_template("auth/email_change.html", new_email=None, error=None), 410
+    page = render_template("auth/email_change.html", new_email=None, error=error.message)
+    return page, status_and_message(error)[0]
 
 
 @bp.route("/account/email/<token>", methods=["GET", "POST"])
+@renders_refusals(_email_link_refused)
 def confirm_email(token: str) -> Response | tuple[str, int]:
     """The link sent to a new address: GET shows what it will do, POST (the button) does
     it, so a mail scanner that opens links changes nothing. Works logged in or out."""
     now = utcnow()
-    try:
-        new_email = account_changes.pending_email_change(token, now)
-    except DomainError:
-        return render_template("auth/email_change.html", new_email=None, error=None), 410
+    new_email = account_changes.pending_email_change(token, now)
     if request.method == "POST":  # CSRFProtect has refused any post without a good token
-        try:
-            account_changes.confirm_email_change(token, now)
-        except accounts.InvalidToken:
-            return render_template("auth/email_change.html", new_email=None, error=None), 410
-        except DomainError as exc:
-            page = render_template("auth/email_change.html", new_email=None, error=exc.message)
-            return page, exc.status
+        account_changes.confirm_email_change(token, now)
         flash(f"Your email address is now {new_email}.", "success")
         return see_other(url_for("auth.account" if current_user.is_authenticated else "auth.login"))
     return render_template("auth/email_change.html", new_email=new_email, error=None), 200
 
 
+def _close_page(form: CloseAccountForm, status: int, error: str | None = None) -> tuple[str, int]:
+    """The close page with the bookings whose tickets can still be used, each linked."""
+    upcoming = account_changes.upcoming_references(int(current_user.id), utcnow())
+    page = render_template("auth/close_account.html", form=form, upcoming=upcoming, error=error)
+    return page, status
+
+
+def _close_refused(error: DomainError) -> tuple[str, int]:
+    """A wrong password under the password field; any other refusal (tickets still to
+    use, a staff or admin account) above the form, with its status."""
+    form = CloseAccountForm()
+    if isinstance(error, accounts.WrongPassword):
+        form.validate()
+        form.close_password.errors = [*form.close_password.errors, error.message]
+        return _close_page(form, status_and_message(error)[0])
+    status, message = status_and_message(error)
+    return _close_page(form, status, message)
+
+
 @bp.route("/account/close", methods=["GET", "POST"])
 @login_required
 @_limit("RATELIMIT_LOGIN")  # it checks the password
+@renders_refusals(_close_refused)
 def close_account() -> Response | tuple[str, int]:
     """Close the account: refused while it has tickets for shows to come (they are
     listed, each with its booking); otherwise personal data goes, bookings and the
     ledger stay, and every session ends."""
-    now = utcnow()
     form = CloseAccountForm()
-    status, error = 200, None
-    if form.validate_on_submit():
-        try:
-            account_changes.close_account(int(current_user.id), form.close_password.data or "", now)
-        except accounts.WrongPassword as exc:
-            form.close_password.errors.append(exc.message)
-            status = 422
-        except DomainError as exc:  # tickets still to use; a staff or admin account
-            status, error = exc.status, exc.message
-        else:
-            end_browser_session()
-            flash("Your account is closed. Thank you for coming to the cinema with us.", "info")
-            return see_other(url_for("public.index"))
-    elif form.is_submitted():
-        status = 422
-    upcoming = account_changes.upcoming_references(int(current_user.id), now)
-    page = render_template("auth/close_account.html", form=form, upcoming=upcoming, error=error)
-    return page, status
+    if not form.validate_on_submit():
+        return _close_page(form, 422 if form.is_submitted() else 200)
+    account_changes.close_account(int(current_user.id), form.close_password.data or "", utcnow())
+    end_browser_session()
+    flash("Your account is closed. Thank you for coming to the cinema with us.", "info")
+    return see_other(url_for("public.index"))
