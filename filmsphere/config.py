@@ -85,6 +85,9 @@ class Config:
         # Check-in without a chosen show accepts a ticket from this long before its show
         # starts until the show ends.
         self.CHECKIN_OPENS_MINUTES = env_int("CHECKIN_OPENS_MINUTES", 120)
+        # The screen's doors open this long before the show starts (printed on the ticket
+        # view); it can't be earlier than check-in opens, or a ticket would be refused.
+        self.DOORS_OPEN_MINUTES = env_int("DOORS_OPEN_MINUTES", 20)
 
         # Accounts.
         self.VERIFY_CODE_MINUTES = env_int("VERIFY_CODE_MINUTES", 30)
@@ -209,6 +212,11 @@ class Config:
                 "FILMSPHERE_MAIL_TIMEOUT_SECONDS must be positive and at most half of "
                 "FILMSPHERE_MAIL_LEASE_SECONDS: a message's SMTP exchange has to end well "
                 "before its sender's lease can run out, or another sender could send it too."
+            )
+        if not 0 <= self.DOORS_OPEN_MINUTES <= self.CHECKIN_OPENS_MINUTES:
+            raise ConfigError(
+                "FILMSPHERE_DOORS_OPEN_MINUTES must be between 0 and "
+                "FILMSPHERE_CHECKIN_OPENS_MINUTES (tickets are scanned from then on)"
             )
         if self.PROXY_COUNT < 0:
             raise ConfigError("FILMSPHERE_PROXY_COUNT must be 0 or more")

@@ -8,7 +8,7 @@ from .outbox import OutboxMessage
 from .screen import LAYOUT_CODES, Screen, Seat, SeatCategory
 from .show import Show, ShowStatus
 from .types import UTCDateTime, utcnow
-from .user import AccountRequest, AccountToken, Role, User, UserSession
+from .user import AccountRequest, AccountToken, EmailChange, Role, User, UserSession
 from .wallet import LedgerEntry, LedgerKind, TopUp, TopUpStatus, Wallet
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "AuditEntry",
     "Booking",
     "BookingStatus",
+    "EmailChange",
     "Genre",
     "IdempotencyKey",
     "LedgerEntry",

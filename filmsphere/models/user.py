@@ -1,5 +1,5 @@
-"""Users, their log-in sessions, roles, single-use account tokens (verification, reset) and
-the account requests waiting for the mail sender."""
+"""Users, their log-in sessions, roles, single-use account tokens (verification, reset),
+pending email-address changes and the account requests waiting for the mail sender."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ class User(Model):
     is_active_account: Mapped[bool] = mapped_column(default=True)
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Closed by its owner: personal data anonymised, bookings and ledger kept.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def is_verified(self) -> bool:
@@ -82,6 +84,22 @@ class AccountToken(Model):
     purpose: Mapped[str] = mapped_column(String(16))
     secret_hash: Mapped[str] = mapped_column(String(128), unique=True)
     attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class EmailChange(Model):
+    """A new address waiting for its owner to follow the link sent to it; only the link
+    token's HMAC is stored. Used once; retired by a newer request or a password change."""
+
+    __tablename__ = "email_changes"
+    __table_args__ = (Index("ix_email_changes_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    new_email: Mapped[str] = mapped_column(String(254))
+    secret_hash: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

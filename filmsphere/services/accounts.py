@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
-from ..models import AccountToken, Role, User
+from ..models import AccountToken, EmailChange, Role, User
 from .account_requests import queue_account_request
 from .errors import Conflict, DomainError
 from .outbox import queue_email
@@ -237,10 +237,17 @@ def _set_password(
     user: User, password_hash: str, now: datetime, keep_session: str | None = None
 ) -> None:
     """Replace the password. Everything that stood for the old one dies with it: every
-    reset link issued so far and every log-in session but `keep_session`. Runs inside the
+    reset link issued so far, every pending change of address and every log-in session
+    but `keep_session`. Runs inside the
     caller's transaction, under the user's row lock; every password change goes here."""
     user.password_hash = password_hash
     _retire_tokens(user.id, "reset", now)
+    # A change of address asked for with the old password must not outlive it.
+    db.session.execute(
+        update(EmailChange)
+        .where(EmailChange.user_id == user.id, EmailChange.used_at.is_(None))
+        .values(used_at=now)
+    )
     end_user_sessions(user.id, keep=keep_session)
 
 

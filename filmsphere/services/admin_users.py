@@ -133,7 +133,8 @@ def change_role(actor_id: int, user_id: int, role: str, now: datetime) -> User:
 def set_active(actor_id: int, user_id: int, active: bool, now: datetime) -> User:
     """Deactivate (can't log in; every log-in session of the user ends) or
     reactivate a user, audited. Admins can't deactivate themselves or the last active
-    admin. Raises NotFound, AlreadyDone, Conflict."""
+    admin, nor reactivate an account its owner closed. Raises NotFound, AlreadyDone,
+    Conflict."""
     from .transaction import write_transaction
 
     with write_transaction():
@@ -143,6 +144,8 @@ def set_active(actor_id: int, user_id: int, active: bool, now: datetime) -> User
             raise AlreadyDone(
                 f"{user.username} is already {'active' if active else 'deactivated'}."
             )
+        if active and user.closed_at is not None:
+            raise Conflict("Its owner closed this account; it can't be reactivated.")
         if not active and user.id == actor_id:
             raise Conflict("You can't deactivate your own account.")
         if not active and user.role == Role.ADMIN and others == 0:

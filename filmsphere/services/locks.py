@@ -160,6 +160,15 @@ def lock_holds(user_id: int, show_id: int) -> list[Any]:
     return list(db.session.execute(statement, {"user_id": user_id, "show_id": show_id}).all())
 
 
+def lock_all_holds(user_id: int) -> None:
+    """Lock every hold row of the customer, in any show (ascending id): closing the account
+    waits here for a checkout in flight, which holds them until it commits."""
+    statement = select(SeatHold.id).where(SeatHold.user_id == user_id).order_by(SeatHold.id)
+    if _on("holds"):
+        statement = statement.with_for_update()
+    db.session.scalars(statement).all()
+
+
 def consume_holds(hold_ids: list[int]) -> None:
     """Delete the paid (locked) holds; all of them must still exist, else HoldExpired and
     nothing is paid."""
@@ -217,6 +226,15 @@ def lock_wallet(user_id: int) -> Wallet:
     if wallet is None:
         raise NotFound("This account has no wallet.")
     return wallet
+
+
+def lock_wallet_if_any(user_id: int) -> None:
+    """Lock the user's wallet row if the account has one (staff may have none); unlike
+    lock_wallet it reads nothing back."""
+    statement = select(Wallet.id).where(Wallet.user_id == user_id)
+    if _on("wallets"):
+        statement = statement.with_for_update()
+    db.session.scalars(statement).all()
 
 
 # --- shows (always last) ----------------------------------------------------------------

@@ -78,6 +78,12 @@ PAGE_TYPES: list[PageType] = [
         "booking", "bookings.booking_detail", Role.CUSTOMER, lambda s: f"/bookings/{s.booking_ref}"
     ),
     PageType(
+        "ticket view",
+        "bookings.ticket_view",
+        Role.CUSTOMER,
+        lambda s: f"/bookings/{s.booking_ref}/tickets",
+    ),
+    PageType(
         "cancel booking",
         "bookings.cancel",
         Role.CUSTOMER,
@@ -85,6 +91,14 @@ PAGE_TYPES: list[PageType] = [
     ),
     PageType("wallet", "wallet.wallet", Role.CUSTOMER, lambda s: "/wallet"),
     PageType("account", "auth.account", Role.CUSTOMER, lambda s: "/account"),
+    PageType("close account", "auth.close_account", Role.CUSTOMER, lambda s: "/account/close"),
+    PageType(
+        "expired email-change link",
+        "auth.confirm_email",
+        None,
+        lambda s: "/account/email/not-a-valid-token",
+        status=410,
+    ),
     PageType("log in", "auth.login", None, lambda s: "/auth/login"),
     PageType("register", "auth.register", None, lambda s: "/auth/register"),
     PageType("password reset", "auth.reset_request", None, lambda s: "/auth/reset"),

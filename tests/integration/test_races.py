@@ -495,3 +495,60 @@ def test_two_admins_cancelling_one_show_cancel_it_once(backend: str, ctx: Flask)
         )
     assert sum(isinstance(r, AlreadyDone) for r in results) == 1, results
     assert count(AuditEntry, AuditEntry.action == "show.cancel") == 1
+
+
+# --- a customer closes the account while paying in another tab ------------------------
+
+
+def _close_while_checking_out(app: Flask) -> tuple[Any, Any, bool, int]:
+    from filmsphere.models import User
+    from filmsphere.services.account_changes import close_account
+
+    customer = f.make_user(coins=100)
+    show = f.make_show(price=10)
+    hold(customer.id, show, "A1")
+    user_id, show_id, now = customer.id, show.id, f.now()
+    closing: dict[str, Any] = {}
+
+    def close_meanwhile() -> None:
+        # The checkout holds its locks here; closing starts and waits for them (or not).
+        def run() -> None:
+            (closing["result"],) = run_parallel(
+                app, lambda: close_account(user_id, f.PASSWORD, now)
+            )
+
+        closing["thread"] = threading.Thread(target=run)
+        closing["thread"].start()
+        closing["thread"].join(timeout=WAIT)
+
+    set_race_hook("checkout.before_charge", close_meanwhile)
+    try:
+        (paid,) = run_parallel(app, lambda: checkout(user_id, show_id, now, "race"))
+    finally:
+        set_race_hook("checkout.before_charge", None)
+    closing["thread"].join(timeout=30)
+    db.session.expire_all()
+    user = db.session.get(User, user_id)
+    assert user is not None
+    active = count(Ticket, Ticket.show_id == show_id, Ticket.status == "active")
+    return paid, closing["result"], user.closed_at is not None, active
+
+
+def test_closing_while_paying_refuses_the_close_once_the_ticket_exists(
+    backend: str, ctx: Flask
+) -> None:
+    from filmsphere.services.account_changes import HasUpcomingTickets
+
+    paid, closed, is_closed, active = _close_while_checking_out(ctx)
+    assert isinstance(paid, Booking) and active == 1
+    assert isinstance(closed, HasUpcomingTickets) and not is_closed
+    assert wallet.unbalanced_wallets() == []
+
+
+def test_negative_control_closing_without_the_hold_lock_leaves_a_closed_account_a_ticket(
+    backend: str, ctx: Flask
+) -> None:
+    with guards_off("holds", "wallets"):
+        paid, closed, is_closed, active = _close_while_checking_out(ctx)
+    assert isinstance(paid, Booking) and active == 1
+    assert is_closed  # the bug the lock prevents: a live ticket on a closed account

@@ -54,6 +54,16 @@ ROUTES: dict[str, Route] = {
     "auth.account": Route(
         "/account", lambda: {"current_password": "Wrong-1", "new_password": "x"}, signed_in=True
     ),
+    "auth.change_email": Route(
+        "/account/email",
+        lambda: {"new_email": "x@example.com", "email_password": "Wrong-1"},
+        signed_in=True,
+    ),
+    "auth.close_account": Route(
+        "/account/close",
+        lambda: {"close_password": "Wrong-1", "understood": "y"},
+        signed_in=True,
+    ),
     # Counted per user once signed in; a visitor's click counts against the address.
     "booking.toggle_seat": Route("/shows/1/seats/1", dict),
 }

@@ -160,3 +160,16 @@ def test_absolute_links_come_only_from_base_url() -> None:
         and any(host in path.read_text() for host in hosts)
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize("minutes", ["-1", "121"])
+def test_doors_cannot_open_before_check_in_does(
+    monkeypatch: pytest.MonkeyPatch, minutes: str
+) -> None:
+    monkeypatch.setenv("FILMSPHERE_ENV", "testing")
+    monkeypatch.setenv("FILMSPHERE_CHECKIN_OPENS_MINUTES", "120")
+    monkeypatch.setenv("FILMSPHERE_DOORS_OPEN_MINUTES", minutes)
+    with pytest.raises(ConfigError, match="FILMSPHERE_DOORS_OPEN_MINUTES"):
+        load_config()
+    monkeypatch.setenv("FILMSPHERE_DOORS_OPEN_MINUTES", "120")
+    assert load_config()["DOORS_OPEN_MINUTES"] == 120

@@ -121,3 +121,33 @@ class ApiTokenForm(AppForm):
         option_widget=CheckboxInput(),
         validators=[DataRequired("Tick at least one thing the token may do.")],
     )
+
+
+class ChangeNameForm(AppForm):
+    full_name = StringField(
+        "Full name",
+        validators=[
+            DataRequired("Enter your name."),
+            Length(max=120, message="Enter your name (at most 120 characters)."),
+        ],
+    )
+
+
+class ChangeEmailForm(AppForm):
+    new_email = EmailField(
+        "New email address",
+        validators=[DataRequired("Enter the new address."), Length(max=254)],
+    )
+    email_password = PasswordField(
+        "Your password", validators=[DataRequired("Enter your current password.")]
+    )
+
+
+class CloseAccountForm(AppForm):
+    close_password = PasswordField(
+        "Your password", validators=[DataRequired("Enter your current password.")]
+    )
+    understood = BooleanField(
+        "I understand that closing my account can't be undone",
+        validators=[DataRequired("Tick the box to confirm.")],
+    )

@@ -18,17 +18,14 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from ...extensions import limiter
-from ...models import Role
+from ...models import User
 from ...models.types import utcnow
-from ...refusals import renders_refusals, status_and_message
 from ...security import local_path
-from ...services import accounts, api_tokens, sessions
+from ...services import accounts, sessions
 from ...services.errors import DomainError
 from .forms import (
     PASSWORD_HINT,
-    SCOPE_CHOICES,
     USERNAME_HINT,
-    ApiTokenForm,
     ChangePasswordForm,
     LoginForm,
     RegisterForm,
@@ -50,6 +47,9 @@ RESET_SENT = (
     "It works once, for {minutes} minutes."
 )
 RESEND_SENT = "If that address still needs verifying, we sent a new code and link."
+VERIFIED = "Thank you: your email address is verified."
+# The session key naming the address this browser just registered with.
+REGISTERED_EMAIL = "registered_email"
 
 
 def _limit(setting: str) -> Any:
@@ -96,6 +96,9 @@ def register() -> Response | str | tuple[str, int]:
         except accounts.WeakPassword as exc:
             form.password.errors.append(exc.message)
         else:
+            # The verify page fills in this address, and its code then signs this browser
+            # in. Stored whatever the outcome, so the next page tells nobody anything.
+            session[REGISTERED_EMAIL] = accounts.normalize_email(form.email.data or "")
             flash(CHECK_EMAIL, "success")
             return see_other(url_for("auth.verify", sent=1))
     status = 422 if request.method == "POST" else 200
@@ -144,10 +147,7 @@ def verify() -> Response | str | tuple[str, int]:
             user = accounts.verify_email(utcnow(), token=token)
         except DomainError as exc:
             return _verify_page(VerifyForm(), status=exc.status, error=exc.message)
-        flash("Thank you: your email address is verified.", "success")
-        if current_user.is_authenticated and current_user.id == user.id:
-            return see_other(safe_next(next_url, "auth.account"))
-        return see_other(url_for("auth.login"))
+        return _verified(user, next_url)
     if current_user.is_authenticated and current_user.is_verified and request.method == "GET":
         flash("Your email address is already verified.", "info")
         return see_other(safe_next(next_url, "auth.account"))
@@ -155,13 +155,15 @@ def verify() -> Response | str | tuple[str, int]:
     form = VerifyForm()
     if request.method == "GET":
         form.next.data = next_url or ""
+        if not current_user.is_authenticated:
+            form.email.data = session.get(REGISTERED_EMAIL, "")
         return _verify_page(form)
     if form.validate_on_submit():
         try:
             if current_user.is_authenticated:
-                accounts.verify_email(utcnow(), code=form.code.data, user_id=current_user.id)
+                user = accounts.verify_email(utcnow(), code=form.code.data, user_id=current_user.id)
             else:
-                accounts.verify_email_by_address(
+                user = accounts.verify_email_by_address(
                     form.email.data or "", form.code.data or "", utcnow()
                 )
         except DomainError as exc:
@@ -170,18 +172,42 @@ def verify() -> Response | str | tuple[str, int]:
             message = exc.message if current_user.is_authenticated else accounts.INVALID_CODE
             form.code.errors.append(message)
             return _verify_page(form, status=exc.status)
-        flash("Thank you: your email address is verified.", "success")
-        if current_user.is_authenticated:
-            return see_other(safe_next(form.next.data, "auth.account"))
-        return see_other(url_for("auth.login"))
+        return _verified(user, form.next.data)
     return _verify_page(form, status=422)
+
+
+def _verified(user: User, next_url: str | None) -> Response:
+    """After a code or link verified `user`'s address: signed in already, go on; in the
+    browser that registered this address, sign in (the code proves the address, the
+    sign-up the password: no second log-in); anyone else logs in as usual."""
+    if current_user.is_authenticated and current_user.id == user.id:
+        flash(VERIFIED, "success")
+        return see_other(safe_next(next_url, "auth.account"))
+    registered = session.get(REGISTERED_EMAIL)
+    if registered and registered.lower() == user.email.lower() and user.is_active:
+        session.clear()  # a fresh session on log-in, as the log-in form does
+        sessions.start_session(user, False, utcnow())
+        login_user(user)
+        flash(VERIFIED + " You are logged in.", "success")
+        return see_other(safe_next(next_url))
+    flash(VERIFIED, "success")
+    return see_other(url_for("auth.login"))
 
 
 def _verify_page(form: VerifyForm, status: int = 200, error: str | None = None) -> tuple[str, int]:
     resend = ResendForm()
     resend.next.data = form.next.data or ""
+    registered = session.get(REGISTERED_EMAIL)
+    if registered and not resend.email.data:
+        resend.email.data = registered
     return (
-        render_template("auth/verify.html", form=form, resend_form=resend, error=error),
+        render_template(
+            "auth/verify.html",
+            form=form,
+            resend_form=resend,
+            error=error,
+            registered_email=registered,
+        ),
         status,
     )
 
@@ -248,7 +274,7 @@ def login() -> Response | str | tuple[str, int]:
     return render_template("auth/login.html", form=form, error=error), 422
 
 
-def _end_browser_session() -> None:
+def end_browser_session() -> None:
     """Forget the log-in in this browser. In this order: logout_user() marks the remember
     cookie for deletion in the session, which clearing it afterwards would undo."""
     session.clear()
@@ -261,7 +287,7 @@ def logout() -> Response:
     session ends on the server too: a copy of its cookies is refused from now on."""
     if current_user.is_authenticated:  # also when only the remember cookie logged it in
         sessions.end_session(current_user.get_id())
-    _end_browser_session()
+    end_browser_session()
     flash("You are logged out.", "info")
     return see_other(url_for("public.index"))
 
@@ -271,7 +297,7 @@ def logout() -> Response:
 def logout_everywhere() -> Response:
     """End every session of the signed-in user, on every device, this one included."""
     sessions.log_out_everywhere(int(current_user.id))
-    _end_browser_session()
+    end_browser_session()
     flash("You are logged out on every device.", "info")
     return see_other(url_for("auth.login"))
 
@@ -308,7 +334,7 @@ def reset_password(token: str) -> Response | str | tuple[str, int]:
         except DomainError:
             return render_template("auth/reset_password.html", form=None), 410
         else:
-            _end_browser_session()
+            end_browser_session()
             flash("Your password is changed. Log in with the new one.", "success")
             return see_other(url_for("auth.login"))
     status = 422 if request.method == "POST" else 200
@@ -325,8 +351,10 @@ def reset_password(token: str) -> Response | str | tuple[str, int]:
 @login_required
 @_limit("RATELIMIT_LOGIN")  # the current password must not be guessable from a live session
 def account() -> Response | str | tuple[str, int]:
-    """Profile summary and change password (the current one is required). Changing it
-    ends every other session of the user."""
+    """Profile (the name, email and API token forms post to their own routes, in
+    routes_account) and
+    change password (the current one is required). Changing it ends every other session
+    of the user."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
@@ -344,67 +372,8 @@ def account() -> Response | str | tuple[str, int]:
         else:
             flash("Your password is changed. Other devices have been logged out.", "success")
             return see_other(url_for("auth.account"))
-    return _account_page(form, _token_form(formdata=None), 422 if request.method == "POST" else 200)
+    return routes_account.account_page(422 if request.method == "POST" else 200, form=form)
 
 
-def _token_form(**kwargs: Any) -> ApiTokenForm:
-    """The new-token form; only staff are offered the check-in scope."""
-    form = ApiTokenForm(**kwargs)
-    if not current_user.has_role(Role.STAFF):
-        form.scopes.choices = [c for c in SCOPE_CHOICES if c.value != "check-in"]
-    return form
-
-
-def _account_page(
-    form: ChangePasswordForm,
-    token_form: ApiTokenForm,
-    status: int,
-    new_token: api_tokens.NewToken | None = None,
-) -> tuple[str, int]:
-    return (
-        render_template(
-            "auth/account.html",
-            form=form,
-            password_hint=PASSWORD_HINT,
-            session_count=sessions.count_sessions(int(current_user.id), utcnow()),
-            token_form=token_form,
-            tokens=api_tokens.list_tokens(current_user.id),
-            new_token=new_token,
-        ),
-        status,
-    )
-
-
-def _token_refused(error: DomainError) -> tuple[str, int]:
-    """A token the service refused (too many, a scope not allowed): the form again, with
-    the service's sentence under the name."""
-    form = _token_form()
-    form.validate()
-    form.name.errors = [*form.name.errors, error.message]
-    return _account_page(ChangePasswordForm(formdata=None), form, status_and_message(error)[0])
-
-
-@bp.post("/account/api-tokens")
-@login_required
-@_limit("RATELIMIT_REGISTER")  # a token per click is plenty; hoarding them is not
-@renders_refusals(_token_refused)
-def create_api_token() -> tuple[str, int]:
-    """Create a personal API token and show its secret once (a 201 page, never a
-    redirect: the secret must not travel through the session or a URL)."""
-    token_form = _token_form()
-    if not token_form.validate_on_submit():
-        return _account_page(ChangePasswordForm(formdata=None), token_form, 422)
-    new_token = api_tokens.create_token(
-        current_user.id, token_form.name.data or "", token_form.scopes.data or [], utcnow()
-    )
-    return _account_page(ChangePasswordForm(formdata=None), token_form, 201, new_token)
-
-
-@bp.post("/account/api-tokens/<int:token_id>/revoke")
-@login_required
-def revoke_api_token(token_id: int) -> Response:
-    """Revoke one of my tokens; it answers 401 from the next call on. Another user's
-    token is a 404 (NotFound, rendered by the app-level handler)."""
-    api_tokens.revoke_token(current_user.id, token_id, utcnow())
-    flash("The token is revoked: apps using it can no longer reach your account.", "success")
-    return see_other(url_for("auth.account") + "#api-tokens")
+# The account page's other forms register on `bp` when imported.
+from . import routes_account  # noqa: E402

@@ -1,5 +1,5 @@
-"""A customer's bookings (/bookings/*): the list, one booking with its ticket cards and
-calendar file, and cancellation."""
+"""A customer's bookings (/bookings/*): the list, one booking with its ticket cards,
+the full-screen ticket view for the door, the calendar file, and cancellation."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from ...services.cancellation import (
     quote_selection,
 )
 from ...services.customer_bookings import get_booking, list_bookings
+from ...services.door_tickets import door_tickets
 from ...services.errors import AlreadyDone, DomainError, NotFound
 from ...wording import format_category, format_coins, plural
 from .forms import CancelForm
@@ -56,6 +57,17 @@ def booking_detail(reference: str) -> str | tuple[str, int]:
         my_bookings_url=url_for("bookings.my_bookings"),
         cancel_url=url_for("bookings.cancel", reference=page.booking.reference),
     )
+
+
+@bp.get("/bookings/<reference>/tickets")
+@login_required
+def ticket_view(reference: str) -> str:
+    """The booking's tickets full screen, one at a time, QR code first: what to show at
+    the door. Swipe, arrow keys or the buttons move between tickets; no script is needed
+    to show a code, so the service worker's saved copy works offline. 404 like the
+    booking page."""
+    tickets = door_tickets(current_user.id, reference, utcnow())
+    return render_template("bookings/ticket_view.html", door=tickets)
 
 
 @bp.get("/bookings/<reference>/calendar.ics")

@@ -14,12 +14,15 @@ bp = Blueprint("pwa", __name__)
 THEME_COLOUR = "#12101a"
 ACCENT_COLOUR = "#f5c451"
 
-# What the service worker installs up front: enough to draw any cached page and /offline.
+# What the service worker installs up front: enough to draw any saved page and /offline.
 SHELL_ASSETS = (
     "css/app.css",
     "vendor/htmx-2.0.11.min.js",
     "js/app.js",
     "js/pwa.js",
+    # The ticket view at the door: it must draw offline even if it was saved moments ago.
+    "css/ticket_view.css",
+    "js/ticket_view.js",
     "icons/favicon.svg",
     "icons/icon-192.png",
     "icons/icon-512.png",

@@ -2,10 +2,11 @@
    fills in the version and the precache list below; everything else is plain JS.
 
    - static files (/static/…?v=<content hash>): cache first — a versioned URL never changes;
-   - pages: network first, always. Offline (or after 4 s without an answer), only /bookings
-     and /bookings/<ref> come from a copy saved when they were last seen online, with a
-     banner saying so; every other page, including the live ones (seat maps, wallet), gets
-     the offline page;
+   - pages: network first, always. Offline (or after 4 s without an answer), only /bookings,
+     /bookings/<ref> and its ticket view /bookings/<ref>/tickets come from a copy saved when
+     they were last seen online, with a banner saying so; every other page, including the
+     live ones (seat maps, wallet), gets the offline page. Saving a ticket page also saves
+     the ticket views it links to, so the door view opens offline without a visit first;
    - only successful GETs of whole pages are saved: never htmx fragments, never errors;
    - logging in or out drops the saved tickets. */
 "use strict";
@@ -18,7 +19,10 @@ const PREFIX = "filmsphere-";
 const STATIC_CACHE = PREFIX + "static-" + CACHE_VERSION;
 // Not tied to the deploy: an update must not take tickets away at the cinema door.
 const TICKETS_CACHE = PREFIX + "tickets-v1";
-const TICKET_PAGE = /^\/bookings(?:\/[A-Za-z0-9_-]+)?\/?$/;
+const TICKET_PAGE = /^\/bookings(?:\/[A-Za-z0-9_-]+(?:\/tickets)?)?\/?$/;
+// The ticket views a saved page links to ("Show tickets"); a few upcoming bookings at most.
+const TICKET_VIEW_LINK = /<a\b[^>]*?\shref="(\/bookings\/[A-Za-z0-9_-]+\/tickets)"[^>]*?\sdata-ticket-view-link/gi;
+const MAX_TICKET_VIEWS = 10;
 const LIST_URL = "/bookings";
 const SESSION_CHANGES = ["/auth/login", "/auth/logout"];
 const SAVED_AT = "X-FilmSphere-Saved-At";
@@ -126,26 +130,52 @@ async function rememberTicketPage(request, response) {
     await forgetTickets();
     return;
   }
-  if (!(await savePage(cache, request, response))) {
+  const html = await savePage(cache, request, response);
+  if (html === null) {
     await cache.delete(request, { ignoreVary: true }); // e.g. a 404: not ours (any more)
     return;
   }
-  if (new URL(request.url).pathname.replace(/\/$/, "") !== LIST_URL) {
+  const path = new URL(request.url).pathname.replace(/\/$/, "");
+  const pages = [html];
+  if (path !== LIST_URL) {
     // Keep "My bookings" in step, so the list that leads to this booking opens offline too.
     try {
       const list = await fetch(LIST_URL, { credentials: "same-origin", redirect: "manual" });
-      await savePage(cache, LIST_URL, list);
+      const listHtml = await savePage(cache, LIST_URL, list);
+      if (listHtml !== null) pages.push(listHtml);
     } catch (error) {
       // Offline again already: the booking itself is saved.
     }
   }
+  await saveTicketViews(cache, pages, path);
 }
 
-// Saves a whole, successful HTML page (stamped with the time) and what it needs to draw.
+// The door's ticket views that the saved pages link to, so that "Show tickets" works
+// offline even for a booking whose ticket view was never opened online.
+async function saveTicketViews(cache, pages, except) {
+  const urls = new Set();
+  for (const html of pages) {
+    for (const match of html.matchAll(TICKET_VIEW_LINK)) urls.add(match[1]);
+  }
+  urls.delete(except);
+  await Promise.all(
+    [...urls].slice(0, MAX_TICKET_VIEWS).map(async (url) => {
+      try {
+        const response = await fetch(url, { credentials: "same-origin", redirect: "manual" });
+        if ((await savePage(cache, url, response)) === null) await cache.delete(url);
+      } catch (error) {
+        // Offline again already: this one opens next time.
+      }
+    })
+  );
+}
+
+// Saves a whole, successful HTML page (stamped with the time) and what it needs to draw;
+// returns its HTML, or null when the response is not such a page (nothing is saved).
 async function savePage(cache, key, response) {
   const type = response.headers.get("Content-Type") || "";
   if (response.status !== 200 || response.type !== "basic" || !type.startsWith("text/html")) {
-    return false;
+    return null;
   }
   const html = await response.text();
   const headers = new Headers(response.headers);
@@ -153,7 +183,7 @@ async function savePage(cache, key, response) {
   headers.delete("Content-Length");
   await cache.put(key, new Response(html, { status: 200, headers }));
   await saveSubresources(cache, html);
-  return true;
+  return html;
 }
 
 // What a saved page needs to draw offline (its CSS, scripts, QR and poster images), kept
