@@ -184,10 +184,10 @@ def _verified(user: User, next_url: str | None) -> Response:
         flash(VERIFIED, "success")
         return see_other(safe_next(next_url, "auth.account"))
     registered = session.get(REGISTERED_EMAIL)
-    if registered and registered.lower() == user.email.lower() and user.is_active:
+    if registered and registered.lower() == user.email.lower() and user.is_active_account:
         session.clear()  # a fresh session on log-in, as the log-in form does
-        sessions.start_session(user, False, utcnow())
-        login_user(user)
+        key = sessions.start_session(user, False, utcnow())
+        login_user(sessions.SignedInUser.of(user, key))
         flash(VERIFIED + " You are logged in.", "success")
         return see_other(safe_next(next_url))
     flash(VERIFIED, "success")
