@@ -1,15 +1,19 @@
-"""The customer's bookings, read only: one booking (theirs, else a 404) and my bookings."""
+"""The customer's bookings, read only: one booking (theirs, else a 404) and my bookings
+(a page at a time)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
-from ..models import Booking, BookingStatus, Show
+from ..models import Booking, BookingStatus, Show, Ticket
 from .errors import NotFound
+from .paging import Key, Page, keyset_page
 
 
 def get_booking(user_id: int, reference: str) -> Booking:
@@ -24,6 +28,68 @@ def get_booking(user_id: int, reference: str) -> Booking:
     if booking is None or booking.user_id != user_id:
         raise NotFound("There is no booking with that reference on your account.")
     return booking
+
+
+BOOKINGS_PAGE_SIZE = 10
+
+
+def _bookings_query(user_id: int) -> Select[Any]:
+    # Each page is a handful of statements whatever its size: show, film and screen
+    # joined in, tickets and their seats loaded in one go (selectin).
+    return (
+        select(Booking, Show.starts_at)
+        .join(Show, Show.id == Booking.show_id)
+        .where(Booking.user_id == user_id)
+        .options(
+            joinedload(Booking.show).joinedload(Show.movie),
+            joinedload(Booking.show).joinedload(Show.screen),
+            selectinload(Booking.tickets).joinedload(Ticket.seat),
+        )
+    )
+
+
+_BOOKING_KEYS = [Key(Show.starts_at, datetime), Key(Booking.id, int)]
+
+
+def _booking_key(row: Row[Any]) -> list[Any]:
+    return [row[1], row[0].id]
+
+
+def upcoming_bookings(
+    user_id: int, now: datetime, cursor: str | None = None, size: int = BOOKINGS_PAGE_SIZE
+) -> Page[Booking]:
+    """The page `cursor` names of the user's live bookings whose show has not ended,
+    soonest first. Reads only; raises BadCursor."""
+    page = keyset_page(
+        _bookings_query(user_id).where(
+            Booking.status != BookingStatus.CANCELLED, Show.ends_at > now
+        ),
+        _BOOKING_KEYS,
+        _booking_key,
+        cursor,
+        size,
+        descending=False,
+    )
+    return page.with_rows([row[0] for row in page.rows])
+
+
+def past_bookings(
+    user_id: int, now: datetime, cursor: str | None = None, size: int = BOOKINGS_PAGE_SIZE
+) -> Page[Booking]:
+    """The page `cursor` names of the user's other bookings (the show has ended, or the
+    booking was cancelled whole; kept with their history), latest show first. Reads only;
+    raises BadCursor."""
+    page = keyset_page(
+        _bookings_query(user_id).where(
+            or_(Booking.status == BookingStatus.CANCELLED, Show.ends_at <= now)
+        ),
+        _BOOKING_KEYS,
+        _booking_key,
+        cursor,
+        size,
+        descending=True,
+    )
+    return page.with_rows([row[0] for row in page.rows])
 
 
 @dataclass(frozen=True)
@@ -41,7 +107,8 @@ class BookingLists:
 
 def list_bookings(user_id: int, now: datetime) -> BookingLists:
     """All of the user's bookings: upcoming (the show has not ended), past, and fully
-    cancelled ones (kept with their history). Reads only."""
+    cancelled ones (kept with their history), for the JSON API's page-number contract
+    (the web's My bookings pages by cursor). Reads only."""
     bookings = db.session.scalars(
         select(Booking).join(Show, Show.id == Booking.show_id).where(Booking.user_id == user_id)
     ).all()
