@@ -376,7 +376,9 @@ def test_checkout_after_the_hold_ran_out_is_refused(app: Flask, client: FlaskCli
 # --- my bookings and cancellation ------------------------------------------------------
 
 
-def test_my_bookings_lists_upcoming_then_past_and_cancelled(app: Flask, client: FlaskClient) -> None:
+def test_my_bookings_lists_upcoming_then_past_and_cancelled(
+    app: Flask, client: FlaskClient
+) -> None:
     world = seed(app)
     with app.app_context():
         from filmsphere.models import User
