@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import LedgerEntry, LedgerKind, Role, TopUp, User, Wallet
-from .admin_bookings import contains
+from .admin_bookings import users_matching
 from .audit import record_audit
 from .errors import AlreadyDone, Conflict, DomainError, InsufficientCoins, NotFound
 from .locks import lock_wallet
@@ -44,9 +44,8 @@ def search_users(
     BadCursor."""
     query = select(User, Wallet.balance_coins).outerjoin(Wallet, Wallet.user_id == User.id)
     if q.strip():
-        query = query.where(
-            or_(contains(User.email, q), contains(User.username, q), contains(User.full_name, q))
-        )
+        matching = users_matching(q, User.email, User.username, User.full_name)
+        query = query.join(matching, matching.c.id == User.id)
     if role in {r.value for r in Role}:
         query = query.where(User.role == role)
     page = keyset_page(

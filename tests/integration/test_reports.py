@@ -13,6 +13,7 @@ from sqlalchemy import event, insert, literal, select
 from filmsphere.extensions import db
 from filmsphere.models import Booking, LedgerKind, Show, Ticket
 from filmsphere.models.types import UTCDateTime
+from filmsphere.services.locks import lock_wallet
 from filmsphere.services.reports import (
     Period,
     _bounds,
@@ -22,7 +23,6 @@ from filmsphere.services.reports import (
     make_period,
     to_csv,
 )
-from filmsphere.services.locks import lock_wallet
 from filmsphere.services.wallet import post_entry
 from tests import factories
 
