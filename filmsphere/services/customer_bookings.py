@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, or_, select
+from sqlalchemy import and_, or_, select
 
 from ..extensions import db
 from ..models import Booking, BookingStatus, Show
@@ -32,21 +32,22 @@ def get_booking(user_id: int, reference: str) -> Booking:
 BOOKINGS_PAGE_SIZE = 10
 
 
-def _bookings_query(user_id: int) -> Select[Any]:
+def _bookings_page(
+    user_id: int, which: Any, cursor: str | None, size: int, *, descending: bool
+) -> Page[Booking]:
     # The models load show, film, screen and seats joined and a page's tickets in one
     # statement (selectin): a page costs the same statements whatever its rows.
-    return (
+    page = keyset_page(
         select(Booking, Show.starts_at)
         .join(Show, Show.id == Booking.show_id)
-        .where(Booking.user_id == user_id)
+        .where(Booking.user_id == user_id, which),
+        [Key(Show.starts_at, datetime), Key(Booking.id, int)],
+        lambda row: [row[1], row[0].id],
+        cursor,
+        size,
+        descending=descending,
     )
-
-
-_BOOKING_KEYS = [Key(Show.starts_at, datetime), Key(Booking.id, int)]
-
-
-def _booking_key(row: Row[Any]) -> list[Any]:
-    return [row[1], row[0].id]
+    return page.with_rows([row[0] for row in page.rows])
 
 
 def upcoming_bookings(
@@ -54,17 +55,8 @@ def upcoming_bookings(
 ) -> Page[Booking]:
     """The page `cursor` names of the user's live bookings whose show has not ended,
     soonest first. Reads only; raises BadCursor."""
-    page = keyset_page(
-        _bookings_query(user_id).where(
-            Booking.status != BookingStatus.CANCELLED, Show.ends_at > now
-        ),
-        _BOOKING_KEYS,
-        _booking_key,
-        cursor,
-        size,
-        descending=False,
-    )
-    return page.with_rows([row[0] for row in page.rows])
+    live = and_(Booking.status != BookingStatus.CANCELLED, Show.ends_at > now)
+    return _bookings_page(user_id, live, cursor, size, descending=False)
 
 
 def past_bookings(
@@ -73,17 +65,8 @@ def past_bookings(
     """The page `cursor` names of the user's other bookings (the show has ended, or the
     booking was cancelled whole; kept with their history), latest show first. Reads only;
     raises BadCursor."""
-    page = keyset_page(
-        _bookings_query(user_id).where(
-            or_(Booking.status == BookingStatus.CANCELLED, Show.ends_at <= now)
-        ),
-        _BOOKING_KEYS,
-        _booking_key,
-        cursor,
-        size,
-        descending=True,
-    )
-    return page.with_rows([row[0] for row in page.rows])
+    done = or_(Booking.status == BookingStatus.CANCELLED, Show.ends_at <= now)
+    return _bookings_page(user_id, done, cursor, size, descending=True)
 
 
 @dataclass(frozen=True)
