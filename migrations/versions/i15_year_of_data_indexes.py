@@ -13,7 +13,7 @@ Plain CREATE INDEX: on a live PostgreSQL of a year's tickets this takes seconds 
 blocks writes to those tables meanwhile; run it in a quiet minute.
 
 Revision ID: i15_year_indexes
-Revises: b12_mail_retry
+Revises: a12_account_requests
 Create Date: 2026-12-06 00:00:00
 
 """
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i15_year_indexes"
-down_revision = "b12_mail_retry"
+down_revision = "a12_account_requests"
 branch_labels = None
 depends_on = None
 
