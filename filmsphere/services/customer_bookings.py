@@ -71,7 +71,7 @@ def past_bookings(
 
 @dataclass(frozen=True)
 class BookingLists:
-    """A customer's bookings split for the "My bookings" page."""
+    """A customer's bookings split upcoming / past / cancelled (the JSON API's list)."""
 
     upcoming: list[Booking]  # soonest first
     past: list[Booking]  # most recent first

@@ -13,7 +13,7 @@ Plain CREATE INDEX: on a live PostgreSQL of a year's tickets this takes seconds 
 blocks writes to those tables meanwhile; run it in a quiet minute.
 
 Revision ID: i15_year_indexes
-Revises: a12_account_requests
+Revises: j17_api_tokens
 Create Date: 2026-12-06 00:00:00
 
 """
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i15_year_indexes"
-down_revision = "a12_account_requests"
+down_revision = "j17_api_tokens"
 branch_labels = None
 depends_on = None
 
