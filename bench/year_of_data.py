@@ -447,7 +447,8 @@ def build_probes(url: str, meta: dict[str, str], secret: str) -> list[Probe]:
         Probe("my bookings (heaviest)", "customer", "/bookings"),
         Probe("booking page", "customer", f"/bookings/{booking[0]}"),
         Probe("wallet, first page", "customer", "/wallet"),
-        Probe(f"wallet, deepest page ({pages})", "customer", f"/wallet?page={pages}"),
+        # The ledger pages by cursor; "last" names the oldest page (page {pages} of 20).
+        Probe(f"wallet, deepest page ({pages})", "customer", "/wallet?page=last"),
         Probe("check-in page (staff)", "staff", "/staff/check-in"),
         Probe(
             "check-in a ticket (htmx)",

@@ -253,6 +253,13 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def pager_link(html: str, rel: str) -> str:
+    """The href of the page link with this rel (first, prev, next, last), unescaped."""
+    match = re.search(rf'<a href="([^"]+)" rel="{rel}"', html)
+    assert match, f"no {rel} link"
+    return match.group(1).replace("&amp;", "&")
+
+
 def get_csrf(client: FlaskClient, path: str = "/") -> str:
     """Read the CSRF token from a page, as a browser would."""
     response = client.get(path)

@@ -54,6 +54,14 @@ class Booking(Model):
         ),
         CheckConstraint("total_coins >= 0", name="total_not_negative"),
         Index("ix_bookings_user_created", "user_id", "created_at"),
+        # The dashboard's bookings and cancellations per day.
+        Index("ix_bookings_created_at", "created_at"),
+        Index(
+            "ix_bookings_cancelled_at",
+            "cancelled_at",
+            sqlite_where=text("cancelled_at IS NOT NULL"),
+            postgresql_where=text("cancelled_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -96,6 +104,14 @@ class Ticket(Model):
             unique=True,
             sqlite_where=text("status = 'active'"),
             postgresql_where=text("status = 'active'"),
+        ),
+        # The dashboard's tickets sold and cancelled per day.
+        Index("ix_tickets_created_at", "created_at"),
+        Index(
+            "ix_tickets_cancelled_at",
+            "cancelled_at",
+            sqlite_where=text("cancelled_at IS NOT NULL"),
+            postgresql_where=text("cancelled_at IS NOT NULL"),
         ),
     )
 

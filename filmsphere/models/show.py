@@ -28,6 +28,13 @@ class Show(Model):
         CheckConstraint("base_price_coins > 0", name="price_positive"),
         CheckConstraint("status IN ('scheduled', 'finished', 'cancelled')", name="status_known"),
         Index("ix_shows_starts_at", "starts_at"),
+        # Cleanup finds the shows that ended among the few still scheduled.
+        Index(
+            "ix_shows_scheduled_ends_at",
+            "ends_at",
+            sqlite_where=text("status = 'scheduled'"),
+            postgresql_where=text("status = 'scheduled'"),
+        ),
         # PostgreSQL: two live shows of one screen can never overlap ([start, end) ranges,
         # so back-to-back shows are fine). SQLite checks the same under its write lock.
         ExcludeConstraint(

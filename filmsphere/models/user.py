@@ -5,12 +5,27 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
 from .types import UTCDateTime, utcnow
+
+# PostgreSQL only (migration i15): trigram GIN indexes that let the admin's "contains"
+# searches (lower(column) LIKE '%text%') use an index. SQLite scans, as it always did; the
+# models don't declare them, so autogenerate must leave them alone (migrations/env.py).
+POSTGRES_SEARCH_INDEXES = (
+    "ix_users_email_trgm",
+    "ix_users_username_trgm",
+    "ix_users_full_name_trgm",
+)
+
+
+def include_in_autogenerate(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
+    """Alembic's include_object: everything but the PostgreSQL-only search indexes."""
+    return not (type_ == "index" and name in POSTGRES_SEARCH_INDEXES)
 
 
 class Role(StrEnum):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, or_, select
@@ -10,17 +9,9 @@ from sqlalchemy import func, or_, select
 from ..clock import local_day_bounds
 from ..extensions import db
 from ..models import AuditEntry, User
-from .paging import one_page
+from .paging import Key, Page, keyset_page
 
 PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class AuditPage:
-    rows: list[tuple[AuditEntry, str | None]]  # entry, actor username
-    page: int
-    pages: int
-    total: int
 
 
 def audit_actions() -> list[str]:
@@ -35,11 +26,12 @@ def list_audit(
     action: str = "",
     date_from: date | None = None,
     date_to: date | None = None,
-    page: int = 1,
+    cursor: str | None = None,
     page_size: int = PAGE_SIZE,
-) -> AuditPage:
-    """Audit rows, newest first. `actor` matches username or email; `action` an exact
-    action or a prefix ending in "." ("film."); dates are cinema-local and inclusive."""
+) -> Page[tuple[AuditEntry, str | None]]:
+    """The page `cursor` names of the audit rows (entry, actor username), newest first.
+    `actor` matches username or email; `action` an exact action or a prefix ending in "."
+    ("film."); dates are cinema-local and inclusive. Reads only; raises BadCursor."""
     query = select(AuditEntry, User.username).outerjoin(User, User.id == AuditEntry.actor_id)
     if actor.strip():
         pattern = f"%{actor.strip().lower()}%"
@@ -57,5 +49,7 @@ def list_audit(
         query = query.where(AuditEntry.created_at >= local_day_bounds(date_from)[0])
     if date_to is not None:
         query = query.where(AuditEntry.created_at < local_day_bounds(date_to)[1])
-    rows, page, pages, total = one_page(query.order_by(AuditEntry.id.desc()), page, page_size)
-    return AuditPage([(e, n) for e, n in rows], page, pages, total)
+    page = keyset_page(
+        query, [Key(AuditEntry.id, int)], lambda r: [r[0].id], cursor, page_size, descending=True
+    )
+    return page.with_rows([(entry, name) for entry, name in page.rows])

@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import OutboxMessage
 from .audit import record_audit
 from .errors import AlreadyDone, Conflict, NotFound
-from .paging import one_page
+from .paging import Key, Page, keyset_page
 from .transaction import write_transaction
 
 PAGE_SIZE = 50
@@ -38,14 +38,6 @@ class MailRow:
     failed_at: datetime | None
     being_sent: bool  # a sender holds it right now
     link_expired: bool  # a reset/verification message too old to resend
-
-
-@dataclass(frozen=True)
-class MailPage:
-    rows: list[MailRow]
-    page: int
-    pages: int
-    total: int
 
 
 @dataclass(frozen=True)
@@ -113,10 +105,16 @@ def _link_expired(kind: str, created_at: datetime, now: datetime) -> bool:
 
 
 def list_undelivered(
-    now: datetime, *, status: str = "", q: str = "", page: int = 1, page_size: int = PAGE_SIZE
-) -> MailPage:
-    """Pending and failed messages (or one of the two), newest first, `q` matching the
-    recipient; only the columns an admin needs, never subjects or bodies."""
+    now: datetime,
+    *,
+    status: str = "",
+    q: str = "",
+    cursor: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Page[MailRow]:
+    """The page `cursor` names of the pending and failed messages (or one of the two),
+    newest first, `q` matching the recipient; only the columns an admin needs, never
+    subjects or bodies. Reads only; raises BadCursor."""
     statuses = [status] if status in UNDELIVERED else list(UNDELIVERED)
     columns = (
         OutboxMessage.id,
@@ -136,7 +134,9 @@ def list_undelivered(
         query = query.where(
             func.lower(OutboxMessage.to_address).contains(q.strip().lower(), autoescape=True)
         )
-    found, page, pages, total = one_page(query.order_by(OutboxMessage.id.desc()), page, page_size)
+    page = keyset_page(
+        query, [Key(OutboxMessage.id, int)], lambda r: [r.id], cursor, page_size, descending=True
+    )
     rows = [
         MailRow(
             id=r.id,
@@ -154,9 +154,9 @@ def list_undelivered(
             and r.next_attempt_at > now,
             link_expired=_link_expired(r.kind, r.created_at, now),
         )
-        for r in found
+        for r in page.rows
     ]
-    return MailPage(rows, page, pages, total)
+    return page.with_rows(rows)
 
 
 def outbox_health(

@@ -5,18 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import LedgerEntry, LedgerKind, Role, TopUp, User, Wallet
+from .admin_bookings import users_matching
 from .audit import record_audit
 from .errors import AlreadyDone, Conflict, DomainError, InsufficientCoins, NotFound
 from .locks import lock_wallet
+from .paging import Key, Page, keyset_page
 from .sessions import end_user_sessions
 from .transaction import race_point
 from .wallet import post_entry
 
 MAX_ADJUSTMENT = 1_000_000
+PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -33,22 +36,22 @@ class UserDetail:
     topups: list[TopUp]
 
 
-def search_users(q: str = "", role: str = "", limit: int = 100) -> list[UserRow]:
-    """Users whose email, username or name contains q (case-insensitive), newest first."""
+def search_users(
+    q: str = "", role: str = "", cursor: str | None = None, page_size: int = PAGE_SIZE
+) -> Page[UserRow]:
+    """The page `cursor` names of the users whose email, username or name contains q
+    (case-insensitive; a trigram index on PostgreSQL), newest first. Reads only; raises
+    BadCursor."""
     query = select(User, Wallet.balance_coins).outerjoin(Wallet, Wallet.user_id == User.id)
     if q.strip():
-        pattern = f"%{q.strip().lower()}%"
-        query = query.where(
-            or_(
-                func.lower(User.email).like(pattern),
-                func.lower(User.username).like(pattern),
-                func.lower(User.full_name).like(pattern),
-            )
-        )
+        matching = users_matching(q, User.email, User.username, User.full_name)
+        query = query.join(matching, matching.c.id == User.id)
     if role in {r.value for r in Role}:
         query = query.where(User.role == role)
-    rows = db.session.execute(query.order_by(User.id.desc()).limit(limit)).all()
-    return [UserRow(u, b) for u, b in rows]
+    page = keyset_page(
+        query, [Key(User.id, int)], lambda r: [r[0].id], cursor, page_size, descending=True
+    )
+    return page.with_rows([UserRow(u, b) for u, b in page.rows])
 
 
 def user_detail(user_id: int, ledger_limit: int = 200) -> UserDetail:

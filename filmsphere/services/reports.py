@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, case, func, literal, select, true
+from sqlalchemy import ColumnElement, Integer, Row, and_, case, func, literal, select, true
 
 from ..clock import local_day_bounds
 from ..extensions import db
@@ -123,12 +123,21 @@ def _bounds(period: Period) -> list[datetime]:
 
 
 def _bucket(column: Any, bounds: list[datetime]) -> ColumnElement[int]:
-    """Index of the local day the instant falls in (rows must already be inside the range)."""
-    if len(bounds) == 2:
-        return literal(0, Integer)
+    """Index of the local day the instant falls in (rows must already be inside the range).
+
+    A balanced tree of CASEs: about log2(days) comparisons a row, not one per day (a flat
+    CASE made a year's dashboard compare each of two million tickets with 180 bounds)."""
+    return _bucket_between(column, bounds, 0, len(bounds) - 2)
+
+
+def _bucket_between(column: Any, bounds: list[datetime], low: int, high: int) -> Any:
+    """The day index in low..high for an instant known to fall in those days."""
+    if low == high:
+        return literal(low, Integer)
+    middle = (low + high + 1) // 2  # days low..middle-1 end before bounds[middle]
     return case(
-        *[(column < bound, index) for index, bound in enumerate(bounds[1:-1])],
-        else_=len(bounds) - 2,
+        (column < bounds[middle], _bucket_between(column, bounds, low, middle - 1)),
+        else_=_bucket_between(column, bounds, middle, high),
     )
 
 
@@ -248,22 +257,6 @@ def _percent(part: int, whole: int) -> float:
     return round(int(part) * 100 / int(whole), 1) if whole else 0.0
 
 
-def _sold_and_sellable() -> tuple[Any, Any]:
-    sold = (
-        select(Ticket.show_id, func.count().label("n"))
-        .where(Ticket.status == TicketStatus.ACTIVE)
-        .group_by(Ticket.show_id)
-        .subquery()
-    )
-    sellable = (
-        select(Seat.screen_id, func.count().label("n"))
-        .where(Seat.is_active.is_(True), Seat.category != SeatCategory.BROKEN)
-        .group_by(Seat.screen_id)
-        .subquery()
-    )
-    return sold, sellable
-
-
 def _shows_in(bounds: list[datetime]) -> Any:
     return and_(
         Show.starts_at >= bounds[0],
@@ -272,87 +265,95 @@ def _shows_in(bounds: list[datetime]) -> Any:
     )
 
 
-def _occupancy(bounds: list[datetime], limit: int | None) -> tuple[Table, int, dict[str, Any]]:
-    sold, sellable = _sold_and_sellable()
-    sold_n = func.coalesce(sold.c.n, 0)
-    sellable_n = func.coalesce(sellable.c.n, 0)
-    base = (
-        select(
-            Show.id,
-            Show.starts_at,
-            Movie.title,
-            Screen.name,
-            sold_n.label("sold"),
-            sellable_n.label("sellable"),
-        )
-        .join(Movie, Movie.id == Show.movie_id)
-        .join(Screen, Screen.id == Show.screen_id)
-        .outerjoin(sold, sold.c.show_id == Show.id)
-        .outerjoin(sellable, sellable.c.screen_id == Show.screen_id)
-        .where(_shows_in(bounds))
-        .order_by(Show.starts_at, Show.id)
+def _show_figures(bounds: list[datetime]) -> list[Row[Any]]:
+    """(id, starts_at, movie id, film, screen, sold, sellable) of every live show starting
+    in the period, in time order: one statement that counts only those shows' tickets
+    (an index-only count per show on the live-seat index), for both the occupancy table
+    and the top films."""
+    sold = (
+        select(func.count())
+        .where(Ticket.show_id == Show.id, Ticket.status == TicketStatus.ACTIVE)
+        .scalar_subquery()
     )
-    summary_q = base.order_by(None).subquery()
-    count, total_sold, total_sellable = db.session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(summary_q.c.sold), 0),
-            func.coalesce(func.sum(summary_q.c.sellable), 0),
-        )
-    ).one()
-    rows = db.session.execute(base if limit is None else base.limit(limit)).all()
+    sellable = (
+        select(Seat.screen_id, func.count().label("n"))
+        .where(Seat.is_active.is_(True), Seat.category != SeatCategory.BROKEN)
+        .group_by(Seat.screen_id)
+        .subquery()
+    )
+    return list(
+        db.session.execute(
+            select(
+                Show.id,
+                Show.starts_at,
+                Movie.id,
+                Movie.title,
+                Screen.name,
+                sold.label("sold"),
+                func.coalesce(sellable.c.n, 0).label("sellable"),
+            )
+            .join(Movie, Movie.id == Show.movie_id)
+            .join(Screen, Screen.id == Show.screen_id)
+            .outerjoin(sellable, sellable.c.screen_id == Show.screen_id)
+            .where(_shows_in(bounds))
+            .order_by(Show.starts_at, Show.id)
+        ).all()
+    )
+
+
+def _occupancy(figures: list[Row[Any]], limit: int | None) -> tuple[Table, int, dict[str, Any]]:
     from ..wording import format_datetime
 
+    shown = figures if limit is None else figures[:limit]
     table = Table(
         "occupancy",
         "Occupancy per show",
         ["Show", "Starts", "Film", "Screen", "Sold", "Sellable seats", "Occupancy (%)"],
         [
-            [r[0], format_datetime(r[1]), r[2], r[3], int(r[4]), int(r[5]), _percent(r[4], r[5])]
-            for r in rows
+            [r[0], format_datetime(r[1]), r[3], r[4], int(r[5]), int(r[6]), _percent(r[5], r[6])]
+            for r in shown
         ],
         [True, False, False, False, True, True, True],
     )
-    total_sold, total_sellable = int(total_sold), int(total_sellable)
+    total_sold = sum(int(r[5]) for r in figures)
+    total_sellable = sum(int(r[6]) for r in figures)
     summary = {
-        "shows": int(count),
+        "shows": len(figures),
         "tickets_sold": total_sold,
         "seats_offered": total_sellable,
         "occupancy_percent": _percent(total_sold, total_sellable),
     }
-    return table, int(count), summary
+    return table, len(figures), summary
 
 
-def _top_films(bounds: list[datetime], limit: int = 10) -> Table:
-    sold, sellable = _sold_and_sellable()
-    tickets = func.coalesce(func.sum(func.coalesce(sold.c.n, 0)), 0)
-    seats = func.coalesce(func.sum(func.coalesce(sellable.c.n, 0)), 0)
-    rows = db.session.execute(
-        select(Movie.title, func.count(Show.id), tickets.label("tickets"), seats)
-        .select_from(Show)
-        .join(Movie, Movie.id == Show.movie_id)
-        .outerjoin(sold, sold.c.show_id == Show.id)
-        .outerjoin(sellable, sellable.c.screen_id == Show.screen_id)
-        .where(_shows_in(bounds))
-        .group_by(Movie.id, Movie.title)
-        .order_by(tickets.desc(), Movie.title)
-        .limit(limit)
-    ).all()
+def _top_films(figures: list[Row[Any]], limit: int = 10) -> Table:
+    films: dict[int, list[Any]] = {}
+    for r in figures:
+        film = films.setdefault(r[2], [r[3], 0, 0, 0])
+        film[1] += 1
+        film[2] += int(r[5])
+        film[3] += int(r[6])
+    rows = sorted(films.values(), key=lambda f: (-f[2], f[0]))[:limit]
     return Table(
         "top-films",
         "Top films by tickets sold (shows in the period)",
         ["Film", "Shows", "Tickets sold", "Occupancy (%)"],
-        [[r[0], int(r[1]), int(r[2]), _percent(r[2], r[3])] for r in rows],
+        [
+            [title, shows, tickets, _percent(tickets, seats)]
+            for title, shows, tickets, seats in rows
+        ],
         [False, True, True, True],
     )
 
 
 def build_report(period: Period, occupancy_limit: int | None = OCCUPANCY_PAGE) -> Report:
     """Every dashboard figure for the period, each table from one grouped SQL query (no
-    per-row queries), so a period with thousands of shows costs a handful of queries."""
+    per-row queries; the occupancy table and the top films share one), so a period with
+    thousands of shows costs a handful of queries, each reading only the period's rows."""
     bounds = _bounds(period)
     by_day = _revenue_by_day(period, bounds)
-    occupancy, shows, occupancy_summary = _occupancy(bounds, occupancy_limit)
+    figures = _show_figures(bounds)
+    occupancy, shows, occupancy_summary = _occupancy(figures, occupancy_limit)
     activity = _activity_by_day(period, bounds)
     totals = {
         "charged": sum(r[1] for r in by_day.rows),
@@ -368,7 +369,7 @@ def build_report(period: Period, occupancy_limit: int | None = OCCUPANCY_PAGE) -
         revenue_by_film=_revenue_by("film", bounds),
         revenue_by_screen=_revenue_by("screen", bounds),
         activity_by_day=activity,
-        top_films=_top_films(bounds),
+        top_films=_top_films(figures),
         occupancy=occupancy,
         occupancy_total_shows=shows,
     )
@@ -382,8 +383,8 @@ def report_table(period: Period, key: str) -> Table:
         "revenue-by-film": lambda: _revenue_by("film", bounds),
         "revenue-by-screen": lambda: _revenue_by("screen", bounds),
         "activity-by-day": lambda: _activity_by_day(period, bounds),
-        "top-films": lambda: _top_films(bounds),
-        "occupancy": lambda: _occupancy(bounds, None)[0],
+        "top-films": lambda: _top_films(_show_figures(bounds)),
+        "occupancy": lambda: _occupancy(_show_figures(bounds), None)[0],
     }
     if key not in builders:
         raise KeyError(key)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Row, Select, select
 
 from ..extensions import db
 from ..models import Booking, LedgerEntry, LedgerKind, Wallet
 from .errors import NotFound
+from .paging import Key, keyset_page, one_page
 from .wallet import next_refill_at, refill_needed
 
 LEDGER_PAGE_SIZE = 20
@@ -40,14 +43,26 @@ class LedgerRow:
 
 
 @dataclass(frozen=True)
-class WalletPage:
-    """Balance, one page of the ledger (newest first) and when refill is next possible."""
+class NumberedLedgerPage:
+    """The balance and a numbered page of the ledger (newest first): the JSON API's
+    page/pages/total contract. The web pages use cursors (WalletPage)."""
 
     balance_coins: int
     entries: list[LedgerRow]
     page: int
     pages: int
     total_entries: int
+
+
+@dataclass(frozen=True)
+class WalletPage:
+    """Balance, one page of the ledger (newest first) and when refill is next possible."""
+
+    balance_coins: int
+    entries: list[LedgerRow]
+    previous: str | None  # cursor of the page of newer entries
+    next: str | None  # cursor of the page of older entries
+    is_first: bool
     refill_enabled: bool
     refill_target_coins: int
     refill_interval_minutes: int
@@ -59,18 +74,10 @@ class WalletPage:
         """Whether a refill would be accepted now (advisory: refill() decides)."""
         return self.refill_enabled and self.next_refill_at is None and not self.refill_not_needed
 
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
 
 def wallet_page(
     user_id: int,
-    page: int,
+    cursor: str | None,
     now: datetime,
     *,
     refill_enabled: bool,
@@ -78,26 +85,76 @@ def wallet_page(
     refill_interval_minutes: int,
     per_page: int = LEDGER_PAGE_SIZE,
 ) -> WalletPage:
-    """The wallet page's data. A page number past the end shows the last page. Reads only;
-    the refill hint is advisory (services.wallet.refill decides under the wallet lock)."""
+    """The wallet page's data: the ledger page `cursor` names (keyset: any page reads one
+    page of entries). Reads only; raises BadCursor for a forged cursor. The refill hint is
+    advisory (services.wallet.refill decides under the wallet lock)."""
+    wallet = _wallet_of(user_id)
+    page = keyset_page(
+        _ledger_query(wallet),
+        [Key(LedgerEntry.id, int)],
+        lambda row: [row[0].id],
+        cursor,
+        per_page,
+        descending=True,
+    )
+    return WalletPage(
+        balance_coins=wallet.balance_coins,
+        entries=_ledger_rows(page.rows),
+        previous=page.previous,
+        next=page.next,
+        is_first=page.is_first,
+        refill_enabled=refill_enabled,
+        refill_target_coins=refill_target_coins,
+        refill_interval_minutes=refill_interval_minutes,
+        next_refill_at=next_refill_at(wallet, now, refill_interval_minutes),
+        refill_not_needed=not refill_needed(wallet.balance_coins, refill_target_coins),
+    )
+
+
+def customer_wallet_page(user_id: int, cursor: str | None, now: datetime) -> WalletPage:
+    """wallet_page with the refill settings of this installation (REFILL_ENABLED,
+    REFILL_TARGET_COINS, REFILL_INTERVAL_MINUTES): what the wallet page shows. Reads only.
+    Raises NotFound for an account without a wallet, BadCursor for a forged cursor."""
+    config = current_app.config
+    return wallet_page(
+        user_id,
+        cursor,
+        now,
+        refill_enabled=bool(config["REFILL_ENABLED"]),
+        refill_target_coins=int(config["REFILL_TARGET_COINS"]),
+        refill_interval_minutes=int(config["REFILL_INTERVAL_MINUTES"]),
+    )
+
+
+def numbered_ledger_page(
+    user_id: int, page: int, per_page: int = LEDGER_PAGE_SIZE
+) -> NumberedLedgerPage:
+    """The balance and ledger page number `page` (a page past the end shows the last
+    one), for the JSON API. Reads only. Raises NotFound for an account without a wallet."""
+    wallet = _wallet_of(user_id)
+    rows, page, pages, total = one_page(
+        _ledger_query(wallet).order_by(LedgerEntry.id.desc()), page, per_page
+    )
+    return NumberedLedgerPage(wallet.balance_coins, _ledger_rows(rows), page, pages, total)
+
+
+def _wallet_of(user_id: int) -> Wallet:
     wallet = db.session.scalars(select(Wallet).where(Wallet.user_id == user_id)).one_or_none()
     if wallet is None:
         raise NotFound("This account has no wallet.")
-    total = db.session.scalar(
-        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.wallet_id == wallet.id)
-    )
-    total = int(total or 0)
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    rows = db.session.execute(
+    return wallet
+
+
+def _ledger_query(wallet: Wallet) -> Select[Any]:
+    return (
         select(LedgerEntry, Booking.reference)
         .outerjoin(Booking, Booking.id == LedgerEntry.booking_id)
         .where(LedgerEntry.wallet_id == wallet.id)
-        .order_by(LedgerEntry.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    entries = [
+    )
+
+
+def _ledger_rows(rows: Sequence[Row[Any]]) -> list[LedgerRow]:
+    return [
         LedgerRow(
             id=entry.id,
             kind=entry.kind,
@@ -110,30 +167,3 @@ def wallet_page(
         )
         for entry, reference in rows
     ]
-    return WalletPage(
-        balance_coins=wallet.balance_coins,
-        entries=entries,
-        page=page,
-        pages=pages,
-        total_entries=total,
-        refill_enabled=refill_enabled,
-        refill_target_coins=refill_target_coins,
-        refill_interval_minutes=refill_interval_minutes,
-        next_refill_at=next_refill_at(wallet, now, refill_interval_minutes),
-        refill_not_needed=not refill_needed(wallet.balance_coins, refill_target_coins),
-    )
-
-
-def customer_wallet_page(user_id: int, page: int, now: datetime) -> WalletPage:
-    """wallet_page with the refill settings of this installation (REFILL_ENABLED,
-    REFILL_TARGET_COINS, REFILL_INTERVAL_MINUTES): what the wallet page and the API show.
-    Reads only. Raises NotFound for an account without a wallet."""
-    config = current_app.config
-    return wallet_page(
-        user_id,
-        page,
-        now,
-        refill_enabled=bool(config["REFILL_ENABLED"]),
-        refill_target_coins=int(config["REFILL_TARGET_COINS"]),
-        refill_interval_minutes=int(config["REFILL_INTERVAL_MINUTES"]),
-    )

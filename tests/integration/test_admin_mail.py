@@ -20,7 +20,7 @@ from filmsphere.services.mailer import background_sender, send_pending
 from filmsphere.services.outbox import queue_email
 from filmsphere.services.transaction import write_transaction
 
-from ..conftest import csrf_from, make_app
+from ..conftest import csrf_from, make_app, pager_link
 from ..support.postgres import free_port
 from ..support.smtp import RefusingInbox, running, smtp_server
 from .test_admin_support import admin_client
@@ -99,7 +99,7 @@ def test_admins_see_pending_and_failed_mail_but_never_its_contents(
     assert SECRET not in html  # no subject, no body, no link
     assert html.count(">Resend</button>") == 1
     assert f"/admin/mail/{failed}/resend" in html
-    assert "2 messages." in html and "1 pending" in html and "1 given up" in html
+    assert html.count("@example.com</td>") == 2 and "1 pending" in html and "1 given up" in html
     assert "Mail</a>" in html and 'aria-current="page"' in html
 
     _, only_failed = page(client, "?status=failed")
@@ -116,11 +116,10 @@ def test_the_mail_page_is_paged(backend: str, app: Flask, client: FlaskClient) -
         for i in range(55):
             queue(f"guest{i:02d}@example.com")
     _, first = page(client)
-    _, second = page(client, "?page=2")
-    assert "55 messages." in first and "Page 1 of 2" in first
+    _, second = page(client, "?page=" + pager_link(first, "next").split("page=")[1])
     assert first.count("@example.com</td>") == 50 and second.count("@example.com</td>") == 5
     assert "guest54@" in first and "guest00@" in second  # newest first
-    assert page(client, "?page=x")[0] == 422
+    assert page(client, "?page=x")[0] == 400
 
 
 def resend(client: FlaskClient, message_id: int, **kw: Any) -> Any:

@@ -8,12 +8,21 @@ import io
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, literal, select
 
 from filmsphere.extensions import db
 from filmsphere.models import Booking, LedgerKind, Show, Ticket
+from filmsphere.models.types import UTCDateTime
 from filmsphere.services.locks import lock_wallet
-from filmsphere.services.reports import Period, build_report, csv_cell, make_period, to_csv
+from filmsphere.services.reports import (
+    Period,
+    _bounds,
+    _bucket,
+    build_report,
+    csv_cell,
+    make_period,
+    to_csv,
+)
 from filmsphere.services.wallet import post_entry
 from tests import factories
 
@@ -238,3 +247,17 @@ def test_query_count_does_not_grow_with_shows(backend, ctx):
     assert report.totals["shows"] == 603 and len(report.occupancy.rows) == 603
     assert report.totals["seats_offered"] == 10 + 600 * 4
     assert count_statements() == few
+
+
+@pytest.mark.parametrize("days", [1, 2, 7, 30, 61])
+def test_day_buckets_put_every_instant_in_its_local_day(backend, ctx, days):
+    """The bucket tree answers each day's first and last instant with that day, across
+    the change to summer time (the 29th is 23 hours long)."""
+    period = Period(date(2026, 3, 27), date(2026, 3, 27) + timedelta(days=days - 1))
+    bounds = _bounds(period)
+    instants = [(b, i) for i, b in enumerate(bounds[:-1])]
+    instants += [(b - timedelta(microseconds=1), i) for i, b in enumerate(bounds[1:])]
+    found = db.session.execute(
+        select(*[_bucket(literal(moment, UTCDateTime()), bounds) for moment, _ in instants])
+    ).one()
+    assert list(found) == [day for _, day in instants]

@@ -16,7 +16,7 @@ from filmsphere.models import LedgerEntry, LedgerKind, User, Wallet
 from filmsphere.services.locks import lock_wallet
 from filmsphere.services.wallet import post_entry
 from tests import factories
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, pager_link
 
 HX = {"HX-Request": "true"}
 
@@ -81,20 +81,29 @@ def test_ledger_is_paginated_newest_first_with_booking_links(
     assert "goodwill 23" in entries[0] and "+23 coins" in entries[0]
     assert f"{final:,} coins" in entries[0]  # balance after, newest first
     assert "Adjustment by the cinema" in entries[0]
-    assert "Page 1 of 2" in first and 'href="/wallet?page=2"' in first
+    assert 'rel="prev"' not in first and 'rel="first"' not in first
+    older_url = pager_link(first, "next")
 
-    second = page(client, "/wallet?page=2")
+    second = page(client, older_url)
     older = rows(second)
     assert len(older) == 5
     assert "Welcome coins" in older[-1] and "+1,500 coins" in older[-1]
     assert "Booking payment" in older[-2] and "−12 coins" in older[-2]
     assert f'href="/bookings/{reference}"' in older[-2]
+    assert 'rel="next"' not in second  # the end
+    assert rows(page(client, pager_link(second, "prev"))) == entries
+    last = page(client, pager_link(first, "last"))  # the oldest 20, however many there are
+    assert rows(last)[-5:] == older and len(rows(last)) == 20 and 'rel="next"' not in last
 
-    fragment = client.get("/wallet?page=2", headers=HX | {"HX-Target": "ledger"})
+    fragment = client.get(older_url, headers=HX | {"HX-Target": "ledger"})
     assert fragment.status_code == 200
     assert fragment.get_data(as_text=True).lstrip().startswith('<section id="ledger"')
     assert "HX-Request" in fragment.headers["Vary"]
-    assert "Page 2 of 2" in page(client, "/wallet?page=99")  # past the end: the last page
+
+    for forged in ("2", "eyJhIjoxfQ", "WyJhIixbIngiXV0", "x" * 500):
+        response = client.get(f"/wallet?page={forged}")
+        assert response.status_code == 400, forged
+        assert "page link is not valid" in response.get_data(as_text=True)
 
 
 def test_refill_without_js_tops_up_once_per_interval(app: Flask, client: FlaskClient) -> None:

@@ -11,7 +11,7 @@ from ...refusals import renders_refusals
 from ...security import admin_required
 from ...services.admin_mail import list_undelivered, outbox_health, resend_message
 from ...services.errors import DomainError
-from .base import actor_id, arg_int, bp, now
+from .base import actor_id, bp, now
 
 
 def _render_mail(status_code: int = 200, error: str | None = None) -> tuple[str, int]:
@@ -21,7 +21,7 @@ def _render_mail(status_code: int = 200, error: str | None = None) -> tuple[str,
     }
     at = now()
     result = list_undelivered(
-        at, status=filters["status"], q=filters["q"], page=arg_int("page") or 1
+        at, status=filters["status"], q=filters["q"], cursor=request.args.get("page")
     )
     return (
         render_template(
@@ -39,7 +39,7 @@ def _render_mail(status_code: int = 200, error: str | None = None) -> tuple[str,
 @admin_required
 def mail() -> tuple[str, int]:
     """Undelivered mail, newest first: filters status (pending/failed), q (recipient),
-    page; with how mail is flowing (oldest wait, recent failures)."""
+    `page` (a cursor); with how mail is flowing (oldest wait, recent failures)."""
     return _render_mail()
 
 

@@ -18,12 +18,12 @@ from .forms import CoinAdjustForm, RoleForm
 @bp.get("/users")
 @admin_required
 def users() -> str:
-    """Users matching `q` (email, username, name) and `role`, newest first."""
+    """Users matching `q` (email, username, name) and `role`, newest first; 50 a page,
+    `page` a cursor (a forged one is a 400)."""
     q = request.args.get("q", "")
     role = request.args.get("role", "")
-    return render_template(
-        "admin/users.html", rows=admin_users.search_users(q, role), q=q, role=role
-    )
+    result = admin_users.search_users(q, role, request.args.get("page"))
+    return render_template("admin/users.html", result=result, q=q, role=role)
 
 
 def _render_user(user_id: int, status: int = 200, **extra: Any) -> tuple[str, int]:

@@ -25,7 +25,7 @@ from ...services.errors import DomainError
 from ...services.holds import toggle_hold
 from ...services.idempotency import checkout_token_for, request_digest
 from ...services.seatmap import build_seat_map
-from ...services.wallet_page import customer_wallet_page
+from ...services.wallet_page import numbered_ledger_page
 from . import present, schemas
 from .auth import identity, rate_limit_key, scope_required
 from .problems import PROBLEM_JSON, from_domain_error, from_http_exception, problem
@@ -307,8 +307,7 @@ def cancel(body: dict[str, Any], reference: str) -> Any:
 @problems(403, 404, 422)
 def wallet(query: dict[str, Any]) -> dict[str, Any]:
     """Balance and the ledger, newest first, 20 entries a page."""
-    now, user_id = _now_and_user()
-    return present.wallet(customer_wallet_page(user_id, query["page"], now))
+    return present.wallet(numbered_ledger_page(identity().user_id, query["page"]))
 
 
 @bp.post("/check-in")

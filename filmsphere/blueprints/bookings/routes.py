@@ -28,7 +28,7 @@ from ...services.cancellation import (
     confirm_cancellation,
     quote_selection,
 )
-from ...services.customer_bookings import get_booking, list_bookings
+from ...services.customer_bookings import get_booking, past_bookings, upcoming_bookings
 from ...services.door_tickets import door_tickets
 from ...services.errors import AlreadyDone, DomainError, NotFound
 from ...wording import format_category, format_coins, plural
@@ -83,9 +83,23 @@ def calendar(reference: str) -> Response | tuple[str, int]:
 @bp.get("/bookings")
 @login_required
 def my_bookings() -> str:
-    """The customer's bookings: upcoming, past and cancelled."""
-    lists = list_bookings(current_user.id, utcnow())
-    return render_template("bookings/my_bookings.html", lists=lists, now=utcnow())
+    """The customer's bookings a page at a time: upcoming (soonest first), then past and
+    cancelled ones (latest first). `upcoming` and `past` are the cursors of the page each
+    list starts at (a forged one is a 400); htmx asking for "#upcoming-more" or
+    "#past-more" gets that list's next page only."""
+    now = utcnow()
+    upcoming = upcoming_bookings(current_user.id, now, request.args.get("upcoming"))
+    past = past_bookings(current_user.id, now, request.args.get("past"))
+    target = request.headers.get("HX-Target") if is_partial_request() else None
+    for key, page, noun in (
+        ("upcoming", upcoming, "upcoming bookings"),
+        ("past", past, "past bookings"),
+    ):
+        if target == f"{key}-more":
+            return render_template(
+                "bookings/_more_bookings.html", key=key, page=page, noun=noun, now=now
+            )
+    return render_template("bookings/my_bookings.html", upcoming=upcoming, past=past, now=now)
 
 
 def _cancel_refused(error: DomainError) -> ResponseReturnValue:

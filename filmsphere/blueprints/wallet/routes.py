@@ -28,20 +28,20 @@ from ..topup.routes import topup_panel_data
 bp = Blueprint("wallet", __name__)
 
 
-def _page_data(page: int) -> WalletPage:
+def _page_data(cursor: str | None) -> WalletPage:
     try:
-        return customer_wallet_page(current_user.id, page, utcnow())
+        return customer_wallet_page(current_user.id, cursor, utcnow())
     except NotFound:
         # An account without a wallet (never for customers) sees an empty one.
-        return WalletPage(0, [], 1, 1, 0, False, 0, 0, None, True)
+        return WalletPage(0, [], None, None, True, False, 0, 0, None, True)
 
 
 @bp.get("/wallet")
 @login_required
 def wallet() -> Any:
-    """Balance, the ledger newest first (20 a page) and the refill button. htmx paging
-    asks for the ledger fragment only."""
-    data = _page_data(request.args.get("page", 1, type=int) or 1)
+    """Balance, the ledger newest first (20 a page, `page` a cursor) and the refill button.
+    htmx paging asks for the ledger fragment only; a forged cursor is a 400."""
+    data = _page_data(request.args.get("page"))
     context = {"w": data, "message": None, "message_kind": "info"}
     if is_partial_request() and request.headers.get("HX-Target") == "ledger":
         return render_template("wallet/_ledger.html", **context)
@@ -76,7 +76,7 @@ def _refill_answer(message: str, kind: str, status: int) -> BaseResponse:
     if not is_partial_request():
         flash(message, kind)
         return redirect(url_for("wallet.wallet"), 303)
-    data = _page_data(1)
+    data = _page_data(None)
     context = {"w": data, "message": message, "message_kind": kind}
     body = render_template("wallet/_wallet_summary.html", **context) + render_template(
         "wallet/_ledger.html", oob=True, **context
