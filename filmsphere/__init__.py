@@ -113,13 +113,24 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints.auth.routes import bp as auth_bp
     from .blueprints.booking.routes import bp as booking_bp
     from .blueprints.bookings.routes import bp as bookings_bp
+    from .blueprints.exchange.routes import bp as exchange_bp
     from .blueprints.public.routes import bp as public_bp
     from .blueprints.pwa.routes import bp as pwa_bp
     from .blueprints.staff.routes import bp as staff_bp
     from .blueprints.topup.routes import bp as topup_bp
     from .blueprints.wallet.routes import bp as wallet_bp
 
-    for bp in (public_bp, auth_bp, booking_bp, bookings_bp, wallet_bp, staff_bp, admin_bp, pwa_bp):
+    for bp in (
+        public_bp,
+        auth_bp,
+        booking_bp,
+        bookings_bp,
+        exchange_bp,
+        wallet_bp,
+        staff_bp,
+        admin_bp,
+        pwa_bp,
+    ):
         app.register_blueprint(bp)
     app.register_blueprint(topup_bp)  # routes answer 404 unless Stripe is configured
     from .blueprints.api import spec

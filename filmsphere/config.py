@@ -82,6 +82,10 @@ class Config:
         self.REFUND_PARTIAL_BEFORE_MINUTES = env_int("REFUND_PARTIAL_BEFORE_MINUTES", 20)
         self.REFUND_PARTIAL_PERCENT = env_int("REFUND_PARTIAL_PERCENT", 80)
         self.SEAT_POLL_SECONDS = env_int("SEAT_POLL_SECONDS", 4)
+        # Exchange to another show of any film, not only of the same film.
+        self.EXCHANGE_ANY_FILM = env_bool("EXCHANGE_ANY_FILM", False)
+        # How long a waitlist offer holds its seats for the customer.
+        self.WAITLIST_OFFER_MINUTES = env_int("WAITLIST_OFFER_MINUTES", 15)
         # Check-in without a chosen show accepts a ticket from this long before its show
         # starts until the show ends.
         self.CHECKIN_OPENS_MINUTES = env_int("CHECKIN_OPENS_MINUTES", 120)

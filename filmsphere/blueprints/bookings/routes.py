@@ -30,6 +30,7 @@ from ...services.cancellation import (
 )
 from ...services.customer_bookings import get_booking, list_bookings
 from ...services.errors import AlreadyDone, DomainError, NotFound
+from ...services.exchange import can_exchange, exchanged_for
 from ...wording import format_category, format_coins, plural
 from .forms import CancelForm
 
@@ -50,11 +51,16 @@ def booking_detail(reference: str) -> str | tuple[str, int]:
     404 for an unknown reference and for another user's booking.
     """
     page = booking_page(current_user.id, reference, utcnow())
+    booking = page.booking
     return render_template(
         "bookings/booking_detail.html",
         page=page,
         my_bookings_url=url_for("bookings.my_bookings"),
-        cancel_url=url_for("bookings.cancel", reference=page.booking.reference),
+        cancel_url=url_for("bookings.cancel", reference=booking.reference),
+        exchange_url=url_for("exchange.pick_show", reference=booking.reference)
+        if can_exchange(booking, utcnow())
+        else None,
+        exchanged_for=exchanged_for(booking.id),
     )
 
 

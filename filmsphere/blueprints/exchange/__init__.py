@@ -1,0 +1,1 @@
+"""Exchange a booking for seats in another showtime."""

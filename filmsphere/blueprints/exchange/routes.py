@@ -1,0 +1,195 @@
+"""Exchange: pick another show, hold seats on its ordinary seat map, review, confirm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from ...models import utcnow
+from ...security import verified_required
+from ...services.cancellation import policy_text
+from ...services.errors import AlreadyDone, DomainError, NotFound
+from ...services.exchange import (
+    AlreadyExchanged,
+    ExchangeQuoteChanged,
+    check_exchange_target,
+    exchange_booking,
+    exchange_targets,
+    exchangeable_booking,
+    quote_exchange,
+)
+from ...wording import format_coins
+from .forms import ConfirmExchangeForm, PickShowForm
+
+bp = Blueprint("exchange", __name__)
+
+SESSION_KEY = "exchange"
+
+
+@bp.app_context_processor
+def _exchange_mode() -> dict[str, Any]:
+    """`exchange_for(show_id)`: the booking reference being exchanged into that show, if
+    the customer is in the middle of an exchange there (the basket then offers "Review
+    the exchange" instead of "Pay")."""
+
+    def exchange_for(show_id: int) -> str | None:
+        state = session.get(SESSION_KEY)
+        if isinstance(state, dict) and state.get("show_id") == show_id:
+            reference = state.get("reference")
+            return reference if isinstance(reference, str) else None
+        return None
+
+    return {"exchange_for": exchange_for}
+
+
+def _detail_url(reference: str) -> str:
+    return url_for("bookings.booking_detail", reference=reference)
+
+
+def _refused(reference: str, exc: DomainError) -> BaseResponse:
+    flash(exc.message, "error")
+    return redirect(_detail_url(reference), 303)
+
+
+@bp.get("/bookings/<reference>/exchange")
+@verified_required
+def pick_show(reference: str) -> Any:
+    """The shows this booking can move to, with the rules. 404 for an unknown or another
+    user's booking; a booking that can't be exchanged goes back to its page with why."""
+    now = utcnow()
+    try:
+        booking = exchangeable_booking(current_user.id, reference, now)
+        shows = exchange_targets(current_user.id, reference, now)
+    except NotFound:
+        abort(404)
+    except AlreadyExchanged as exc:
+        flash(exc.message, "info")
+        return redirect(_detail_url(exc.reference), 303)
+    except DomainError as exc:
+        return _refused(reference, exc)
+    return render_template(
+        "exchange/pick_show.html",
+        booking=booking,
+        shows=shows,
+        form=PickShowForm(),
+        policy=policy_text(),
+    )
+
+
+@bp.post("/bookings/<reference>/exchange/show")
+@verified_required
+def start(reference: str) -> BaseResponse:
+    """Remember the exchange in the session and open the new show's seat map."""
+    form = PickShowForm()
+    if not form.validate():
+        flash("Pick one of the shows listed.", "error")
+        return redirect(url_for("exchange.pick_show", reference=reference), 303)
+    show_id = int(form.show_id.data)
+    try:
+        booking = check_exchange_target(current_user.id, reference, show_id, utcnow())
+    except NotFound:
+        abort(404)
+    except AlreadyExchanged as exc:
+        flash(exc.message, "info")
+        return redirect(_detail_url(exc.reference), 303)
+    except DomainError as exc:
+        return _refused(reference, exc)
+    session[SESSION_KEY] = {"reference": booking.reference, "show_id": show_id}
+    flash(
+        f"Exchanging booking {booking.reference}: pick your new seats, then review the exchange.",
+        "info",
+    )
+    return redirect(url_for("booking.seat_map", show_id=show_id) + "#seat-grid", 303)
+
+
+@bp.post("/bookings/<reference>/exchange/stop")
+@verified_required
+def stop(reference: str) -> BaseResponse:
+    """Leave exchange mode (the held seats stay held until they expire or are released)."""
+    session.pop(SESSION_KEY, None)
+    flash("Exchange stopped: your booking is unchanged.", "info")
+    return redirect(_detail_url(reference.strip().upper()), 303)
+
+
+@bp.get("/bookings/<reference>/exchange/review")
+@verified_required
+def review(reference: str) -> Any:
+    """The quote: old tickets, new seats, and the coins either way, with the confirm
+    button. Read only."""
+    show_id = request.args.get("show", type=int)
+    if show_id is None:
+        abort(404)
+    return _review_page(reference, show_id)
+
+
+def _review_page(reference: str, show_id: int, notice: str | None = None) -> Any:
+    try:
+        booking = exchangeable_booking(current_user.id, reference, utcnow())
+        quote = quote_exchange(current_user.id, reference, show_id, utcnow())
+    except NotFound:
+        abort(404)
+    except AlreadyExchanged as exc:
+        flash(exc.message, "info")
+        return redirect(_detail_url(exc.reference), 303)
+    except AlreadyDone as exc:
+        return _refused(reference, exc)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("booking.seat_map", show_id=show_id) + "#basket", 303)
+    return render_template(
+        "exchange/review.html",
+        booking=booking,
+        quote=quote,
+        form=ConfirmExchangeForm(),
+        notice=notice,
+        policy=policy_text(),
+    ), (409 if notice else 200)
+
+
+@bp.post("/bookings/<reference>/exchange")
+@verified_required
+def confirm(reference: str) -> Any:
+    """Exchange the booking for the held seats, at the quoted coins. Success: 303 to the
+    new booking; a changed quote: the review page again (409); other refusals: flash and
+    303 to where the customer can act."""
+    form = ConfirmExchangeForm()
+    if not form.validate():
+        flash("The exchange form was incomplete. Review the exchange again.", "error")
+        return redirect(_detail_url(reference.strip().upper()), 303)
+    show_id = int(form.show_id.data)
+    try:
+        result = exchange_booking(
+            current_user.id, reference, show_id, utcnow(), expected_net=form.expected_net.data
+        )
+    except NotFound:
+        abort(404)
+    except AlreadyExchanged as exc:
+        session.pop(SESSION_KEY, None)
+        flash(exc.message, "info")
+        return redirect(_detail_url(exc.reference), 303)
+    except ExchangeQuoteChanged as exc:
+        return _review_page(reference, show_id, notice=exc.message)
+    except AlreadyDone as exc:
+        session.pop(SESSION_KEY, None)
+        return _refused(reference, exc)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("booking.seat_map", show_id=show_id) + "#basket", 303)
+    session.pop(SESSION_KEY, None)
+    net = result.quote.net_coins
+    money = (
+        f"you paid {format_coins(-net)} more"
+        if net < 0
+        else f"{format_coins(net)} went back to your wallet"
+        if net > 0
+        else "no coins changed hands"
+    )
+    flash(
+        f"Exchanged: booking {result.quote.reference} is replaced by this one; {money}. "
+        "Your old ticket codes no longer work.",
+        "success",
+    )
+    return redirect(_detail_url(result.new_reference), 303)
