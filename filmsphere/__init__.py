@@ -118,6 +118,7 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints.pwa.routes import bp as pwa_bp
     from .blueprints.staff.routes import bp as staff_bp
     from .blueprints.topup.routes import bp as topup_bp
+    from .blueprints.waitlist.routes import bp as waitlist_bp
     from .blueprints.wallet.routes import bp as wallet_bp
 
     for bp in (
@@ -126,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
         booking_bp,
         bookings_bp,
         exchange_bp,
+        waitlist_bp,
         wallet_bp,
         staff_bp,
         admin_bp,

@@ -131,6 +131,7 @@ class Config:
         self.RATELIMIT_VERIFY = env("RATELIMIT_VERIFY", "10 per minute;40 per hour")
         self.RATELIMIT_RESET = env("RATELIMIT_RESET", "5 per minute;20 per hour")
         self.RATELIMIT_HOLD = env("RATELIMIT_HOLD", "60 per minute")
+        self.RATELIMIT_WAITLIST = env("RATELIMIT_WAITLIST", "10 per minute")
         self.RATELIMIT_TOPUP = env("RATELIMIT_TOPUP", "10 per minute")  # Stripe sessions
         # Every /api/v1 call, per token (holds also count against RATELIMIT_HOLD per token).
         self.RATELIMIT_API = env("RATELIMIT_API", "300 per minute")

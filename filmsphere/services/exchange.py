@@ -59,6 +59,7 @@ from .locks import (
 from .pricing import percent_of, seat_price
 from .show_sale import not_bookable_reason
 from .transaction import race_point, write_transaction
+from .waitlist import seats_returned
 from .wallet import post_entry
 
 
@@ -271,17 +272,19 @@ def exchange_booking(
     (their codes stop working at once), one `refund` entry credits them, one
     `booking_charge` entry pays the new booking, the holds become its tickets, the
     exchange is recorded (unique per old booking) and one email with the new tickets is
-    queued. All of it commits, or nothing does.
+    queued. All of it commits, or nothing does; then the old seats are offered to the old
+    show's waitlist (its own transactions).
 
     Raises NotFound, AlreadyExchanged (a second submit: nothing more happens),
     AlreadyDone, Conflict, ShowNotBookable, HoldExpired, SeatRuleViolation,
     InsufficientCoins, SeatUnavailable, ExchangeQuoteChanged (the coins differ from
     `expected_net`, the signed amount the customer confirmed: nothing changed).
     """
-    booking_id = get_booking(user_id, reference).id
+    booking = get_booking(user_id, reference)
+    booking_id, old_show_id = booking.id, booking.show_id
     try:
         with write_transaction() as session:
-            return _exchange(session, user_id, booking_id, show_id, now, expected_net)
+            result = _exchange(session, user_id, booking_id, show_id, now, expected_net)
     except IntegrityError:
         # The database's last word: a seat got an active ticket after all, or a twin
         # exchange of the same booking committed first.
@@ -296,6 +299,8 @@ def exchange_booking(
         raise SeatUnavailable(
             "Sorry, one of your new seats was just sold to someone else. Nothing changed."
         ) from None
+    seats_returned(old_show_id, now)
+    return result
 
 
 def _exchange(

@@ -32,6 +32,7 @@ from ...services.checkout import checkout as pay
 from ...services.errors import AlreadyPaid, DomainError, NotFound
 from ...services.holds import toggle_hold
 from ...services.seatmap import SeatMap, build_seat_map, get_show
+from ...services.waitlist import waitlist_view
 from ...wording import format_coins
 from ..bookings.routes import booking_url
 from .forms import CheckoutForm
@@ -151,10 +152,14 @@ def seat_map(show_id: int) -> str:
     Raises 404 for an unknown show."""
     show = get_show(show_id)
     seat_map_view = _build_seat_map(show_id)
+    user_id = _user_id()
     return render_template(
         "booking/seat_map.html",
         show=show,
         movie_url=url_for("public.movie_detail", movie_id=show.movie_id),
+        waitlist=waitlist_view(user_id, show_id, utcnow())
+        if user_id is not None and seat_map_view.bookable
+        else None,
         **_grid_context(seat_map_view),
     )
 

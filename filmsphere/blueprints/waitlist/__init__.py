@@ -1,0 +1,1 @@
+"""Join or leave a sold-out show's waitlist."""

@@ -1,0 +1,87 @@
+"""Waitlist of a show: join with a party size, leave. htmx gets the panel back; without
+JavaScript the forms post and redirect (303) to the seat map."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from ...extensions import limiter
+from ...htmx import is_partial_request, trigger
+from ...models import utcnow
+from ...security import verified_required
+from ...services.errors import DomainError, NotFound
+from ...services.waitlist import join_waitlist, leave_waitlist, waitlist_view
+from .forms import JoinWaitlistForm
+
+bp = Blueprint("waitlist", __name__)
+
+
+def _limit() -> str:
+    return str(current_app.config["RATELIMIT_WAITLIST"])
+
+
+def _user_key() -> str:
+    return f"user:{current_user.id}" if current_user.is_authenticated else "anonymous"
+
+
+def _answer(show_id: int, status: int, message: str, kind: str) -> Any:
+    """The panel (htmx) with the message, or flash + 303 to the seat map's panel."""
+    if not is_partial_request():
+        flash(message, kind)
+        return redirect(url_for("booking.seat_map", show_id=show_id) + "#waitlist", 303)
+    user_id = int(current_user.id)
+    html = render_template(
+        "waitlist/_waitlist.html",
+        show_id=show_id,
+        waitlist=waitlist_view(user_id, show_id, utcnow()),
+        waitlist_message=message,
+        waitlist_message_kind=kind,
+    )
+    return trigger(current_app.make_response((html, status)), "waitlist-changed")
+
+
+@bp.post("/shows/<int:show_id>/waitlist")
+@limiter.limit(_limit, key_func=_user_key)
+@verified_required
+def join(show_id: int) -> BaseResponse:
+    """Join the show's waitlist with a party size (1–10), seats together or not. 409 when
+    seats are free now or the customer is already on it, 422 for a bad party size."""
+    form = JoinWaitlistForm()
+    if not form.validate():
+        errors = [e for field in form.errors.values() for e in field]
+        return _answer(show_id, 422, str(errors[0]) if errors else "Check the form.", "error")
+    try:
+        entry = join_waitlist(
+            int(current_user.id),
+            show_id,
+            int(form.party_size.data),
+            bool(form.adjacent.data),
+            utcnow(),
+        )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        return _answer(show_id, exc.status, exc.message, "error")
+    together = " together" if entry.adjacent else ""
+    return _answer(
+        show_id,
+        200,
+        f"You're on the waitlist for {entry.party_size} seat{'s' if entry.party_size != 1 else ''}"
+        f"{together}. We'll email you and hold the seats when they come back.",
+        "success",
+    )
+
+
+@bp.post("/shows/<int:show_id>/waitlist/leave")
+@verified_required
+def leave(show_id: int) -> BaseResponse:
+    """Leave the show's waitlist (a live offer's seats pass on). 409 when not on it."""
+    try:
+        leave_waitlist(int(current_user.id), show_id, utcnow())
+    except DomainError as exc:
+        return _answer(show_id, exc.status, exc.message, "error")
+    return _answer(show_id, 200, "You left the waitlist.", "success")
