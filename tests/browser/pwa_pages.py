@@ -83,6 +83,18 @@ PAGE_TYPES: list[PageType] = [
         Role.CUSTOMER,
         lambda s: f"/bookings/{s.booking_ref}/cancel",
     ),
+    PageType(
+        "exchange: pick a show",
+        "exchange.pick_show",
+        Role.CUSTOMER,
+        lambda s: f"/bookings/{s.booking_ref}/exchange",
+    ),
+    PageType(
+        "exchange: review",
+        "exchange.review",
+        Role.CUSTOMER,
+        lambda s: f"/bookings/{s.booking_ref}/exchange/review?show={s.basket_show_id}",
+    ),
     PageType("wallet", "wallet.wallet", Role.CUSTOMER, lambda s: "/wallet"),
     PageType("account", "auth.account", Role.CUSTOMER, lambda s: "/account"),
     PageType("log in", "auth.login", None, lambda s: "/auth/login"),

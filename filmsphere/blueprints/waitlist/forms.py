@@ -14,7 +14,7 @@ class JoinWaitlistForm(AppForm):
         csrf = False
 
     party_size = IntegerField(
-        "Seats",
+        "How many seats",
         validators=[
             InputRequired(f"Say how many seats: 1 to {MAX_PARTY}."),
             NumberRange(min=1, max=MAX_PARTY, message=f"A party is 1 to {MAX_PARTY} people."),
