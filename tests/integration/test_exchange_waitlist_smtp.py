@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
-import pytest
 from flask import Flask
 
 from filmsphere.extensions import db
@@ -18,27 +15,16 @@ from filmsphere.services.mailer import send_pending
 from filmsphere.services.ticket_codes import ticket_code
 from filmsphere.services.waitlist import join_waitlist
 from tests import factories as f
-from tests.support.postgres import free_port
-from tests.support.smtp import Inbox, smtp_server
+from tests.support.smtp import Inbox
 
+from . import test_notifications_smtp as smtp_fixtures
 from .test_checkout import hold
 from .test_waitlist import sold_out
 
-
-@pytest.fixture
-def mail_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def app_overrides(mail_port: int) -> dict[str, Any]:
-    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": mail_port, "MAIL_BACKEND": "smtp"}
-
-
-@pytest.fixture
-def inbox(mail_port: int) -> Iterator[Inbox]:
-    with smtp_server(mail_port) as (server_inbox, _):
-        yield server_inbox
+# The real SMTP server of the notification tests: the app sends to it on a free port.
+mail_port = smtp_fixtures.mail_port
+app_overrides = smtp_fixtures.app_overrides
+inbox = smtp_fixtures.inbox
 
 
 def test_one_email_with_the_new_tickets_after_an_exchange(

@@ -49,9 +49,19 @@ def _detail_url(reference: str) -> str:
     return url_for("bookings.booking_detail", reference=reference)
 
 
-def _refused(reference: str, exc: DomainError) -> BaseResponse:
+def _refused(reference: str, exc: DomainError, show_id: int | None = None) -> BaseResponse:
+    """Flash the refusal and go where the customer can act: the new booking after a
+    repeated exchange, the booking when it can't be exchanged (any more), else the new
+    show's basket (holds to fix)."""
+    if isinstance(exc, AlreadyExchanged):
+        session.pop(SESSION_KEY, None)
+        flash(exc.message, "info")
+        return redirect(_detail_url(exc.reference), 303)
     flash(exc.message, "error")
-    return redirect(_detail_url(reference), 303)
+    if show_id is None or isinstance(exc, AlreadyDone):
+        session.pop(SESSION_KEY, None)
+        return redirect(_detail_url(reference.strip().upper()), 303)
+    return redirect(url_for("booking.seat_map", show_id=show_id) + "#basket", 303)
 
 
 @bp.get("/bookings/<reference>/exchange")
@@ -65,9 +75,6 @@ def pick_show(reference: str) -> Any:
         shows = exchange_targets(current_user.id, reference, now)
     except NotFound:
         abort(404)
-    except AlreadyExchanged as exc:
-        flash(exc.message, "info")
-        return redirect(_detail_url(exc.reference), 303)
     except DomainError as exc:
         return _refused(reference, exc)
     return render_template(
@@ -92,9 +99,6 @@ def start(reference: str) -> BaseResponse:
         booking = check_exchange_target(current_user.id, reference, show_id, utcnow())
     except NotFound:
         abort(404)
-    except AlreadyExchanged as exc:
-        flash(exc.message, "info")
-        return redirect(_detail_url(exc.reference), 303)
     except DomainError as exc:
         return _refused(reference, exc)
     session[SESSION_KEY] = {"reference": booking.reference, "show_id": show_id}
@@ -131,14 +135,8 @@ def _review_page(reference: str, show_id: int, notice: str | None = None) -> Any
         quote = quote_exchange(current_user.id, reference, show_id, utcnow())
     except NotFound:
         abort(404)
-    except AlreadyExchanged as exc:
-        flash(exc.message, "info")
-        return redirect(_detail_url(exc.reference), 303)
-    except AlreadyDone as exc:
-        return _refused(reference, exc)
     except DomainError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("booking.seat_map", show_id=show_id) + "#basket", 303)
+        return _refused(reference, exc, show_id)
     return render_template(
         "exchange/review.html",
         booking=booking,
@@ -166,18 +164,10 @@ def confirm(reference: str) -> Any:
         )
     except NotFound:
         abort(404)
-    except AlreadyExchanged as exc:
-        session.pop(SESSION_KEY, None)
-        flash(exc.message, "info")
-        return redirect(_detail_url(exc.reference), 303)
     except ExchangeQuoteChanged as exc:
         return _review_page(reference, show_id, notice=exc.message)
-    except AlreadyDone as exc:
-        session.pop(SESSION_KEY, None)
-        return _refused(reference, exc)
     except DomainError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("booking.seat_map", show_id=show_id) + "#basket", 303)
+        return _refused(reference, exc, show_id)
     session.pop(SESSION_KEY, None)
     net = result.quote.net_coins
     money = (
