@@ -56,6 +56,7 @@ from .locks import lock_seats, lock_show_for_sale, lock_wallet
 from .outbox import queue_email
 from .quick_pick import MAX_PARTY, pick_best, ranked_blocks
 from .seat_rules import ORDINARY, SeatCell, check_single_seats
+from .seatmap import SeatMap
 from .show_sale import not_bookable_reason
 from .transaction import race_point, write_transaction
 
@@ -158,8 +159,22 @@ def _live_entry(user_id: int, show_id: int) -> WaitlistEntry | None:
     ).one_or_none()
 
 
-def waitlist_view(user_id: int | None, show_id: int, now: datetime) -> WaitlistView:
-    """The customer's place on the show's waitlist (None: a visitor). Read-only."""
+def free_ordinary_seats(seat_map: SeatMap) -> int:
+    """Ordinary seats free on a seat map already built (no query)."""
+    return sum(
+        1
+        for _, cells in seat_map.rows
+        for seat in cells
+        if seat is not None and seat.state == "free" and seat.category in ORDINARY
+    )
+
+
+def waitlist_view(
+    user_id: int | None, show_id: int, now: datetime, free_seats: int | None = None
+) -> WaitlistView:
+    """The customer's place on the show's waitlist (None: a visitor). `free_seats`: the
+    ordinary seats free now, when the caller already knows (the seat map page); else they
+    are counted here. Read-only."""
     waiting = db.session.scalar(
         select(func.count())
         .select_from(WaitlistEntry)
@@ -196,10 +211,11 @@ def waitlist_view(user_id: int | None, show_id: int, now: datetime) -> WaitlistV
         )
         is not None
     )
-    show = db.session.get(Show, show_id)
-    free = 0
-    if show is not None:
-        free = sum(1 for c in _cells(show, now) if c.state == "free" and c.category in ORDINARY)
+    free = free_seats
+    if free is None:
+        show = db.session.get(Show, show_id)
+        cells = _cells(show, now) if show is not None else []
+        free = sum(1 for c in cells if c.state == "free" and c.category in ORDINARY)
     return WaitlistView(
         entry=entry,
         position=position,

@@ -32,7 +32,7 @@ from ...services.checkout import checkout as pay
 from ...services.errors import AlreadyPaid, DomainError, NotFound
 from ...services.holds import toggle_hold
 from ...services.seatmap import SeatMap, build_seat_map, get_show
-from ...services.waitlist import waitlist_view
+from ...services.waitlist import free_ordinary_seats, waitlist_view
 from ...wording import format_coins
 from ..bookings.routes import booking_url
 from .forms import CheckoutForm
@@ -157,7 +157,7 @@ def seat_map(show_id: int) -> str:
         "booking/seat_map.html",
         show=show,
         movie_url=url_for("public.movie_detail", movie_id=show.movie_id),
-        waitlist=waitlist_view(user_id, show_id, utcnow())
+        waitlist=waitlist_view(user_id, show_id, utcnow(), free_ordinary_seats(seat_map_view))
         if user_id is not None and seat_map_view.bookable
         else None,
         **_grid_context(seat_map_view),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from wtforms import IntegerField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
+from ... import MAX_DB_INT
 from ...forms import AppForm
 
 MAX_COINS = 10**9
@@ -17,7 +18,7 @@ class PickShowForm(AppForm):
         csrf = False
 
     show_id = IntegerField(
-        validators=[DataRequired("Pick a show."), NumberRange(min=1, max=2**31 - 1)]
+        validators=[DataRequired("Pick a show."), NumberRange(min=1, max=MAX_DB_INT)]
     )
 
 

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
+from ... import MAX_DB_INT
 from ...models import utcnow
 from ...security import verified_required
 from ...services.cancellation import policy_text
@@ -124,7 +125,7 @@ def review(reference: str) -> Any:
     """The quote: old tickets, new seats, and the coins either way, with the confirm
     button. Read only."""
     show_id = request.args.get("show", type=int)
-    if show_id is None:
+    if show_id is None or not 0 < show_id <= MAX_DB_INT:
         abort(404)
     return _review_page(reference, show_id)
 
