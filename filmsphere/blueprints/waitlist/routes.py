@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ...extensions import limiter
 from ...htmx import is_partial_request, trigger
 from ...models import utcnow
+from ...ratelimits import user_or_address
 from ...security import verified_required
 from ...services.errors import DomainError, NotFound
 from ...services.waitlist import join_waitlist, leave_waitlist, waitlist_view
@@ -22,10 +23,6 @@ bp = Blueprint("waitlist", __name__)
 
 def _limit() -> str:
     return str(current_app.config["RATELIMIT_WAITLIST"])
-
-
-def _user_key() -> str:
-    return f"user:{current_user.id}" if current_user.is_authenticated else "anonymous"
 
 
 def _answer(show_id: int, status: int, message: str, kind: str) -> Any:
@@ -45,8 +42,8 @@ def _answer(show_id: int, status: int, message: str, kind: str) -> Any:
 
 
 @bp.post("/shows/<int:show_id>/waitlist")
-@limiter.limit(_limit, key_func=_user_key)
 @verified_required
+@limiter.limit(_limit, key_func=user_or_address)  # after the log-in check: per customer
 def join(show_id: int) -> BaseResponse:
     """Join the show's waitlist with a party size (1–10), seats together or not. 409 when
     seats are free now or the customer is already on it, 422 for a bad party size."""
