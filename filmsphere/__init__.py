@@ -113,12 +113,10 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints.auth.routes import bp as auth_bp
     from .blueprints.booking.routes import bp as booking_bp
     from .blueprints.bookings.routes import bp as bookings_bp
-    from .blueprints.exchange.routes import bp as exchange_bp
     from .blueprints.public.routes import bp as public_bp
     from .blueprints.pwa.routes import bp as pwa_bp
     from .blueprints.staff.routes import bp as staff_bp
     from .blueprints.topup.routes import bp as topup_bp
-    from .blueprints.waitlist.routes import bp as waitlist_bp
     from .blueprints.wallet.routes import bp as wallet_bp
 
     for bp in (
@@ -126,8 +124,6 @@ def register_blueprints(app: Flask) -> None:
         auth_bp,
         booking_bp,
         bookings_bp,
-        exchange_bp,
-        waitlist_bp,
         wallet_bp,
         staff_bp,
         admin_bp,

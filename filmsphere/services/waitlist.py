@@ -15,8 +15,8 @@ The rules (README "Waitlist"):
   block side by side; a party that doesn't need to sit together gets the best block, or
   else the best single seats one by one, only where checkout's seat rules accept them.
 
-Lock order, as everywhere: seats (ascending id) → seat holds → waitlist entries →
-bookings → wallets → shows.
+Locks through services/locks.py, in its order: seats (ascending id) → seat holds →
+waitlist entries → bookings → wallets → shows.
 """
 
 from __future__ import annotations
@@ -52,7 +52,14 @@ from .errors import (
     SeatRuleViolation,
     ShowNotBookable,
 )
-from .locks import lock_seats, lock_show_for_sale, lock_wallet
+from .locks import (
+    lock_ended_offers,
+    lock_holds,
+    lock_seats,
+    lock_show_for_sale,
+    lock_waitlist_entry,
+    lock_wallet,
+)
 from .outbox import queue_email
 from .quick_pick import MAX_PARTY, pick_best, ranked_blocks
 from .seat_rules import ORDINARY, SeatCell, check_single_seats
@@ -302,13 +309,8 @@ def leave_waitlist(user_id: int, show_id: int, now: datetime) -> None:
         if entry_id is None:
             raise AlreadyDone("You are not on the waitlist for this show.")
         # Hold rows before the entry, as the lock order says.
-        offered = session.scalars(
-            select(SeatHold.id)
-            .where(SeatHold.user_id == user_id, SeatHold.show_id == show_id)
-            .order_by(SeatHold.id)
-            .with_for_update()
-        ).all()
-        entry = _lock_entry(entry_id)
+        offered = [h.id for h in lock_holds(user_id, show_id)]
+        entry = lock_waitlist_entry(entry_id)
         if entry.status not in LIVE_STATUSES:
             raise AlreadyDone("You are not on the waitlist for this show.")
         if entry.status == WaitlistStatus.OFFERED and offered:
@@ -340,16 +342,6 @@ def seats_returned(show_id: int, now: datetime) -> None:
         current_app.logger.exception("waitlist offers for show %s failed; cron retries", show_id)
 
 
-def _lock_entry(entry_id: int) -> WaitlistEntry:
-    entry = db.session.scalars(
-        select(WaitlistEntry)
-        .where(WaitlistEntry.id == entry_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    return entry
-
-
 def _settle_offers(show_id: int, now: datetime) -> None:
     """Close what is over: offers that ran out (claimed when the customer bought seats
     during the offer, else lapsed) and every live entry of a show that can no longer be
@@ -366,17 +358,7 @@ def _settle_offers(show_id: int, now: datetime) -> None:
                 .execution_options(synchronize_session=False)
             )
             return
-        over = session.scalars(
-            select(WaitlistEntry)
-            .where(
-                WaitlistEntry.show_id == show_id,
-                WaitlistEntry.status == WaitlistStatus.OFFERED,
-                WaitlistEntry.offer_expires_at <= now,
-            )
-            .order_by(WaitlistEntry.id)
-            .with_for_update()
-        ).all()
-        for entry in over:
+        for entry in lock_ended_offers(show_id, now):
             bought = session.scalar(
                 select(Ticket.id)
                 .join(Booking, Booking.id == Ticket.booking_id)
@@ -474,7 +456,7 @@ def _offer_one(session: Any, show_id: int, now: datetime) -> bool | None:
         .where(SeatHold.show_id == show_id, SeatHold.seat_id.in_(seat_ids))
         .execution_options(synchronize_session=False)
     )
-    entry = _lock_entry(candidate.id)
+    entry = lock_waitlist_entry(candidate.id)
     if entry.status != WaitlistStatus.WAITING:
         return False  # left the list meanwhile
     race_point("waitlist.before_hold")

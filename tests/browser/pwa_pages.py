@@ -85,13 +85,13 @@ PAGE_TYPES: list[PageType] = [
     ),
     PageType(
         "exchange: pick a show",
-        "exchange.pick_show",
+        "bookings.exchange_pick_show",
         Role.CUSTOMER,
         lambda s: f"/bookings/{s.booking_ref}/exchange",
     ),
     PageType(
         "exchange: review",
-        "exchange.review",
+        "bookings.exchange_review",
         Role.CUSTOMER,
         lambda s: f"/bookings/{s.booking_ref}/exchange/review?show={s.basket_show_id}",
     ),

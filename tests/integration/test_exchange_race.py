@@ -13,12 +13,11 @@ from sqlalchemy import delete, update
 
 from filmsphere.extensions import db
 from filmsphere.models import SeatHold, Ticket
-from filmsphere.services import exchange as exchange_module
-from filmsphere.services import holds
 from filmsphere.services.checkout import checkout
 from filmsphere.services.errors import DomainError
 from filmsphere.services.exchange import ExchangeResult, exchange_booking
 from filmsphere.services.holds import toggle_hold
+from filmsphere.services.locks import guards_off
 from filmsphere.services.transaction import set_race_hook
 from tests import factories as f
 
@@ -32,10 +31,6 @@ from .test_races import (
     count,
     dropped,
     run_parallel,
-    unchecked_consume,
-    unlocked_holds,
-    unlocked_seat_in_show,
-    unlocked_seats,
 )
 
 pytestmark = pytest.mark.postgres_only
@@ -97,19 +92,18 @@ def test_exchange_and_a_sale_of_the_same_seat_have_one_winner(backend: str, ctx:
 
 
 def test_without_the_locks_the_unique_ticket_index_still_has_the_last_word(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
+    backend: str, ctx: Flask
 ) -> None:
-    _switch_locks_off(monkeypatch)
-    exchanged, bought, seat_tickets, old_active = _exchange_vs_sale(ctx)
+    with guards_off("seats", "holds"):
+        exchanged, bought, seat_tickets, old_active = _exchange_vs_sale(ctx)
     assert seat_tickets == 1 and old_active == 1
     assert isinstance(exchanged, DomainError) and not isinstance(bought, DomainError)
 
 
 def test_negative_control_without_locks_and_constraints_the_seat_is_sold_twice(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
+    backend: str, ctx: Flask
 ) -> None:
-    _switch_locks_off(monkeypatch)
-    with dropped(HOLDS_UNIQUE, TICKETS_UNIQUE):
+    with guards_off("seats", "holds"), dropped(HOLDS_UNIQUE, TICKETS_UNIQUE):
         exchanged, bought, seat_tickets, _ = _exchange_vs_sale(ctx)
         # The double sale must go before the unique index can come back.
         db.session.execute(update(Ticket).values(status="cancelled"))
@@ -117,10 +111,3 @@ def test_negative_control_without_locks_and_constraints_the_seat_is_sold_twice(
         db.session.commit()
     assert seat_tickets == 2, "the race was not forced: the test could not fail"
     assert isinstance(exchanged, ExchangeResult) and not isinstance(bought, DomainError)
-
-
-def _switch_locks_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(exchange_module, "lock_seats", unlocked_seats)
-    monkeypatch.setattr(exchange_module, "lock_holds", unlocked_holds)
-    monkeypatch.setattr(exchange_module, "consume_holds", unchecked_consume)
-    monkeypatch.setattr(holds, "lock_seat_in_show", unlocked_seat_in_show)

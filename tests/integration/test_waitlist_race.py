@@ -12,9 +12,9 @@ from sqlalchemy import delete, select
 
 from filmsphere.extensions import db
 from filmsphere.models import Booking, SeatHold
-from filmsphere.services import holds, waitlist
 from filmsphere.services.errors import SeatUnavailable
 from filmsphere.services.holds import HoldResult, toggle_hold
+from filmsphere.services.locks import guards_off
 from filmsphere.services.transaction import set_race_hook
 from filmsphere.services.waitlist import join_waitlist, offer_returned_seats
 from tests import factories as f
@@ -26,8 +26,6 @@ from .test_races import (
     count,
     dropped,
     run_parallel,
-    unlocked_seat_in_show,
-    unlocked_seats,
 )
 from .test_waitlist import sold_out
 
@@ -76,20 +74,17 @@ def test_an_offer_and_a_click_on_the_same_seat_have_one_winner(backend: str, ctx
 
 
 def test_without_the_seat_locks_the_unique_hold_still_has_the_last_word(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
+    backend: str, ctx: Flask
 ) -> None:
-    monkeypatch.setattr(waitlist, "lock_seats", unlocked_seats)
-    monkeypatch.setattr(holds, "lock_seat_in_show", unlocked_seat_in_show)
-    offered, clicked, hold_rows = _offer_vs_click(ctx)
+    with guards_off("seats"):
+        offered, clicked, hold_rows = _offer_vs_click(ctx)
     assert hold_rows == 1 and offered == 0 and isinstance(clicked, HoldResult)
 
 
 def test_negative_control_without_locks_and_constraint_the_seat_is_held_twice(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
+    backend: str, ctx: Flask
 ) -> None:
-    monkeypatch.setattr(waitlist, "lock_seats", unlocked_seats)
-    monkeypatch.setattr(holds, "lock_seat_in_show", unlocked_seat_in_show)
-    with dropped(HOLDS_UNIQUE):
+    with guards_off("seats"), dropped(HOLDS_UNIQUE):
         offered, clicked, hold_rows = _offer_vs_click(ctx)
         db.session.execute(delete(SeatHold))
         db.session.commit()

@@ -1,4 +1,5 @@
-"""The seat map of a show: the page, the polled grid, seat clicks and checkout."""
+"""The seat map of a show: the page, the polled grid, seat clicks and checkout (and the
+waitlist, routes_waitlist.py)."""
 
 from __future__ import annotations
 
@@ -284,3 +285,7 @@ def back_to_seat_map(show_id: int, seat_id: int | None = None) -> BaseResponse:
     """Log-in and verification send people back to the URL they posted to; a GET there
     lands on the seat map instead of a 405."""
     return redirect(_seat_map_url(show_id), 303)
+
+
+# The waitlist views register on `bp` when imported.
+from . import routes_waitlist  # noqa: E402, F401

@@ -1,5 +1,5 @@
 """A customer's bookings (/bookings/*): the list, one booking with its ticket cards and
-calendar file, and cancellation."""
+calendar file, cancellation, and exchange (routes_exchange.py)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def booking_detail(reference: str) -> str | tuple[str, int]:
         page=page,
         my_bookings_url=url_for("bookings.my_bookings"),
         cancel_url=url_for("bookings.cancel", reference=booking.reference),
-        exchange_url=url_for("exchange.pick_show", reference=booking.reference)
+        exchange_url=url_for("bookings.exchange_pick_show", reference=booking.reference)
         if can_exchange(booking, utcnow())
         else None,
         exchanged_for=exchanged_for(booking.id),
@@ -209,3 +209,7 @@ def _cannot_cancel(reference: str, refusal: DomainError) -> ResponseReturnValue:
         html = render_template("bookings/_cancel_refused.html", **context)
         return html, status, {"HX-Retarget": "#cancel-form", "HX-Reswap": "outerHTML"}
     return render_template("bookings/cancel.html", **context), status
+
+
+# The exchange views register on `bp` when imported.
+from . import routes_exchange  # noqa: E402, F401

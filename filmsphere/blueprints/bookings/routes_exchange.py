@@ -1,15 +1,18 @@
-"""Exchange: pick another show, hold seats on its ordinary seat map, review, confirm."""
+"""Exchange a booking (/bookings/<ref>/exchange…): pick another show, hold seats on its
+ordinary seat map, review, confirm. Registers on the bookings blueprint."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from ... import MAX_DB_INT
 from ...models import utcnow
+from ...refusals import default_response, renders_refusals
 from ...security import verified_required
 from ...services.cancellation import policy_text
 from ...services.errors import AlreadyDone, DomainError, NotFound
@@ -24,8 +27,7 @@ from ...services.exchange import (
 )
 from ...wording import format_coins
 from .forms import ConfirmExchangeForm, PickShowForm
-
-bp = Blueprint("exchange", __name__)
+from .routes import booking_url, bp
 
 SESSION_KEY = "exchange"
 
@@ -46,62 +48,62 @@ def _exchange_mode() -> dict[str, Any]:
     return {"exchange_for": exchange_for}
 
 
-def _detail_url(reference: str) -> str:
-    return url_for("bookings.booking_detail", reference=reference)
+def _reference() -> str:
+    return str((request.view_args or {})["reference"]).strip().upper()
 
 
-def _refused(reference: str, exc: DomainError, show_id: int | None = None) -> BaseResponse:
-    """Flash the refusal and go where the customer can act: the new booking after a
-    repeated exchange, the booking when it can't be exchanged (any more), else the new
-    show's basket (holds to fix)."""
-    if isinstance(exc, AlreadyExchanged):
+def _exchange_refused(error: DomainError) -> ResponseReturnValue:
+    """Where the customer can act on a refusal: 404 for an unknown or another user's
+    booking; the new booking after a repeated exchange; the review page again (409) for a
+    changed quote; the booking when it can't be exchanged (any more) or no show was picked
+    yet; else the new show's basket (holds to fix). The message is flashed."""
+    if isinstance(error, NotFound):
+        return default_response(error)
+    if isinstance(error, AlreadyExchanged):
         session.pop(SESSION_KEY, None)
-        flash(exc.message, "info")
-        return redirect(_detail_url(exc.reference), 303)
-    flash(exc.message, "error")
-    if show_id is None or isinstance(exc, AlreadyDone):
+        flash(error.message, "info")
+        return redirect(booking_url(error.reference), 303)
+    show_id: int | None = g.get("exchange_show_id")
+    if isinstance(error, ExchangeQuoteChanged) and show_id is not None:
+        try:
+            return _review_page(_reference(), show_id, notice=error.message)
+        except DomainError as again:  # the booking or the holds changed meanwhile
+            return _exchange_refused(again)
+    flash(error.message, "error")
+    if show_id is None or isinstance(error, AlreadyDone):
         session.pop(SESSION_KEY, None)
-        return redirect(_detail_url(reference.strip().upper()), 303)
+        return redirect(booking_url(_reference()), 303)
     return redirect(url_for("booking.seat_map", show_id=show_id) + "#basket", 303)
 
 
 @bp.get("/bookings/<reference>/exchange")
+@renders_refusals(_exchange_refused)
 @verified_required
-def pick_show(reference: str) -> Any:
+def exchange_pick_show(reference: str) -> ResponseReturnValue:
     """The shows this booking can move to, with the rules. 404 for an unknown or another
     user's booking; a booking that can't be exchanged goes back to its page with why."""
     now = utcnow()
-    try:
-        booking = exchangeable_booking(current_user.id, reference, now)
-        shows = exchange_targets(current_user.id, reference, now)
-    except NotFound:
-        abort(404)
-    except DomainError as exc:
-        return _refused(reference, exc)
+    booking = exchangeable_booking(current_user.id, reference, now)
     return render_template(
-        "exchange/pick_show.html",
+        "bookings/exchange_pick_show.html",
         booking=booking,
-        shows=shows,
+        shows=exchange_targets(current_user.id, reference, now),
         form=PickShowForm(),
         policy=policy_text(),
     )
 
 
 @bp.post("/bookings/<reference>/exchange/show")
+@renders_refusals(_exchange_refused)
 @verified_required
-def start(reference: str) -> BaseResponse:
+def exchange_start(reference: str) -> BaseResponse:
     """Remember the exchange in the session and open the new show's seat map."""
     form = PickShowForm()
     if not form.validate():
         flash("Pick one of the shows listed.", "error")
-        return redirect(url_for("exchange.pick_show", reference=reference), 303)
+        return redirect(url_for("bookings.exchange_pick_show", reference=reference), 303)
     show_id = int(form.show_id.data)
-    try:
-        booking = check_exchange_target(current_user.id, reference, show_id, utcnow())
-    except NotFound:
-        abort(404)
-    except DomainError as exc:
-        return _refused(reference, exc)
+    booking = check_exchange_target(current_user.id, reference, show_id, utcnow())
     session[SESSION_KEY] = {"reference": booking.reference, "show_id": show_id}
     flash(
         f"Exchanging booking {booking.reference}: pick your new seats, then review the exchange.",
@@ -112,34 +114,32 @@ def start(reference: str) -> BaseResponse:
 
 @bp.post("/bookings/<reference>/exchange/stop")
 @verified_required
-def stop(reference: str) -> BaseResponse:
+def exchange_stop(reference: str) -> BaseResponse:
     """Leave exchange mode (the held seats stay held until they expire or are released)."""
     session.pop(SESSION_KEY, None)
     flash("Exchange stopped: your booking is unchanged.", "info")
-    return redirect(_detail_url(reference.strip().upper()), 303)
+    return redirect(booking_url(_reference()), 303)
 
 
 @bp.get("/bookings/<reference>/exchange/review")
+@renders_refusals(_exchange_refused)
 @verified_required
-def review(reference: str) -> Any:
+def exchange_review(reference: str) -> ResponseReturnValue:
     """The quote: old tickets, new seats, and the coins either way, with the confirm
     button. Read only."""
     show_id = request.args.get("show", type=int)
     if show_id is None or not 0 < show_id <= MAX_DB_INT:
         abort(404)
+    g.exchange_show_id = show_id
     return _review_page(reference, show_id)
 
 
-def _review_page(reference: str, show_id: int, notice: str | None = None) -> Any:
-    try:
-        booking = exchangeable_booking(current_user.id, reference, utcnow())
-        quote = quote_exchange(current_user.id, reference, show_id, utcnow())
-    except NotFound:
-        abort(404)
-    except DomainError as exc:
-        return _refused(reference, exc, show_id)
+def _review_page(reference: str, show_id: int, notice: str | None = None) -> ResponseReturnValue:
+    now = utcnow()
+    booking = exchangeable_booking(current_user.id, reference, now)
+    quote = quote_exchange(current_user.id, reference, show_id, now)
     return render_template(
-        "exchange/review.html",
+        "bookings/exchange_review.html",
         booking=booking,
         quote=quote,
         form=ConfirmExchangeForm(),
@@ -149,26 +149,20 @@ def _review_page(reference: str, show_id: int, notice: str | None = None) -> Any
 
 
 @bp.post("/bookings/<reference>/exchange")
+@renders_refusals(_exchange_refused)
 @verified_required
-def confirm(reference: str) -> Any:
+def exchange_confirm(reference: str) -> BaseResponse:
     """Exchange the booking for the held seats, at the quoted coins. Success: 303 to the
     new booking; a changed quote: the review page again (409); other refusals: flash and
     303 to where the customer can act."""
     form = ConfirmExchangeForm()
     if not form.validate():
         flash("The exchange form was incomplete. Review the exchange again.", "error")
-        return redirect(_detail_url(reference.strip().upper()), 303)
-    show_id = int(form.show_id.data)
-    try:
-        result = exchange_booking(
-            current_user.id, reference, show_id, utcnow(), expected_net=form.expected_net.data
-        )
-    except NotFound:
-        abort(404)
-    except ExchangeQuoteChanged as exc:
-        return _review_page(reference, show_id, notice=exc.message)
-    except DomainError as exc:
-        return _refused(reference, exc, show_id)
+        return redirect(booking_url(_reference()), 303)
+    show_id = g.exchange_show_id = int(form.show_id.data)
+    result = exchange_booking(
+        current_user.id, reference, show_id, utcnow(), expected_net=form.expected_net.data
+    )
     session.pop(SESSION_KEY, None)
     net = result.quote.net_coins
     money = (
@@ -183,4 +177,4 @@ def confirm(reference: str) -> Any:
         "Your old ticket codes no longer work.",
         "success",
     )
-    return redirect(_detail_url(result.new_reference), 303)
+    return redirect(booking_url(result.new_reference), 303)

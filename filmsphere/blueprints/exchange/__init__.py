@@ -1,1 +1,0 @@
-"""Exchange a booking for seats in another showtime."""

@@ -1,1 +1,0 @@
-"""Join or leave a sold-out show's waitlist."""
