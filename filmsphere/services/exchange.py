@@ -37,13 +37,18 @@ from ..models import (
 )
 from . import notifications
 from .cancellation import refund_percent
-from .checkout import _check_rules, _unique_reference
+from .checkout import (
+    check_live_holds,
+    check_seat_rules,
+    issue_tickets,
+    new_booking,
+    seat_prices,
+)
 from .customer_bookings import get_booking
 from .errors import (
     AlreadyDone,
     Conflict,
     DomainError,
-    HoldExpired,
     NotFound,
     SeatUnavailable,
     ShowNotBookable,
@@ -56,7 +61,7 @@ from .locks import (
     lock_show_for_sale,
     lock_wallet,
 )
-from .pricing import percent_of, seat_price
+from .pricing import percent_of
 from .show_sale import not_bookable_reason
 from .transaction import race_point, write_transaction
 from .waitlist import seats_returned
@@ -193,26 +198,11 @@ def check_exchange_target(user_id: int, reference: str, show_id: int, now: datet
     return booking
 
 
-def _held(user_id: int, show: Any, now: datetime, holds: list[Any], seats: dict[int, Any]) -> None:
-    """The customer's holds in the new show are all still theirs, live and sellable."""
-    if not holds:
-        raise DomainError("Hold the seats you want in the new show first, then exchange.")
-    if any(h.seat_id not in seats for h in holds):
-        raise Conflict("Your seats changed while exchanging, so nothing changed. Try again.")
-    if any(
-        seats[h.seat_id].screen_id != show.screen_id or not seats[h.seat_id].is_active
-        for h in holds
-    ):
-        raise Conflict("This show's seating changed since you picked your seats. Pick again.")
-    if any(h.expires_at <= now for h in holds):
-        raise HoldExpired("Your hold ran out, so the seats were released. Pick them again.")
-
-
 def _quote(
     booking: Booking, tickets: list[Ticket], show: Any, chosen: list[Any], now: datetime
 ) -> tuple[ExchangeQuote, dict[int, int]]:
     old_total = sum(t.price_coins for t in tickets)
-    prices = {s.id: seat_price(show.base_price_coins, s.category) for s in chosen}
+    prices = seat_prices(show.base_price_coins, chosen)
     new_total = sum(prices.values())
     percent = refund_percent(booking.show.starts_at, now)
     credit, charge = settle(old_total, new_total, percent)
@@ -322,10 +312,12 @@ def _exchange(
     booking = lock_booking(booking_id)
     tickets = _check_booking(booking, now)
     _check_target(booking, show, now)
-    _held(user_id, show, now, holds, seats)
+    if not holds:
+        raise DomainError("Hold the seats you want in the new show first, then exchange.")
+    check_live_holds(show, holds, seats, now, outcome="nothing changed")
     race_point("exchange.after_lock")
     chosen = [seats[h.seat_id] for h in holds]
-    _check_rules(session, show, chosen, user_id, now)
+    check_seat_rules(session, show, chosen, user_id, now)
     quote, prices = _quote(booking, tickets, show, chosen, now)
     if expected_net is not None and quote.net_coins != expected_net:
         raise ExchangeQuoteChanged(
@@ -335,15 +327,7 @@ def _exchange(
         )
     wallet = lock_wallet(user_id)
 
-    new = Booking(
-        reference=_unique_reference(session),
-        user_id=user_id,
-        show_id=show_id,
-        total_coins=quote.new_total,
-        created_at=now,
-    )
-    session.add(new)
-    session.flush()
+    new = new_booking(session, user_id, show_id, quote.new_total, now)
     # Cancel first: the credit lands before the charge, so the balance never dips below
     # what the customer really has.
     remaining = quote.credit_coins
@@ -369,18 +353,7 @@ def _exchange(
             booking_id=new.id,
             reason=note,
         )
-    session.add_all(
-        Ticket(
-            booking_id=new.id,
-            show_id=show_id,
-            seat_id=s.id,
-            category=s.category,
-            price_coins=prices[s.id],
-            status=TicketStatus.ACTIVE,
-            created_at=now,
-        )
-        for s in sorted(chosen, key=lambda seat: (seat.grid_row, seat.grid_col))
-    )
+    issue_tickets(session, new, chosen, prices, now)
     session.add(
         BookingExchange(
             old_booking_id=booking.id,
