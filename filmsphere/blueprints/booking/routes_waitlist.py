@@ -18,6 +18,7 @@ from ...refusals import default_response, renders_refusals
 from ...security import verified_required
 from ...services.errors import DomainError, NotFound
 from ...services.waitlist import join_waitlist, leave_waitlist, waitlist_view
+from ...wording import plural
 from .forms import JoinWaitlistForm
 from .routes import bp
 
@@ -74,7 +75,7 @@ def waitlist_join(show_id: int) -> BaseResponse:
     return _waitlist_answer(
         show_id,
         200,
-        f"You're on the waitlist for {entry.party_size} seat{'s' if entry.party_size != 1 else ''}"
+        f"You're on the waitlist for {entry.party_size} {plural(entry.party_size, 'seat')}"
         f"{together}. We'll email you and hold the seats when they come back.",
         "success",
     )
