@@ -119,7 +119,16 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints.topup.routes import bp as topup_bp
     from .blueprints.wallet.routes import bp as wallet_bp
 
-    for bp in (public_bp, auth_bp, booking_bp, bookings_bp, wallet_bp, staff_bp, admin_bp, pwa_bp):
+    for bp in (
+        public_bp,
+        auth_bp,
+        booking_bp,
+        bookings_bp,
+        wallet_bp,
+        staff_bp,
+        admin_bp,
+        pwa_bp,
+    ):
         app.register_blueprint(bp)
     app.register_blueprint(topup_bp)  # routes answer 404 unless Stripe is configured
     from .blueprints.api import spec

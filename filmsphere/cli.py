@@ -228,11 +228,14 @@ def mail_health(stuck_minutes: int | None, failed_hours: int | None, quiet: bool
 @with_appcontext
 def cleanup() -> None:
     """Delete expired holds and log-in sessions, mark past shows finished (never touches
-    paid data)."""
+    paid data), then offer the seats that came back to the shows' waitlists."""
     from .services.cleanup import run_cleanup
+    from .services.waitlist import run_waitlists
 
-    result = run_cleanup(utcnow())
+    now = utcnow()
+    result = run_cleanup(now)
     click.echo(str(result))
+    click.echo(f"waitlists: {run_waitlists(now)} offer(s) made")
 
 
 COMMANDS: list[click.Command] = [

@@ -82,6 +82,10 @@ class Config:
         self.REFUND_PARTIAL_BEFORE_MINUTES = env_int("REFUND_PARTIAL_BEFORE_MINUTES", 20)
         self.REFUND_PARTIAL_PERCENT = env_int("REFUND_PARTIAL_PERCENT", 80)
         self.SEAT_POLL_SECONDS = env_int("SEAT_POLL_SECONDS", 4)
+        # Exchange to another show of any film, not only of the same film.
+        self.EXCHANGE_ANY_FILM = env_bool("EXCHANGE_ANY_FILM", False)
+        # How long a waitlist offer holds its seats for the customer.
+        self.WAITLIST_OFFER_MINUTES = env_int("WAITLIST_OFFER_MINUTES", 15)
         # Check-in without a chosen show accepts a ticket from this long before its show
         # starts until the show ends.
         self.CHECKIN_OPENS_MINUTES = env_int("CHECKIN_OPENS_MINUTES", 120)
@@ -130,6 +134,7 @@ class Config:
         self.RATELIMIT_VERIFY = env("RATELIMIT_VERIFY", "10 per minute;40 per hour")
         self.RATELIMIT_RESET = env("RATELIMIT_RESET", "5 per minute;20 per hour")
         self.RATELIMIT_HOLD = env("RATELIMIT_HOLD", "60 per minute")
+        self.RATELIMIT_WAITLIST = env("RATELIMIT_WAITLIST", "10 per minute")
         self.RATELIMIT_TOPUP = env("RATELIMIT_TOPUP", "10 per minute")  # Stripe sessions
         # Every /api/v1 call, per token (holds also count against RATELIMIT_HOLD per token).
         self.RATELIMIT_API = env("RATELIMIT_API", "300 per minute")

@@ -4,11 +4,13 @@ from .api import ApiToken, IdempotencyKey
 from .audit import AuditEntry
 from .booking import Booking, BookingStatus, SeatHold, Ticket, TicketStatus
 from .catalogue import Genre, Movie, movie_genres
+from .exchange import BookingExchange
 from .outbox import OutboxMessage
 from .screen import LAYOUT_CODES, Screen, Seat, SeatCategory
 from .show import Show, ShowStatus
 from .types import UTCDateTime, utcnow
 from .user import AccountRequest, AccountToken, EmailChange, Role, User, UserSession
+from .waitlist import WaitlistEntry, WaitlistStatus
 from .wallet import LedgerEntry, LedgerKind, TopUp, TopUpStatus, Wallet
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "Booking",
+    "BookingExchange",
     "BookingStatus",
     "EmailChange",
     "Genre",
@@ -40,6 +43,8 @@ __all__ = [
     "UTCDateTime",
     "User",
     "UserSession",
+    "WaitlistEntry",
+    "WaitlistStatus",
     "Wallet",
     "movie_genres",
     "utcnow",

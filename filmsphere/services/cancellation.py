@@ -30,6 +30,7 @@ from .locks import lock_booking, lock_show_to_cancel, lock_wallet
 from .pricing import percent_of
 from .seat_rules import SeatCell, lonely_companions
 from .transaction import race_point, write_transaction
+from .waitlist import seats_returned
 from .wallet import post_entry
 
 
@@ -357,7 +358,9 @@ def cancel_tickets(
     under the lock (so a second, concurrent cancel finds them cancelled: AlreadyDone, and
     refunds nothing), marks them cancelled with their refund, writes one refund ledger
     entry (none for 0 coins), makes the seats sellable again and queues the cancellation
-    email. Commits. Raises NotFound, AlreadyDone, Conflict, and QuoteChanged when
+    email. Commits; then the seats are offered to the show's waitlist (its own
+    transactions, waitlist.seats_returned). Raises NotFound, AlreadyDone, Conflict, and
+    QuoteChanged when
     `expected_refund` (the quote the customer confirmed) no longer holds, e.g. because a
     refund band ended meanwhile: nothing is cancelled then.
     """
@@ -381,6 +384,8 @@ def cancel_tickets(
             quote.refund_total,
             now,
         )
+        show_id = booking.show_id
+    seats_returned(show_id, now)
     return quote
 
 
@@ -399,7 +404,8 @@ def cancel_booking_by_admin(
 
     One write transaction: booking row lock, wallet lock, ticket updates, one refund
     ledger entry (actor = the admin, with the reason), an audit row with before/after,
-    the customer's email listing exactly the tickets cancelled now. Commits.
+    the customer's email listing exactly the tickets cancelled now. Commits; then the
+    seats are offered to the show's waitlist (its own transactions).
     Raises NotFound, AlreadyDone (nothing left to cancel: already cancelled, or every
     remaining ticket used), Conflict (the show is over: refunds after the film are not a
     cancellation).
@@ -435,6 +441,8 @@ def cancel_booking_by_admin(
         notifications.queue_admin_cancellation_notice(
             booking.id, [t.id for t in tickets], quote.refund_total, now, reason=reason
         )
+        show_id = booking.show_id
+    seats_returned(show_id, now)
     return AdminCancellation(len(tickets), quote.refund_total, used)
 
 

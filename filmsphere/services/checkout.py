@@ -143,27 +143,12 @@ def _checkout(
                 "Pick your seats again."
             )
         raise DomainError("You have no seats held for this show.")
-    if any(h.seat_id not in seats for h in holds):
-        raise Conflict("Your seats changed while paying, so nothing was charged. Try again.")
-    if any(
-        seats[h.seat_id].screen_id != show.screen_id or not seats[h.seat_id].is_active
-        for h in holds
-    ):
-        # The show moved to another screen, or the layout changed, after the seats were held.
-        raise Conflict(
-            "This show's seating changed since you picked your seats, so nothing was charged. "
-            "Pick your seats again."
-        )
-    if any(h.expires_at <= now for h in holds):
-        raise HoldExpired(
-            "Your hold ran out, so the seats were released and nothing was charged. "
-            "Pick your seats again."
-        )
+    check_live_holds(show, holds, seats, now, outcome="nothing was charged")
     chosen = [seats[h.seat_id] for h in holds]
-    _check_rules(session, show, chosen, user_id, now)
+    check_seat_rules(session, show, chosen, user_id, now)
 
     wallet = lock_wallet(user_id)
-    prices = {s.id: seat_price(show.base_price_coins, s.category) for s in chosen}
+    prices = seat_prices(show.base_price_coins, chosen)
     total = sum(prices.values())
     if wallet.balance_coins < total:
         raise InsufficientCoins(
@@ -171,32 +156,11 @@ def _checkout(
             "Refill or top up your wallet, or release some seats."
         )
 
-    booking = Booking(
-        reference=_unique_reference(session),
-        user_id=user_id,
-        show_id=show_id,
-        total_coins=total,
-        checkout_token=token,
-        created_at=now,
-    )
-    session.add(booking)
-    session.flush()  # the unique checkout_token stops a twin submit here
+    booking = new_booking(session, user_id, show_id, total, now, checkout_token=token)
     race_point("checkout.before_charge")
     if total:
         post_entry(wallet, LedgerKind.BOOKING_CHARGE, -total, now, booking_id=booking.id)
-    session.add_all(
-        Ticket(
-            booking_id=booking.id,
-            show_id=show_id,
-            seat_id=s.id,
-            category=s.category,
-            price_coins=prices[s.id],
-            status=TicketStatus.ACTIVE,
-            created_at=now,
-        )
-        for s in sorted(chosen, key=lambda seat: (seat.grid_row, seat.grid_col))
-    )
-    session.flush()
+    issue_tickets(session, booking, chosen, prices, now)
     consume_holds([h.id for h in holds])
     notifications.queue_booking_confirmation(booking.id, now)
     if not lock_show_for_sale(show_id, now):
@@ -230,10 +194,86 @@ def _unique_reference(session: Any) -> str:
             return reference
 
 
-def _check_rules(
+# The steps every sale of held seats shares (checkout, exchange), each inside the caller's
+# write transaction and under its seat, hold and wallet locks.
+
+
+def seat_prices(base_price_coins: int, chosen: list[Seat]) -> dict[int, int]:
+    """Each chosen seat's price (seat id → coins), frozen into its ticket."""
+    return {s.id: seat_price(base_price_coins, s.category) for s in chosen}
+
+
+def new_booking(
+    session: Any,
+    user_id: int,
+    show_id: int,
+    total: int,
+    now: datetime,
+    checkout_token: str | None = None,
+) -> Booking:
+    """Add and flush a booking with a fresh unique reference (the flush is where a unique
+    checkout_token stops a twin submit)."""
+    booking = Booking(
+        reference=_unique_reference(session),
+        user_id=user_id,
+        show_id=show_id,
+        total_coins=total,
+        checkout_token=checkout_token,
+        created_at=now,
+    )
+    session.add(booking)
+    session.flush()
+    return booking
+
+
+def issue_tickets(
+    session: Any, booking: Booking, chosen: list[Seat], prices: dict[int, int], now: datetime
+) -> None:
+    """Add the booking's active tickets for the chosen seats (in seat order) at their
+    frozen prices, and flush: the unique active ticket per seat has the last word here."""
+    session.add_all(
+        Ticket(
+            booking_id=booking.id,
+            show_id=booking.show_id,
+            seat_id=s.id,
+            category=s.category,
+            price_coins=prices[s.id],
+            status=TicketStatus.ACTIVE,
+            created_at=now,
+        )
+        for s in sorted(chosen, key=lambda seat: (seat.grid_row, seat.grid_col))
+    )
+    session.flush()
+
+
+def check_live_holds(
+    show: ShowState, holds: list[Any], seats: dict[int, Seat], now: datetime, outcome: str
+) -> None:
+    """The locked holds are all still on their locked seats, on the show's screen, active
+    and live at `now`; else Conflict or HoldExpired, whose message ends in `outcome`
+    (what the refused sale did not do, e.g. "nothing was charged")."""
+    if any(h.seat_id not in seats for h in holds):
+        raise Conflict(f"Your seats changed meanwhile, so {outcome}. Try again.")
+    if any(
+        seats[h.seat_id].screen_id != show.screen_id or not seats[h.seat_id].is_active
+        for h in holds
+    ):
+        # The show moved to another screen, or the layout changed, after the seats were held.
+        raise Conflict(
+            f"This show's seating changed since you picked your seats, so {outcome}. "
+            "Pick your seats again."
+        )
+    if any(h.expires_at <= now for h in holds):
+        raise HoldExpired(
+            f"Your hold ran out, so the seats were released and {outcome}. Pick your seats again."
+        )
+
+
+def check_seat_rules(
     session: Any, show: ShowState, chosen: list[Seat], user_id: int, now: datetime
 ) -> None:
-    """Companion and single-empty-seat rules over the rows the purchase touches."""
+    """Companion and single-empty-seat rules over the rows the purchase touches (other
+    customers' live holds count as taken). Raises SeatRuleViolation."""
     chosen_ids = {s.id for s in chosen}
     check_companions(
         SeatCell(s.id, s.label, s.grid_row, s.grid_col, s.category, "chosen") for s in chosen

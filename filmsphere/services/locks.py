@@ -1,16 +1,18 @@
 """Every row lock a write takes, in one place, and the one switch race tests turn guards off with.
 
 Lock order for every transaction that claims seats (holds, checkout), cancellations,
-check-in and cleanup alike: seats (ascending id) → seat holds → bookings → wallets →
-show rows (ascending id, always last: shared by sales, exclusive for an admin cancelling
-the show). A fixed order means two transactions can wait for each other but never
-deadlock. SQLite ignores FOR UPDATE: there the write transaction's BEGIN IMMEDIATE holds
-the database-wide write lock, which serialises writers anyway.
+check-in, cleanup and the waitlist alike: seats (ascending id) → seat holds → waitlist
+entries → bookings → wallets → show rows (ascending id, always last: shared by sales,
+exclusive for an admin cancelling the show). A fixed order means two transactions can
+wait for each other but never deadlock. SQLite ignores FOR UPDATE: there the write
+transaction's BEGIN IMMEDIATE holds the database-wide write lock, which serialises
+writers anyway.
 
-Each helper belongs to a guard ("seats", "holds", "bookings", "wallets", "tickets",
-"shows"). A race test's negative control switches guards off with `guards_off(...)`: the
-helper then reads without locking (or without its check) and the test shows the race
-would be lost. Nothing switches a guard off in production; the check costs a set lookup.
+Each helper but the waitlist's belongs to a guard ("seats", "holds", "bookings",
+"wallets", "tickets", "shows"). A race test's negative control switches guards off with
+`guards_off(...)`: the helper then reads without locking (or without its check) and the
+test shows the race would be lost. Nothing switches a guard off in production; the
+check costs a set lookup.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, insert, select
 
 from ..extensions import db
-from ..models import Booking, Seat, SeatHold, Show, Ticket, Wallet
+from ..models import Booking, Seat, SeatHold, Show, Ticket, WaitlistEntry, WaitlistStatus, Wallet
 from .errors import HoldExpired, NotFound
 from .show_sale import for_sale_conditions
 
@@ -179,6 +181,39 @@ def consume_holds(hold_ids: list[int]) -> None:
     )
     if _on("holds") and result.rowcount != len(hold_ids):
         raise HoldExpired("Your hold ran out while paying, so nothing was charged. Pick again.")
+
+
+# --- waitlist entries (after seat holds: an offer holds seats, then marks its entry) ------
+# No guard: the seat locks and the unique hold row decide who gets a seat; these locks
+# only keep one entry's status changes (offer, leave, lapse) in turn.
+
+
+def lock_waitlist_entry(entry_id: int) -> WaitlistEntry:
+    """SELECT … FOR UPDATE the waitlist entry and re-read it (fresh status)."""
+    return db.session.scalars(
+        select(WaitlistEntry)
+        .where(WaitlistEntry.id == entry_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def lock_ended_offers(show_id: int, now: datetime) -> list[WaitlistEntry]:
+    """The show's offered entries whose offer ran out by `now`, locked FOR UPDATE
+    (ascending id)."""
+    return list(
+        db.session.scalars(
+            select(WaitlistEntry)
+            .where(
+                WaitlistEntry.show_id == show_id,
+                WaitlistEntry.status == WaitlistStatus.OFFERED,
+                WaitlistEntry.offer_expires_at <= now,
+            )
+            .order_by(WaitlistEntry.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
 
 
 # --- bookings and tickets ---------------------------------------------------------------

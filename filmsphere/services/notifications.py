@@ -113,9 +113,24 @@ def _common(booking: Booking, user: User) -> dict[str, Any]:
     }
 
 
-def queue_booking_confirmation(booking_id: int, now: datetime) -> None:
+@dataclass(frozen=True)
+class ExchangeNote:
+    """What an exchange replaced and settled, for the new booking's confirmation."""
+
+    old_reference: str
+    old_seats: list[str]
+    charged_coins: int
+    returned_coins: int
+    refund_percent: int
+
+
+def queue_booking_confirmation(
+    booking_id: int, now: datetime, exchange: ExchangeNote | None = None
+) -> None:
     """Queue the confirmation of a paid booking: every active ticket with its code and its
     QR as an inline PNG (cid; drawn by the mailer at send time), and the .ics attached.
+    For an exchange, the same one email also says which booking it replaced (whose codes
+    no longer work) and how the coins were settled.
     Runs in the caller's transaction; raises NotFound for an unknown booking."""
     booking, user = _load(booking_id)
     tickets = _email_tickets(booking.tickets, with_codes=True)
@@ -138,13 +153,14 @@ def queue_booking_confirmation(booking_id: int, now: datetime) -> None:
         )
     )
     queue_email(
-        kind="booking_confirmation",
+        kind="booking_exchanged" if exchange else "booking_confirmation",
         to=user.email,
-        subject=_subject("Your tickets for ", booking),
+        subject=_subject("Your new tickets for " if exchange else "Your tickets for ", booking),
         template="booking_confirmation",
         now=now,
         attachments=attachments,
         tickets=[t for t in tickets if t.code],
+        exchange=exchange,
         **_common(booking, user),
     )
 

@@ -89,6 +89,18 @@ PAGE_TYPES: list[PageType] = [
         Role.CUSTOMER,
         lambda s: f"/bookings/{s.booking_ref}/cancel",
     ),
+    PageType(
+        "exchange: pick a show",
+        "bookings.exchange_pick_show",
+        Role.CUSTOMER,
+        lambda s: f"/bookings/{s.booking_ref}/exchange",
+    ),
+    PageType(
+        "exchange: review",
+        "bookings.exchange_review",
+        Role.CUSTOMER,
+        lambda s: f"/bookings/{s.booking_ref}/exchange/review?show={s.basket_show_id}",
+    ),
     PageType("wallet", "wallet.wallet", Role.CUSTOMER, lambda s: "/wallet"),
     PageType("account", "auth.account", Role.CUSTOMER, lambda s: "/account"),
     PageType("close account", "auth.close_account", Role.CUSTOMER, lambda s: "/account/close"),

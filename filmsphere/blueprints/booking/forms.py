@@ -1,11 +1,12 @@
-"""The checkout form (CSRF is checked globally by CSRFProtect)."""
+"""The checkout and waitlist forms (CSRF is checked globally by CSRFProtect)."""
 
 from __future__ import annotations
 
-from wtforms import HiddenField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms import BooleanField, HiddenField, IntegerField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
 from ...forms import AppForm
+from ...services.quick_pick import MAX_PARTY
 
 
 class CheckoutForm(AppForm):
@@ -27,3 +28,19 @@ class CheckoutForm(AppForm):
 
     def seen_seat_ids(self) -> list[int]:
         return [int(part) for part in (self.seats.data or "").split(",") if 0 < len(part) < 10]
+
+
+class JoinWaitlistForm(AppForm):
+    """Join a show's waitlist: how many seats, and whether they must be together."""
+
+    class Meta:
+        csrf = False
+
+    party_size = IntegerField(
+        "How many seats",
+        validators=[
+            InputRequired(f"Say how many seats: 1 to {MAX_PARTY}."),
+            NumberRange(min=1, max=MAX_PARTY, message=f"A party is 1 to {MAX_PARTY} people."),
+        ],
+    )
+    adjacent = BooleanField("Seats together")

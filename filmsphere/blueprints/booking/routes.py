@@ -1,4 +1,5 @@
-"""The seat map of a show: the page, the polled grid, seat clicks and checkout."""
+"""The seat map of a show: the page, the polled grid, seat clicks and checkout (and the
+waitlist, routes_waitlist.py)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from ...services.checkout import checkout as pay
 from ...services.errors import AlreadyPaid, DomainError, NotFound
 from ...services.holds import toggle_hold
 from ...services.seatmap import SeatMap, build_seat_map, get_show
+from ...services.waitlist import free_ordinary_seats, waitlist_view
 from ...wording import format_coins
 from ..bookings.routes import booking_url
 from .forms import CheckoutForm
@@ -151,10 +153,14 @@ def seat_map(show_id: int) -> str:
     Raises 404 for an unknown show."""
     show = get_show(show_id)
     seat_map_view = _build_seat_map(show_id)
+    user_id = _user_id()
     return render_template(
         "booking/seat_map.html",
         show=show,
         movie_url=url_for("public.movie_detail", movie_id=show.movie_id),
+        waitlist=waitlist_view(user_id, show_id, utcnow(), free_ordinary_seats(seat_map_view))
+        if user_id is not None and seat_map_view.bookable
+        else None,
         **_grid_context(seat_map_view),
     )
 
@@ -279,3 +285,7 @@ def back_to_seat_map(show_id: int, seat_id: int | None = None) -> BaseResponse:
     """Log-in and verification send people back to the URL they posted to; a GET there
     lands on the seat map instead of a 405."""
     return redirect(_seat_map_url(show_id), 303)
+
+
+# The waitlist views register on `bp` when imported.
+from . import routes_waitlist  # noqa: E402, F401

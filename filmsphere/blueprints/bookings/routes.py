@@ -1,5 +1,6 @@
 """A customer's bookings (/bookings/*): the list, one booking with its ticket cards,
-the full-screen ticket view for the door, the calendar file, and cancellation."""
+the full-screen ticket view for the door, the calendar file, cancellation, and exchange
+(routes_exchange.py)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from ...services.cancellation import (
 from ...services.customer_bookings import get_booking, past_bookings, upcoming_bookings
 from ...services.door_tickets import door_tickets
 from ...services.errors import AlreadyDone, DomainError, NotFound
+from ...services.exchange import can_exchange, exchanged_for
 from ...wording import format_category, format_coins, plural
 from .forms import CancelForm
 
@@ -51,11 +53,16 @@ def booking_detail(reference: str) -> str | tuple[str, int]:
     404 for an unknown reference and for another user's booking.
     """
     page = booking_page(current_user.id, reference, utcnow())
+    booking = page.booking
     return render_template(
         "bookings/booking_detail.html",
         page=page,
         my_bookings_url=url_for("bookings.my_bookings"),
-        cancel_url=url_for("bookings.cancel", reference=page.booking.reference),
+        cancel_url=url_for("bookings.cancel", reference=booking.reference),
+        exchange_url=url_for("bookings.exchange_pick_show", reference=booking.reference)
+        if can_exchange(booking, utcnow())
+        else None,
+        exchanged_for=exchanged_for(booking.id),
     )
 
 
@@ -229,3 +236,7 @@ def _cannot_cancel(reference: str, refusal: DomainError) -> ResponseReturnValue:
         html = render_template("bookings/_cancel_refused.html", **context)
         return html, status, {"HX-Retarget": "#cancel-form", "HX-Reswap": "outerHTML"}
     return render_template("bookings/cancel.html", **context), status
+
+
+# The exchange views register on `bp` when imported.
+from . import routes_exchange  # noqa: E402, F401
