@@ -36,6 +36,34 @@ TOKEN_RE = re.compile(r'name="checkout_token" value="([^"]+)"')
 PAIRS_PER_SHOW = 100  # 200 seats in blocks of 4 and 12: pairs never strand a seat
 
 
+def more_shows(show_id: int, count: int) -> list[int]:
+    """`count` more shows like `show_id` on its screen, a day apart."""
+    from datetime import timedelta
+
+    from filmsphere import create_app
+    from filmsphere.extensions import db
+    from filmsphere.models import Show
+
+    with create_app().app_context():
+        first = db.session.get(Show, show_id)
+        assert first is not None
+        shows = [
+            Show(
+                movie_id=first.movie_id,
+                screen_id=first.screen_id,
+                starts_at=first.starts_at + timedelta(days=n + 1),
+                ends_at=first.ends_at + timedelta(days=n + 1),
+                base_price_coins=first.base_price_coins,
+            )
+            for n in range(count)
+        ]
+        db.session.add_all(shows)
+        db.session.commit()
+        ids = [s.id for s in shows]
+        db.engine.dispose()
+    return ids
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--checkouts", type=int, default=200)
@@ -57,10 +85,11 @@ def main() -> int:
             }
         )
         migrate()
-        shows = []
-        customers_per_show = 10
-        for _ in range(-(-(args.checkouts + 20) // PAIRS_PER_SHOW)):
-            shows.append(seed(customers_per_show))
+        show_id, logins = seed(50)  # a customer may hold only so many seats a show
+        shows = [(show_id, logins)] + [
+            (extra, logins)
+            for extra in more_shows(show_id, -(-(args.checkouts + 20) // PAIRS_PER_SHOW) - 1)
+        ]
 
         from sqlalchemy import event
 

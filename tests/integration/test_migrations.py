@@ -148,3 +148,83 @@ def test_upgrading_a_database_in_use_keeps_its_bookings_and_holds(
             db.engine.dispose()
     finally:
         drop()
+
+
+def test_mail_queued_before_rendering_moved_to_the_sender_still_leaves(
+    backend: str, database_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A deployment upgrades with messages waiting in the old, rendered form (subject,
+    bodies, a ticket QR stored as its code, an .ics as base64): after the upgrade the
+    sender sends them exactly as they were written; downgrading gives the columns back."""
+    import base64
+    import io
+    import json
+
+    import PIL.Image
+    import zxingcpp
+    from flask_migrate import downgrade, upgrade
+
+    from filmsphere import create_app
+    from filmsphere.models.types import utcnow
+    from filmsphere.services.mailer import send_pending
+
+    from ..support.postgres import free_port
+    from ..support.smtp import smtp_server
+
+    url, drop = _fresh_database(backend, database_url, tmp_path)
+    port = free_port()
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "INSTANCE_PATH": str(tmp_path),
+            "MAIL_BACKEND": "smtp",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": port,
+        }
+    )
+    ics = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+    attachments = [
+        {"filename": "ticket-A1.png", "content_type": "image/png", "qr": "FS1.1.2.code",
+         "inline_cid": "ticket-1@filmsphere"},
+        {"filename": "filmsphere-ABC.ics", "content_type": "text/calendar",
+         "data_b64": base64.b64encode(ics).decode()},
+    ]  # fmt: skip
+    try:
+        with app.app_context():
+            upgrade(revision="a12_account_requests")
+            db.session.execute(
+                text(
+                    "INSERT INTO outbox_messages (kind, to_address, subject, body_text,"
+                    " body_html, attachments, status, attempts, next_attempt_at, created_at)"
+                    " VALUES ('booking_confirmation', 'ann@example.com', 'Your tickets — A1',"
+                    " 'Hello Ann, row A seat 1.', '<p>Hello Ann</p><img src=\"cid:ticket-1@"
+                    "filmsphere\">', :attachments, 'pending', 0, :now, :now)"
+                ),
+                {"attachments": json.dumps(attachments), "now": "2026-11-21 12:00:00+00:00"},
+            )
+            db.session.commit()
+            upgrade()
+            with smtp_server(port) as (inbox, _):
+                assert send_pending(utcnow()).sent == 1
+            [message] = inbox.messages
+            assert message["Subject"] == "Your tickets — A1"
+            text_part = message.get_body(preferencelist=("plain",))
+            assert text_part is not None
+            assert text_part.get_content().strip() == "Hello Ann, row A seat 1."
+            [image] = [p for p in message.walk() if p.get_content_type() == "image/png"]
+            assert image["Content-ID"] == "<ticket-1@filmsphere>"
+            png = PIL.Image.open(io.BytesIO(image.get_payload(decode=True)))
+            assert zxingcpp.read_barcodes(png)[0].text == "FS1.1.2.code"
+            [calendar] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+            assert calendar.get_payload(decode=True) == ics
+            db.session.commit()
+            downgrade(revision="a12_account_requests")
+            row = db.session.execute(
+                text("SELECT subject, body_text, status FROM outbox_messages")
+            ).one()
+            assert tuple(row) == ("Your tickets — A1", "Hello Ann, row A seat 1.", "sent")
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        drop()

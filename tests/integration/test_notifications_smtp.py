@@ -90,10 +90,17 @@ def test_confirmation_arrives_with_parts_inline_qr_and_ics(
         decoded.add(decode_png(image.get_content()))
     assert decoded == codes
 
+    # The images sit with the HTML in a multipart/related, so they show inline everywhere.
+    related = next(p for p in message.walk() if p.get_content_type() == "multipart/related")
+    assert [p.get_content_type() for p in related.iter_parts()] == ["text/html"] + ["image/png"] * 2
+
     [ics] = [p for p in _parts(message) if p.get_content_type() == "text/calendar"]
     assert ics.get_content_disposition() == "attachment"
     assert ics.get_filename() == f"filmsphere-{seeded.reference}.ics"
-    assert "BEGIN:VEVENT" in ics.get_content()
+    assert ics.get_param("method") == "PUBLISH"
+    calendar = ics.get_content()
+    assert "BEGIN:VEVENT" in calendar and "BEGIN:VALARM" in calendar
+    assert f"UID:booking-{seeded.reference}@" in calendar
 
     with app.app_context():  # the emailed QR gets the holder in
         for code in decoded:
