@@ -321,34 +321,37 @@ def _calendar_after(message: Queued, booking: Booking, batch: Batch) -> Part:
 
 @renders("booking_cancelled")
 def _booking_cancelled(message: Queued, batch: Batch) -> Email:
-    facts = message.payload
-    booking = batch.booking(facts)
-    text, html = _render(
-        "booking_cancelled",
-        cancelled=_cancelled_lines(booking, facts),
-        refund_coins=facts["refund_coins"],
-        remaining=len(facts["remaining"]),
-        **_common(booking, batch),
-    )
-    calendar = _calendar_after(message, booking, batch)
-    return Email(_subject("Cancelled: ", booking), text, html, (calendar,))
+    remaining = len(message.payload["remaining"])
+    return _cancellation(message, batch, "Cancelled: ", remaining=remaining)
 
 
 @renders("booking_cancelled_by_admin")
 def _booking_cancelled_by_admin(message: Queued, batch: Batch) -> Email:
     facts = message.payload
+    used = _tickets(batch.booking(facts), facts["used"])
+    return _cancellation(
+        message,
+        batch,
+        "The cinema cancelled your booking: ",
+        used_seats=[t.seat.label for t in used],
+        reason=facts["reason"],
+    )
+
+
+def _cancellation(message: Queued, batch: Batch, prefix: str, **context: Any) -> Email:
+    """A cancellation notice (templates/emails/<kind>): the tickets that change cancelled
+    with their refunds, the total refunded, and the calendar event as it left it."""
+    facts = message.payload
     booking = batch.booking(facts)
     text, html = _render(
-        "booking_cancelled_by_admin",
+        message.kind,
         cancelled=_cancelled_lines(booking, facts),
-        used_seats=[t.seat.label for t in _tickets(booking, facts["used"])],
         refund_coins=facts["refund_coins"],
-        reason=facts["reason"],
+        **context,
         **_common(booking, batch),
     )
     calendar = _calendar_after(message, booking, batch)
-    subject = _subject("The cinema cancelled your booking: ", booking)
-    return Email(subject, text, html, (calendar,))
+    return Email(_subject(prefix, booking), text, html, (calendar,))
 
 
 # --- rows written before rendering moved to the sender -----------------------------------
