@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/mail_throughput.py                    # 10,000 messages
     .venv/bin/python bench/mail_throughput.py --messages 2000    # quicker
+    .venv/bin/python bench/mail_throughput.py --processes 2      # two senders side by side
 
 1. Starts a throwaway PostgreSQL (fsync on) and applies the migrations (flask db upgrade).
 2. Seeds, in a few set-based statements, one 200-seat screen, enough shows three hours
@@ -284,6 +285,12 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="run `flask send-mail --processes N` (senders side by side)",
+    )
+    parser.add_argument(
         "--profile",
         type=int,
         metavar="N",
@@ -298,7 +305,8 @@ def main() -> int:
     args = parser.parse_args()
     load = os.getloadavg()
     print(
-        f"mail throughput: {args.messages:,} confirmations, {os.cpu_count()} CPUs, "
+        f"mail throughput: {args.messages:,} confirmations, {args.processes} sender(s), "
+        f"{os.cpu_count()} CPUs, "
         f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
     cluster = start_cluster(max_connections=50, durable=True)
@@ -352,7 +360,10 @@ def main() -> int:
                 result = time_sender()
             else:
                 result = subprocess.run(
-                    [sys.executable, "-m", "flask", "--app", "wsgi:app", "send-mail"],
+                    [
+                        *(sys.executable, "-m", "flask", "--app", "wsgi:app", "send-mail"),
+                        *(("--processes", str(args.processes)) if args.processes > 1 else ()),
+                    ],
                     cwd=ROOT,
                     env={**os.environ, **env},
                     capture_output=True,

@@ -299,6 +299,26 @@ def test_send_mail_command(backend: str, app: Flask, runner: Any, port: int) -> 
     assert len(inbox.messages) == 1
 
 
+def test_send_mail_with_processes_sends_each_message_once(
+    backend: str, app: Flask, runner: Any, port: int
+) -> None:
+    """Two forked senders share a backlog in small batches: every message leaves once and
+    the command prints their sums."""
+    app.config["MAIL_BATCH_SIZE"] = 3
+    with app.app_context():
+        queue(24)
+    with smtp_server(port) as (inbox, _):
+        result = runner.invoke(args=["send-mail", "--processes", "2"])
+        assert result.exit_code == 0, result.output
+        assert "mail: 24 sent, 0 will be retried, 0 failed for good" in result.output
+        assert "0 sent" in runner.invoke(args=["send-mail", "--processes", "2"]).output
+    assert sorted(labels(inbox.messages)) == sorted(f"Message {i}" for i in range(24))
+    with app.app_context():
+        assert {r.status for r in rows()} == {"sent"}
+    watching = runner.invoke(args=["send-mail", "--watch", "--processes", "2"])
+    assert watching.exit_code == 2 and "--processes is for one pass" in watching.output
+
+
 def _race_two_senders(app: Flask, port: int) -> tuple[list[int], list[str]]:
     """Both senders pass the claim's SELECT together (a barrier right after it)."""
     with app.app_context():
