@@ -12,6 +12,7 @@ from flask import current_app
 from icalendar import Alarm, Calendar, Event, vCalAddress, vText
 
 from ..models import Booking, BookingStatus, Ticket, TicketStatus
+from ..wording import format_category, plural
 
 ALARM_BEFORE = timedelta(hours=2)  # time to get to the cinema
 
@@ -42,7 +43,9 @@ def booking_calendar(
     base_url = current_app.config.get("BASE_URL", "")
     host = urlsplit(base_url).hostname or "filmsphere.local"
     sender_name, sender_address = parseaddr(str(current_app.config["MAIL_DEFAULT_SENDER"]))
-    listed = ", ".join(f"{t.seat.label} ({t.category})" for t in seats)
+    listed = ", ".join(
+        f"{t.seat.label} ({format_category(t.category, capital=False)})" for t in seats
+    )
     description = f"Booking {booking.reference}."
     if listed:
         description += f" Seats: {listed}."
@@ -108,5 +111,5 @@ def _span(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     if minutes % 60 == 0:
         hours = minutes // 60
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{minutes} minutes"
+        return f"{hours} {plural(hours, 'hour')}"
+    return f"{minutes} {plural(minutes, 'minute')}"

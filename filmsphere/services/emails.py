@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Booking, Ticket, User
+from ..wording import format_datetime
 from .calendar import booking_calendar, calendar_method, ics_filename
 from .qr import qr_png
 from .ticket_codes import ticket_code
@@ -230,7 +231,7 @@ def _subject(prefix: str, booking: Booking) -> str:
     show = booking.show
     # A title can't break the header (no CR/LF) and a subject stays within 200 characters.
     title = " ".join(show.movie.title.split())
-    when = current_app.jinja_env.filters["datetime"](show.starts_at)
+    when = format_datetime(show.starts_at)
     room = 200 - len(prefix) - len(when) - 3
     if len(title) > room:
         title = title[: max(room - 1, 1)] + "…"

@@ -16,7 +16,7 @@ queued as facts has no rendered text to go back to: it keeps its kind as the sub
 an empty body (an older sender would send that empty message).
 
 Revision ID: g13_outbox_payload
-Revises: a12_account_requests
+Revises: j17_api_tokens
 Create Date: 2026-12-08 10:00:00
 
 """
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'g13_outbox_payload'
-down_revision = 'a12_account_requests'
+down_revision = 'j17_api_tokens'
 branch_labels = None
 depends_on = None
 

@@ -150,6 +150,9 @@ def test_upgrading_a_database_in_use_keeps_its_bookings_and_holds(
         drop()
 
 
+BEFORE_G13 = "g13_outbox_payload-1"  # whatever it is chained after
+
+
 def test_mail_queued_before_rendering_moved_to_the_sender_still_leaves(
     backend: str, database_url: str, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -192,7 +195,7 @@ def test_mail_queued_before_rendering_moved_to_the_sender_still_leaves(
     ]  # fmt: skip
     try:
         with app.app_context():
-            upgrade(revision="a12_account_requests")
+            upgrade(revision=BEFORE_G13)
             db.session.execute(
                 text(
                     "INSERT INTO outbox_messages (kind, to_address, subject, body_text,"
@@ -219,7 +222,7 @@ def test_mail_queued_before_rendering_moved_to_the_sender_still_leaves(
             [calendar] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
             assert calendar.get_payload(decode=True) == ics
             db.session.commit()
-            downgrade(revision="a12_account_requests")
+            downgrade(revision=BEFORE_G13)
             row = db.session.execute(
                 text("SELECT subject, body_text, status FROM outbox_messages")
             ).one()
