@@ -55,7 +55,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context, has_request_context
 from flask_mail import Attachment, BadHeaderError, Message
-from sqlalchemy import event, select, update
+from sqlalchemy import Select, event, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
@@ -315,6 +315,25 @@ class ConsoleTransport:
 # --- claiming and recording ---------------------------------------------------------------
 
 
+def due_ids(now: datetime, limit: int, after_id: int = 0) -> Select[tuple[int]]:
+    """The claim's query: the next `limit` due pending ids above `after_id`, in id order
+    (locked, skipping rows another sender is claiming, on PostgreSQL). It walks the
+    partial index of pending rows (ix_outbox_messages_pending)."""
+    query = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.id > after_id,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if is_postgres() and CLAIM_WITH_SKIP_LOCKED:
+        query = query.with_for_update(skip_locked=True)
+    return query
+
+
 def _claim(
     now: datetime, limit: int, lease_until: datetime, after_id: int, owner: str
 ) -> list[Claimed]:
@@ -322,19 +341,7 @@ def _claim(
     `lease_until`, in one short transaction, and read what rendering them needs.
     Returns them in id order."""
     with write_transaction() as session:
-        query = (
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status == "pending",
-                OutboxMessage.next_attempt_at <= now,
-                OutboxMessage.id > after_id,
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
-        if is_postgres() and CLAIM_WITH_SKIP_LOCKED:
-            query = query.with_for_update(skip_locked=True)
-        ids = list(session.scalars(query))
+        ids = list(session.scalars(due_ids(now, limit, after_id)))
         race_point("mailer.after_claim_select")
         if not ids:
             return []

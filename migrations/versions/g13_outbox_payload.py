@@ -11,6 +11,9 @@ One UPDATE builds the JSON in SQL (json_build_object on PostgreSQL, json_object 
 SQLite). On SQLite the column changes rebuild outbox_messages (batch mode); no table
 refers to it, so nothing cascades.
 
+A partial index on the pending rows (id, next_attempt_at) serves the sender's claim,
+which takes the next due pending ids in id order: it holds only what waits to be sent.
+
 Downgrade puts the columns back and fills them from {"rendered": …} payloads; a message
 queued as facts has no rendered text to go back to: it keeps its kind as the subject and
 an empty body (an older sender would send that empty message).
@@ -47,9 +50,15 @@ def upgrade():
         batch_op.alter_column('payload', existing_type=sa.JSON(), nullable=False)
         for column in ('subject', 'body_text', 'body_html', 'attachments'):
             batch_op.drop_column(column)
+    pending = sa.text("status = 'pending'")
+    op.create_index(
+        'ix_outbox_messages_pending', 'outbox_messages', ['id', 'next_attempt_at'],
+        postgresql_where=pending, sqlite_where=pending,
+    )
 
 
 def downgrade():
+    op.drop_index('ix_outbox_messages_pending', table_name='outbox_messages')
     with op.batch_alter_table('outbox_messages') as batch_op:
         batch_op.add_column(sa.Column('subject', sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column('body_text', sa.Text(), nullable=True))

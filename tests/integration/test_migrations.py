@@ -231,3 +231,38 @@ def test_mail_queued_before_rendering_moved_to_the_sender_still_leaves(
             db.engine.dispose()
     finally:
         drop()
+
+
+def test_the_senders_claim_walks_the_partial_index_of_pending_rows(backend: str, ctx) -> None:
+    """A backlog of due messages among sent ones: the claim walks the partial index of
+    pending rows in id order and stops at its batch, instead of reading every due row
+    and sorting them (ix_outbox_messages_due)."""
+    from sqlalchemy import insert
+
+    from filmsphere.models import OutboxMessage
+    from filmsphere.models.types import utcnow
+    from filmsphere.services.mailer import due_ids
+
+    now = utcnow()
+    rows = [
+        {"kind": "verify_email", "to_address": f"u{i}@example.com", "payload": {},
+         "status": "pending" if i % 5 == 0 else "sent", "attempts": 1,
+         "next_attempt_at": now, "created_at": now}
+        for i in range(10000)
+    ]  # fmt: skip
+    db.session.execute(insert(OutboxMessage), rows)
+    db.session.commit()
+    db.session.execute(text("ANALYZE"))
+    if backend == "postgresql":
+        definition = "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+    else:
+        definition = "SELECT sql FROM sqlite_master WHERE name = :name"
+    created = db.session.execute(text(definition), {"name": "ix_outbox_messages_pending"})
+    assert "WHERE" in created.scalar_one().upper()
+    query = due_ids(now, 200).compile(db.engine, compile_kwargs={"literal_binds": True})
+    explain = "EXPLAIN" if backend == "postgresql" else "EXPLAIN QUERY PLAN"
+    plan = " ".join(str(row) for row in db.session.execute(text(f"{explain} {query}")))
+    assert "ix_outbox_messages_pending" in plan, plan
+    first_pending = [i + 1 for i in range(10000) if i % 5 == 0][:200]
+    assert db.session.scalars(due_ids(now, 200)).all() == first_pending
+    db.session.rollback()
