@@ -53,8 +53,8 @@ What it does, like the app:
 What it does not do, unlike the app: it never reloads the user (no session revocation,
 deactivation or password-change check after log-in; email verification is checked at
 log-in only); no rate limit; no flash messages, security headers, templates or
-navigation; no background mail sending (the outbox row holds a plain-text note, not the
-app's email with QR codes — no sender runs in the benchmark); no booking, wallet, cancel
+navigation; no background mail sending (the outbox row holds the booking id, as the
+app's does — no sender runs in the benchmark); no booking, wallet, cancel
 or account pages; the no-JavaScript answers are bare 303 redirects. Pure rules (seat
 rules, prices, the sale rule, quick pick, references) are the app's own functions.
 """
@@ -210,10 +210,10 @@ FROM unnest(%(seats)s::int[], %(categories)s::text[], %(prices)s::int[])
      AS x(seat_id, category, price)
 """
 QUEUE_MAIL_SQL = """
-INSERT INTO outbox_messages (kind, to_address, subject, body_text, attachments, status,
-                             attempts, next_attempt_at, created_at)
-VALUES ('booking_confirmation', %(to)s, %(subject)s, %(body)s, '[]', 'pending', 0, %(now)s,
-        %(now)s)
+INSERT INTO outbox_messages (kind, to_address, payload, status, attempts, next_attempt_at,
+                             created_at)
+VALUES ('booking_confirmation', %(to)s, json_build_object('booking_id', %(booking)s::int),
+        'pending', 0, %(now)s, %(now)s)
 """
 SHOW_FOR_SALE_SQL = """
 SELECT 1 FROM shows WHERE id = %(show)s AND status = 'scheduled' AND starts_at > %(now)s
@@ -806,15 +806,7 @@ def _checkout(
         },
     )
     conn.execute(DELETE_HOLDS_SQL, {"ids": [h.id for h in holds]})
-    conn.execute(
-        QUEUE_MAIL_SQL,
-        params
-        | {
-            "to": facts.email,
-            "subject": f"Your tickets: booking {reference}",
-            "body": f"Booking {reference}: seats {', '.join(s.label for s in bought)}.",
-        },
-    )
+    conn.execute(QUEUE_MAIL_SQL, charge | {"to": facts.email})
     if conn.execute(SHOW_FOR_SALE_SQL, params).fetchone() is None:
         raise Refused(409, "This show can no longer be booked, so nothing was charged.")
     return reference

@@ -1136,85 +1136,65 @@ class YearLoader:
 
     def write_mail_history(self) -> None:
         """Every email the year sent, as sent outbox rows (verification, confirmation,
-        cancellation), in one INSERT … SELECT. Their text is shorter than the real ones
-        and they keep no HTML or attachments: nothing reads a sent message again, so
-        only their number matters here. The newest bookings' confirmations are left out:
-        they are the pending backlog the app queues next."""
+        cancellation), in one INSERT … SELECT, holding the facts the app records (a
+        cancellation's ticket list is left empty: nothing reads a sent message again, so
+        only their number matters here). The newest bookings' confirmations are left
+        out: they are the pending backlog the app queues next."""
         from filmsphere.models import OutboxMessage
 
         self.backlog_count = min(self.booking_count, max(100, round(FULL_BACKLOG * self.scale)))
         self.backlog_after = self.booking_count - self.backlog_count  # booking ids above wait
         names = columns(
-            "kind to_address subject body_text body_html attachments status "
-            "attempts next_attempt_at created_at sent_at"
+            "kind to_address payload status attempts next_attempt_at created_at sent_at"
         )
         self.copier.check(OutboxMessage.__table__, names)
-        from psycopg import sql
-
-        tz = sql.Literal(str(self.tz)).as_string(self.conn)
         with self.conn.cursor() as cur:
             cur.execute("SET LOCAL work_mem = '256MB'")
             cur.execute(
                 """
                 INSERT INTO outbox_messages ({columns})
-                SELECT kind, to_address, subject, body, NULL, '[]', 'sent', 1,
+                SELECT kind, to_address, payload, 'sent', 1,
                        created_at, created_at, created_at + interval '4 seconds'
                 FROM (
                     SELECT 'verify_email' AS kind, u.email AS to_address,
-                           'Your FilmSphere code: ' || lpad((u.id * 7919 % 1000000)::text, 6, '0')
-                               AS subject,
-                           format(E'Hello %s,\\n\\nWelcome to FilmSphere. Your verification '
-                                  'code is:\\n\\n    %s\\n\\nFilmSphere\\n', u.full_name,
-                                  lpad((u.id * 7919 % 1000000)::text, 6, '0')) AS body,
+                           json_build_object(
+                               'name', u.full_name,
+                               'code', lpad((u.id * 7919 % 1000000)::text, 6, '0'),
+                               'link', '', 'minutes', 30) AS payload,
                            u.created_at
                     FROM users u
                     UNION ALL
                     SELECT 'booking_confirmation', u.email,
-                           'Your tickets for ' || m.title || ' — '
-                               || to_char(s.starts_at AT TIME ZONE {tz},
-                                          'Dy DD Mon YYYY, HH24:MI'),
-                           format(E'Hello %s,\\n\\nthank you for your booking. Your '
-                                  'tickets:\\n\\n  Film:      %s\\n  When:      %s\\n  '
-                                  'Screen:    %s\\n  Booking:   %s\\n  Paid:      %s coins\\n\\n'
-                                  'Enjoy the film!\\nFilmSphere\\n', u.full_name, m.title,
-                                  to_char(s.starts_at AT TIME ZONE {tz},
-                                          'Dy DD Mon YYYY, HH24:MI'),
-                                  sc.name, b.reference, b.total_coins),
-                           b.created_at
+                           json_build_object('booking_id', b.id), b.created_at
                     FROM bookings b
                     JOIN users u ON u.id = b.user_id
-                    JOIN shows s ON s.id = b.show_id
-                    JOIN movies m ON m.id = s.movie_id
-                    JOIN screens sc ON sc.id = s.screen_id
                     WHERE b.id <= {last}
                     UNION ALL
                     SELECT CASE WHEN l.actor_id IS NULL THEN 'booking_cancelled'
                                 ELSE 'booking_cancelled_by_admin' END,
-                           u.email, 'Cancelled: ' || m.title,
-                           format(E'Hello %s,\\n\\nyour booking %s was cancelled and %s '
-                                  'coins were refunded to your wallet.\\n\\nFilmSphere\\n',
-                                  u.full_name, b.reference, l.amount_coins),
+                           u.email,
+                           json_build_object(
+                               'booking_id', b.id, 'cancelled', '[]'::json,
+                               'refund_coins', l.amount_coins, 'remaining', '[]'::json,
+                               'used', '[]'::json, 'reason', '', 'sequence', 1),
                            l.created_at
                     FROM ledger_entries l
                     JOIN bookings b ON b.id = l.booking_id
                     JOIN users u ON u.id = b.user_id
-                    JOIN shows s ON s.id = b.show_id
-                    JOIN movies m ON m.id = s.movie_id
                     WHERE l.kind = 'refund'
                 ) AS sent
                 ORDER BY created_at
-                """.format(tz=tz, last=int(self.backlog_after), columns=", ".join(names))
+                """.format(last=int(self.backlog_after), columns=", ".join(names))
             )
             self.history_count = cur.rowcount
 
     def queue_backlog(self, db: Any) -> None:
         """The newest bookings' confirmations wait in the outbox as the app queued them
-        (real messages: text, HTML, a QR per ticket drawn at send time, an .ics), as if
-        the mail sender had been stopped while they were bought."""
+        (the booking id; the sender renders text, HTML, a QR per ticket and the .ics), as
+        if the mail sender had been stopped while they were bought."""
         from sqlalchemy import select
-        from sqlalchemy.orm import selectinload
 
-        from filmsphere.models import Booking, OutboxMessage, User
+        from filmsphere.models import Booking, OutboxMessage
         from filmsphere.services.notifications import queue_booking_confirmation
 
         ids = list(
@@ -1223,16 +1203,11 @@ class YearLoader:
             )
         )
         for start in range(0, len(ids), 500):
-            # Load a chunk's bookings, tickets, seats, shows and customers in a few queries,
-            # so the app's code below finds them in the session instead of asking for each.
+            # Load a chunk's bookings in one query, so the app's code below finds them in
+            # the session instead of asking for each.
             chunk = db.session.scalars(
-                select(Booking)
-                .where(Booking.id.in_(ids[start : start + 500]))
-                .options(selectinload(Booking.tickets))
-                .order_by(Booking.id)
+                select(Booking).where(Booking.id.in_(ids[start : start + 500])).order_by(Booking.id)
             ).all()
-            users = {b.user_id for b in chunk}
-            db.session.scalars(select(User).where(User.id.in_(users))).all()
             for booking in chunk:
                 queue_booking_confirmation(booking.id, booking.created_at)
             db.session.commit()

@@ -85,15 +85,27 @@ def create_admin(email: str, username: str, full_name: str, password: str) -> No
     show_default=True,
     help="With --watch: seconds to wait after a pass that sent nothing.",
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="Senders side by side for a large backlog (one pass; each its own SMTP connection).",
+)
 @with_appcontext
-def send_mail(watch: bool, interval: float) -> None:
+def send_mail(watch: bool, interval: float, processes: int) -> None:
     """Send due messages from the outbox, with retries and backoff."""
-    from .services.mailer import send_pending
+    from .services.mailer import send_pending, send_pending_in_processes
 
     if watch:
+        if processes > 1:
+            raise click.UsageError("--processes is for one pass; run more watchers instead")
         watch_outbox(interval)
         return
-    result = send_pending(utcnow())
+    if processes > 1:
+        result = send_pending_in_processes(utcnow(), processes)
+    else:
+        result = send_pending(utcnow())
     click.echo(str(result))
 
 

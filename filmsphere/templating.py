@@ -7,7 +7,14 @@ from flask import Flask
 from .assets import asset_url
 from .clock import local_today, to_local
 from .navigation import nav_user_links
-from .wording import format_category, format_coins, format_date, format_datetime, format_time
+from .wording import (
+    format_category,
+    format_coins,
+    format_date,
+    format_datetime,
+    format_time,
+    plural,
+)
 
 
 def register(app: Flask) -> None:
@@ -16,6 +23,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(format_date, "date")
     app.add_template_filter(format_coins, "coins")
     app.add_template_filter(format_category, "category")
+    app.add_template_filter(plural, "plural")
     app.add_template_filter(to_local, "local")
     app.add_template_global(asset_url)
     app.add_template_global(local_today)

@@ -1,10 +1,11 @@
-"""The email outbox: messages written in the transaction of the change they report."""
+"""The email outbox: messages queued in the transaction of the change they report."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
@@ -16,17 +17,25 @@ class OutboxMessage(Model):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
         Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        # The sender's claim (pending, due, next ids in id order) walks only the pending
+        # rows, a handful among a year of sent ones, and checks the due time in the index.
+        Index(
+            "ix_outbox_messages_pending",
+            "id",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
     to_address: Mapped[str] = mapped_column(String(254))
-    subject: Mapped[str] = mapped_column(String(200))
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str | None] = mapped_column(Text)
-    # [{"filename", "content_type", "data_b64" | "qr" (a ticket code the mailer draws as a
-    # PNG at send time), "inline_cid" (optional)}]
-    attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # The facts the message will say (ids and the values true at the change: what a
+    # cancellation cancelled and refunded, a verification code), rendered by the sender
+    # (services/emails.py); rows queued before that hold {"rendered": {"subject", "text",
+    # "html", "attachments"}} and are sent as written.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     # Due time; while a sender holds the row it is the end of that sender's lease.

@@ -78,22 +78,14 @@ def _locked_user(user_id: int) -> User:
 
 
 def _note(to: str, full_name: str, stage: str, now: datetime, **context: Any) -> None:
+    """Queue the note of one stage of an email change (confirm, taken, requested,
+    changed) or of the closing; services/emails.py words it."""
     queue_email(
         kind=f"email_{stage}" if stage != "closed" else "account_closed",
         to=to,
-        subject={
-            "confirm": "Confirm your new FilmSphere email address",
-            "taken": "About your FilmSphere email address",
-            "requested": "Your FilmSphere email address is about to change",
-            "changed": "Your FilmSphere email address was changed",
-            "closed": "Your FilmSphere account is closed",
-        }[stage],
-        template="account_change",
         now=now,
         stage=stage,
         full_name=full_name,
-        account_link=f"{_base_url()}/account",
-        reset_link=f"{_base_url()}/auth/reset",
         **context,
     )
 
@@ -284,9 +276,7 @@ def close_account(user_id: int, password: str, now: datetime) -> ClosedAccount:
         db.session.execute(delete(OutboxMessage).where(mine, OutboxMessage.status != "sent"))
         anonymous = f"closed-{user.id}@closed.invalid"
         db.session.execute(
-            update(OutboxMessage)
-            .where(mine)
-            .values(to_address=anonymous, body_text="", body_html=None, attachments=[])
+            update(OutboxMessage).where(mine).values(to_address=anonymous, payload={})
         )
         user.email = anonymous
         user.username = f"closed-{user.id}"

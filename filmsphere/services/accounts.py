@@ -271,10 +271,8 @@ def _issue_verification(user: User, now: datetime) -> VerificationSecrets:
     queue_email(
         kind="verify_email",
         to=user.email,
-        subject=f"Your FilmSphere code: {code}",
-        template="verify_email",
         now=now,
-        user=user,
+        name=user.full_name,
         code=code,
         link=link,
         minutes=current_app.config["VERIFY_CODE_MINUTES"],
@@ -383,15 +381,10 @@ def _queue_attempt_note(
     queue_email(
         kind="register_attempt",
         to=to,
-        subject="About your FilmSphere registration",
-        template="register_attempt",
         now=now,
         full_name=full_name,
         reason=reason,
         username=username,
-        login_link=f"{_base_url()}/auth/login",
-        reset_link=f"{_base_url()}/auth/reset",
-        register_link=f"{_base_url()}/auth/register",
     )
 
 
@@ -663,10 +656,9 @@ def send_reset_link(email: str, now: datetime) -> None:
     queue_email(
         kind="password_reset",
         to=user.email,
-        subject="Reset your FilmSphere password",
-        template="password_reset",
         now=now,
-        user=user,
+        name=user.full_name,
+        username=user.username,
         link=f"{_base_url()}/auth/reset/{token}",
         minutes=minutes,
     )

@@ -1,20 +1,25 @@
-"""Send the email outbox: claim due rows under a lease, send them, record the outcome.
+"""Send the email outbox: claim due rows under a lease, render and send them through
+Flask-Mail over one SMTP connection per run, mark each sent as the server accepts it.
 
-Delivery is at-least-once. A sender run claims due rows in a short transaction that
-marks them with its id (claimed_by) and moves next_attempt_at to the end of a short lease
-(MAIL_LEASE_SECONDS; PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent senders
-take different rows; SQLite: BEGIN IMMEDIATE serialises the claim). While the lease runs
-no other sender sees the row as due. The sender renews the lease of the rows it still
-holds whenever less than half of it is left, and cuts off any one SMTP exchange after
-MAIL_TIMEOUT_SECONDS (at most half a lease), so a live sender's lease never runs out
-while it is sending: a message goes to the SMTP server from one sender at a time. A
-sender that is gone (crash, kill, lost host) stops renewing, and the rest of its batch is
-due again within one lease. After the SMTP server accepted a message, a second short
-transaction marks it sent; if the database is unreachable just then, the sender keeps
-trying to record it for as long as its lease holds. A duplicate is possible only when the
-sender dies, or the database stays away longer than the lease, between the server's
-acceptance and that commit (or the connection breaks after the server took the message
-but before its reply arrived); a lost message is not.
+Delivery is at-least-once. A sender run claims a batch of due rows (MAIL_BATCH_SIZE) in a
+short transaction that marks them with its id (claimed_by), moves next_attempt_at to the
+end of a short lease (MAIL_LEASE_SECONDS) and reads their facts (PostgreSQL: SELECT … FOR
+UPDATE SKIP LOCKED, so concurrent senders take different rows; SQLite: BEGIN IMMEDIATE
+serialises the claim). While the lease runs no other sender sees the row as due. The run
+renders the whole batch (services/emails.py: a few queries per batch, each message
+rendered once) and sends it over one SMTP connection (Flask-Mail's, opened once per
+run). It renews the lease of the rows it still holds whenever less than half of it is
+left, and cuts off any one SMTP exchange after MAIL_TIMEOUT_SECONDS (at most half a
+lease), so a live sender's lease never runs out while it is sending: a message goes to
+the SMTP server from one sender at a time. A sender that is gone (crash, kill, lost host)
+stops renewing, and the rest of its batch is due again within one lease.
+
+After the SMTP server accepted a message, one UPDATE in a short transaction marks it
+sent; if the database is unreachable just then, the sender keeps trying to record it
+for as long as its lease holds. A duplicate is possible only when the sender dies, or
+the database stays away longer than the lease, between the server's acceptance and that
+commit (or the connection breaks after the server took the message but before its
+reply arrived); a lost message is not.
 
 A failed try backs off MAIL_RETRY_BASE_SECONDS * 2^attempts, capped at
 MAIL_RETRY_MAX_SECONDS, and the tries go on for MAIL_RETRY_HORIZON_HOURS after the
@@ -30,9 +35,9 @@ left. In production `flask send-mail --watch` runs the same send_pending in its 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import logging
+import multiprocessing
 import secrets
 import smtplib
 import socket
@@ -41,20 +46,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.charset import BASE64, Charset
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.policy import Compat32
+from email.utils import make_msgid, parseaddr
 from typing import Any
 
 from flask import Flask, current_app, has_app_context, has_request_context
-from sqlalchemy import event, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
+from flask_mail import Attachment, BadHeaderError, Message
+from sqlalchemy import Select, event, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from ..extensions import db
+from ..extensions import db, mail
 from ..models import AccountRequest, OutboxMessage
 from ..models.types import utcnow
 from .account_requests import process_account_requests
-from .qr import qr_png
+from .emails import CannotRender, Email, render_batch
 from .transaction import is_postgres, race_point, write_transaction
 
 log = logging.getLogger(__name__)
@@ -84,57 +94,110 @@ class SendResult:
         )
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A row a sender run holds: what rendering it needs."""
+
+    id: int
+    kind: str
+    to_address: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
 # --- MIME -------------------------------------------------------------------------------
 
 
-def build_mime(message: OutboxMessage, sender: str) -> EmailMessage:
-    """multipart/mixed[ alternative[ text, related[ html, inline images ] ], attachments ].
+class AsBuilt(Compat32):
+    """Writes each header as Flask-Mail and email.mime built it (already encoded and
+    folded), with CRLF. policy.SMTP would parse every header of every part again, and
+    compat32 would re-encode each through email.header: together more CPU than all the
+    rest of building a confirmation."""
 
-    Built with the standard library's email API because Flask-Mail's Message has no
-    multipart/related, which inline images (Content-ID) need to show in every client.
-    """
-    mime = EmailMessage()
-    mime["Subject"] = message.subject
-    mime["From"] = sender
-    mime["To"] = message.to_address
-    mime["Date"] = formatdate(localtime=False)
-    domain = parseaddr(sender)[1].rpartition("@")[2] or None
-    mime["Message-ID"] = make_msgid(idstring=f"outbox{message.id}", domain=domain)
-    mime.set_content(message.body_text)
-    attachments = message.attachments or []
-    if message.body_html:
-        mime.add_alternative(message.body_html, subtype="html")
-        html_part = mime.get_body(preferencelist=("html",))
-        assert isinstance(html_part, EmailMessage)
-        for item in attachments:
-            if item.get("inline_cid"):
-                maintype, subtype = item["content_type"].split("/", 1)
-                html_part.add_related(
-                    attachment_data(item),
-                    maintype=maintype,
-                    subtype=subtype,
-                    cid=f"<{item['inline_cid']}>",
-                    filename=item["filename"],
-                    disposition="inline",
-                )
-    for item in attachments:
-        if item.get("inline_cid") and message.body_html:
-            continue
-        maintype, subtype = item["content_type"].split("/", 1)
-        data = attachment_data(item)
-        if maintype == "text":
-            mime.add_attachment(data.decode("utf-8"), subtype=subtype, filename=item["filename"])
-        else:
-            mime.add_attachment(data, maintype=maintype, subtype=subtype, filename=item["filename"])
-    return mime
+    linesep = "\r\n"
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        lines = str(value).splitlines()
+        return (f"{name}: " + "\r\n".join(lines) + "\r\n").encode("utf-8", "surrogateescape")
 
 
-def attachment_data(item: dict[str, str]) -> bytes:
-    """An outbox attachment's bytes: stored base64, or a ticket QR ({"qr": code}) drawn as
-    a PNG now, at send time, rather than inside the transaction that queued the message."""
-    if "qr" in item:
-        return qr_png(item["qr"])
-    return base64.b64decode(item["data_b64"])
+AS_BUILT = AsBuilt()
+_BASE64_UTF8 = Charset("utf-8")
+_BASE64_UTF8.header_encoding = BASE64
+
+
+def _encoded_header(value: str) -> str:
+    """A header value as RFC 2047 words, base64 (ASCII as it is). Flask-Mail would choose
+    quoted-printable and size each word character by character: a fifth of building a
+    confirmation, whose subject has a dash (—) in it."""
+    if value.isascii():
+        return value
+    return Header(value, _BASE64_UTF8).encode()
+
+
+class OutboxMail(Message):
+    """Flask-Mail's message, with the inline images next to the HTML part.
+
+    Flask-Mail builds multipart/mixed[ alternative[ text, html ], attachments ]; an image
+    shown in the HTML (Content-ID) belongs in a multipart/related with the HTML (RFC 2387)
+    to show inline in every client, so those parts are moved there. The rest is
+    Flask-Mail's: headers, encodings, address sanitising."""
+
+    def _message(self) -> Any:
+        subject = self.subject
+        self.subject = _encoded_header(subject)
+        try:
+            mime = super()._message()
+        finally:
+            self.subject = subject
+        parts: list[Any] = list(mime.get_payload()) if mime.is_multipart() else []
+        inline = [p for p in parts[1:] if p["Content-ID"]]
+        if inline and self.html:
+            alternative: list[Any] = parts[0].get_payload()  # [text, html]
+            related = MIMEMultipart("related")
+            related.attach(alternative[-1])
+            for part in inline:
+                related.attach(part)
+            alternative[-1] = related
+            mime.set_payload([p for p in parts if not any(p is q for q in inline)])
+        # Left to the generator, each boundary is checked against its part's text with a
+        # regular expression compiled for it: a fifth of building a confirmation. A random
+        # 96-bit boundary can't be in a part (and nobody can aim at it).
+        for part in mime.walk():
+            if part.is_multipart():
+                part.set_boundary(f"=_{secrets.token_hex(12)}")
+        return mime
+
+    def as_bytes(self) -> bytes:
+        # Flask-Mail encodes and folds every header itself; the compat32 generator writes
+        # them as they are (CRLF, no refolding), where policy.SMTP would parse each header
+        # of each part again: a third of the sender's CPU for a confirmation.
+        return bytes(self._message().as_bytes(policy=AS_BUILT))
+
+
+def build_message(email: Email, message: Claimed, sender: str) -> OutboxMail:
+    """The Flask-Mail message for a rendered email; its Message-ID names the outbox row
+    (and the sender's domain, so no host name lookup is needed)."""
+    mail_message = OutboxMail(
+        subject=email.subject,
+        recipients=[message.to_address],
+        body=email.text,
+        html=email.html,
+        sender=sender,
+        attachments=[
+            Attachment(
+                filename=part.filename,
+                content_type=part.content_type,
+                data=part.data,
+                disposition="inline" if part.inline_cid else "attachment",
+                headers={"Content-ID": f"<{part.inline_cid}>"} if part.inline_cid else None,
+            )
+            for part in email.parts
+        ],
+    )
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "filmsphere.local"
+    mail_message.msgId = make_msgid(idstring=f"outbox{message.id}", domain=domain)
+    return mail_message
 
 
 # --- transports -------------------------------------------------------------------------
@@ -145,29 +208,35 @@ class ServerUnavailable(Exception):
 
 
 class SmtpTransport:
-    """One SMTP connection for a batch, opened lazily with Flask-Mail's settings
-    (MAIL_SERVER, MAIL_PORT, MAIL_USE_TLS/SSL, MAIL_USERNAME/PASSWORD) plus a timeout,
-    which Flask-Mail's own Connection doesn't set."""
+    """One Flask-Mail connection (mail.connect()) for a whole run, opened on the first
+    message with Flask-Mail's settings (MAIL_SERVER, MAIL_PORT, MAIL_USE_TLS/SSL,
+    MAIL_USERNAME/PASSWORD). Its SMTP host is opened here rather than by Flask-Mail,
+    which sets no timeout and would hide the socket from the cut-off while connecting."""
 
     def __init__(self, app: Flask) -> None:
-        self.state = app.extensions["mail"]
+        self.connection = mail.connect()
         self.timeout = float(app.config["MAIL_TIMEOUT_SECONDS"])
-        self.host: smtplib.SMTP | None = None
         self._cut_off = False
 
-    def _connect(self, timeout: float) -> None:
-        s = self.state
-        # Created unconnected and kept on self first, so that a cut-off can reach the
-        # socket while the greeting, STARTTLS or the login are still waiting.
-        host = smtplib.SMTP_SSL(timeout=timeout) if s.use_ssl else smtplib.SMTP(timeout=timeout)
-        self.host = host
-        host.connect(s.server, s.port)
-        if s.use_tls:
-            host.starttls()
-        if s.username and s.password:
-            host.login(s.username, s.password)
+    @property
+    def host(self) -> smtplib.SMTP | None:
+        return self.connection.host
 
-    def send(self, mime: EmailMessage, within: float) -> None:
+    def _connect(self, timeout: float) -> None:
+        settings = self.connection.mail
+        # Created unconnected and kept on the connection first, so that a cut-off can
+        # reach the socket while the greeting, STARTTLS or the login are still waiting.
+        host = (
+            smtplib.SMTP_SSL(timeout=timeout) if settings.use_ssl else smtplib.SMTP(timeout=timeout)
+        )
+        self.connection.host = host
+        host.connect(settings.server, settings.port or 25)
+        if settings.use_tls:
+            host.starttls()
+        if settings.username and settings.password:
+            host.login(settings.username, settings.password)
+
+    def send(self, message: OutboxMail, within: float) -> None:
         """Hand one message to the server within `within` seconds, connecting first if
         need be. An exchange still running then is cut off (its socket shut down), so a
         message is never still on its way when its sender's lease can run out. Raises
@@ -186,9 +255,8 @@ class SmtpTransport:
                     raise self._unavailable(exc, within) from exc
             if self._cut_off:  # the time ran out while connecting
                 raise self._unavailable(TimeoutError("connecting took too long"), within)
-            assert self.host is not None
             try:
-                self.host.send_message(mime)
+                self.connection.send(message)
             except smtplib.SMTPServerDisconnected as exc:
                 self.close()
                 raise self._unavailable(exc, within) from exc
@@ -215,32 +283,27 @@ class SmtpTransport:
         return ServerUnavailable(f"{type(exc).__name__}: {exc}")
 
     def close(self) -> None:
-        if self.host is not None:
+        host = self.connection.host
+        if host is not None:
             with contextlib.suppress(smtplib.SMTPException, OSError):
-                self.host.quit()
+                host.quit()
             with contextlib.suppress(OSError):
-                self.host.close()
-            self.host = None
+                host.close()
+            self.connection.host = None
 
 
 class ConsoleTransport:
     """The demo: print the message (subject, recipient, text body) to stdout."""
 
-    def send(self, mime: EmailMessage, within: float) -> None:
-        text_part = mime.get_body(preferencelist=("plain",))
-        text = text_part.get_content() if text_part is not None else ""
-        names = [
-            part.get_filename()
-            for part in mime.walk()
-            if part.get_filename() and part.get_content_disposition() in ("attachment", "inline")
-        ]
+    def send(self, message: OutboxMail, within: float) -> None:
+        names = [a.filename for a in message.attachments if a.filename]
         lines = [
             "=" * 72,
-            f"To: {mime['To']}",
-            f"Subject: {mime['Subject']}",
-            *([f"Attachments: {', '.join(str(n) for n in names)}"] if names else []),
+            f"To: {', '.join(str(r) for r in message.recipients)}",
+            f"Subject: {message.subject}",
+            *([f"Attachments: {', '.join(names)}"] if names else []),
             "-" * 72,
-            text.rstrip(),
+            (message.body or "").rstrip(),
             "=" * 72,
         ]
         print("\n".join(lines), flush=True)
@@ -249,36 +312,53 @@ class ConsoleTransport:
         pass
 
 
-# --- sending ------------------------------------------------------------------------------
+# --- claiming and recording ---------------------------------------------------------------
+
+
+def due_ids(now: datetime, limit: int, after_id: int = 0) -> Select[tuple[int]]:
+    """The claim's query: the next `limit` due pending ids above `after_id`, in id order
+    (locked, skipping rows another sender is claiming, on PostgreSQL). It walks the
+    partial index of pending rows (ix_outbox_messages_pending)."""
+    query = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.id > after_id,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if is_postgres() and CLAIM_WITH_SKIP_LOCKED:
+        query = query.with_for_update(skip_locked=True)
+    return query
 
 
 def _claim(
     now: datetime, limit: int, lease_until: datetime, after_id: int, owner: str
-) -> list[int]:
+) -> list[Claimed]:
     """Take up to `limit` due rows (ids above `after_id`) for sender run `owner` until
-    `lease_until`, in one short transaction. Returns ids in order."""
+    `lease_until`, in one short transaction, and read what rendering them needs.
+    Returns them in id order."""
     with write_transaction() as session:
-        query = (
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status == "pending",
-                OutboxMessage.next_attempt_at <= now,
-                OutboxMessage.id > after_id,
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
-        if is_postgres() and CLAIM_WITH_SKIP_LOCKED:
-            query = query.with_for_update(skip_locked=True)
-        ids = list(session.scalars(query))
+        ids = list(session.scalars(due_ids(now, limit, after_id)))
         race_point("mailer.after_claim_select")
-        if ids:
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
-                .values(next_attempt_at=lease_until, claimed_by=owner)
+        if not ids:
+            return []
+        rows = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .values(next_attempt_at=lease_until, claimed_by=owner)
+            .returning(
+                OutboxMessage.id,
+                OutboxMessage.kind,
+                OutboxMessage.to_address,
+                OutboxMessage.payload,
+                OutboxMessage.created_at,
             )
-    return ids
+            .execution_options(synchronize_session=False)
+        ).all()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
 def _held(ids: list[int], owner: str) -> Any:
@@ -300,6 +380,7 @@ def _renew(ids: list[int], owner: str, lease_until: datetime) -> set[int]:
             .where(*_held(ids, owner))
             .values(next_attempt_at=lease_until)
             .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
         )
         return set(held)
 
@@ -312,6 +393,7 @@ def _release(ids: list[int], owner: str, now: datetime) -> None:
             update(OutboxMessage)
             .where(*_held(ids, owner))
             .values(next_attempt_at=now, claimed_by=None)
+            .execution_options(synchronize_session=False)
         )
 
 
@@ -322,26 +404,50 @@ def retry_delay(attempts: int, config: Any) -> timedelta:
     return timedelta(seconds=min(cap, base * 2 ** min(attempts, 32)))
 
 
-def _record(
-    message_id: int, error: str | None, now: datetime, owner: str, permanent: bool = False
-) -> str:
-    """Record one send outcome under the row lock; returns 'sent', 'retrying' or 'failed'.
+class SentMarks:
+    """Marks messages sent as the server accepts them: one UPDATE each, a transaction of
+    its own on a connection the run keeps, so a mark costs no pool check-out (and its
+    pre-ping) and no ORM session work; on PostgreSQL in autocommit, so it is one round
+    trip (no BEGIN and COMMIT around it). A sent message is marked sent whoever holds it
+    now (it was sent)."""
 
-    A sent message is marked sent whoever holds it now (it was sent). A failure counts
-    only while this run still holds the row. It fails the message for good when the
-    refusal is permanent (5xx) or the retry horizon has passed; otherwise the message
-    backs off (retry_delay) and is tried again."""
+    def __init__(self) -> None:
+        self.connection: Connection | None = None
+
+    def mark(self, message_id: int, now: datetime) -> None:
+        if self.connection is None:
+            self.connection = db.engine.connect()
+            if is_postgres():  # SQLite's BEGIN is the app's own (transaction.py)
+                self.connection.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            with self.connection.begin():
+                self.connection.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
+                    .values(status="sent", sent_at=now, last_error=None, claimed_by=None)
+                )
+        except DBAPIError:
+            self.close()  # a broken connection: the next mark takes a fresh one
+            raise
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(DBAPIError):
+                self.connection.close()
+            self.connection = None
+
+
+def _record_failure(message_id: int, error: str, now: datetime, owner: str, permanent: bool) -> str:
+    """Record a failed try under the row lock; returns 'sent', 'retrying' or 'failed'.
+
+    It counts only while this run still holds the row. It fails the message for good
+    when the refusal is permanent (5xx) or the retry horizon has passed; otherwise the
+    message backs off (retry_delay) and is tried again."""
     config = current_app.config
     with write_transaction() as session:
         message = session.get(OutboxMessage, message_id, with_for_update=True)
         if message is None or message.status != "pending":
             return "sent" if message is not None and message.status == "sent" else "failed"
-        if error is None:
-            message.status = "sent"
-            message.sent_at = now
-            message.last_error = None
-            message.claimed_by = None
-            return "sent"
         if message.claimed_by != owner:  # another sender holds it now; its try counts
             return "retrying"
         message.attempts += 1
@@ -356,14 +462,14 @@ def _record(
         return "retrying"
 
 
-def _record_sent_through_outage(
+def _mark_sent_through_outage(
+    marks: SentMarks,
     message_id: int,
     now: datetime,
-    owner: str,
     lease_until: datetime,
     clock: Callable[[], datetime],
     stopping: Callable[[], bool],
-) -> str:
+) -> None:
     """The server accepted the message but the database went away before it was marked
     sent. Until this run's lease ends no other sender can take the row, so keep trying
     to record it rather than leave it to be sent again; re-raise the database error once
@@ -371,10 +477,32 @@ def _record_sent_through_outage(
     while True:
         time.sleep(RECORD_RETRY_SECONDS)
         try:
-            return _record(message_id, None, now, owner)
+            marks.mark(message_id, now)
+            return
         except (OperationalError, InterfaceError):
             if clock() >= lease_until or stopping():
                 raise
+
+
+def _try(
+    transport: SmtpTransport | ConsoleTransport, message: OutboxMail, within: float
+) -> tuple[str | None, bool, bool]:
+    """Send one message: (error or None, permanent refusal, server unreachable)."""
+    try:
+        transport.send(message, within)
+    except ServerUnavailable as exc:
+        return str(exc), False, True
+    except smtplib.SMTPRecipientsRefused as exc:
+        permanent = all(code >= 500 for code, _ in exc.recipients.values())
+        return f"recipient refused: {exc.recipients}", permanent, False
+    except smtplib.SMTPDataError as exc:  # the server refused this message
+        return f"message refused: {exc.smtp_code} {exc.smtp_error!r}", exc.smtp_code >= 500, False
+    except (smtplib.SMTPException, BadHeaderError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}", False, False
+    return None, False, False
+
+
+# --- sending ------------------------------------------------------------------------------
 
 
 def send_pending(
@@ -383,16 +511,18 @@ def send_pending(
     """Send every due pending message (status pending, next_attempt_at <= now), after
     turning waiting account requests (reset, new code, sign-up) into their mail.
 
-    Each message is claimed under a short lease before sending and marked sent right
-    after the server accepts it; the lease is renewed while this run works and every SMTP
-    exchange ends within half a lease, so two senders (watchers, cron, the web thread)
-    never send one message twice in normal operation, and the claims of a sender that is
-    gone lapse within MAIL_LEASE_SECONDS. A failure adds one attempt and backs off
-    (retry_delay) until the retry horizon; a permanent refusal or the horizon marks it
-    'failed'. Commits its own short transactions; never raises for a sending failure (a
-    database error does propagate, after trying to record a message already sent for as
-    long as the lease holds). `should_stop` is asked before each message: once it says
-    yes, the run ends and the rest of its claimed rows are released for the next sender.
+    Batch by batch: claim under a short lease, reading what the batch needs (one
+    transaction), render the batch (a few reads; no transaction stays open during SMTP),
+    send each message over the run's one SMTP connection and mark it sent right after
+    the server accepted it (one UPDATE). The lease is renewed while this run works and
+    every SMTP exchange ends within half a lease, so two senders (watchers, cron, the web
+    thread) never send one message twice in normal operation, and the claims of a sender
+    that is gone lapse within MAIL_LEASE_SECONDS. A failure adds one attempt and backs
+    off (retry_delay) until the retry horizon; a permanent refusal or the horizon marks
+    it 'failed'. Never raises for a sending failure (a database error does propagate,
+    after trying to record a message already sent for as long as the lease holds).
+    `should_stop` is asked before each message: once it says yes, the run ends and the
+    rest of its claimed rows are released for the next sender.
     """
     # Reset, new-code and sign-up requests become mail here, out of the request.
     process_account_requests(now)
@@ -413,20 +543,24 @@ def send_pending(
         return now + timedelta(seconds=time.monotonic() - started)
 
     result = SendResult()
+    marks = SentMarks()
     last_id = 0  # each run passes over a row at most once, even if it is due again
     stopping = should_stop or (lambda: False)
     try:
         while not stopping():
             lease_until = clock() + lease
-            ids = _claim(now, batch, lease_until, last_id, owner)
-            if not ids:
+            claimed = _claim(now, batch, lease_until, last_id, owner)
+            if not claimed:
                 break
-            last_id = ids[-1]
+            last_id = claimed[-1].id
+            rendered = render_batch(claimed)
+            db.session.rollback()  # no transaction stays open during SMTP
+            ids = [c.id for c in claimed]
             lost: set[int] = set()
             # Once the server can't be reached, the rest of the batch isn't tried (each
             # would wait for the same timeout); it gets the same error and backs off.
             unreachable: str | None = None
-            for position, message_id in enumerate(ids):
+            for position, message in enumerate(claimed):
                 if stopping():
                     _release(ids[position:], owner, now)
                     break
@@ -434,55 +568,92 @@ def send_pending(
                     lease_until = clock() + lease
                     rest = ids[position:]
                     lost |= set(rest) - _renew(rest, owner, lease_until)
-                if message_id in lost:
+                if message.id in lost:
                     continue
-                message = db.session.get(OutboxMessage, message_id)
-                if message is None:
-                    continue
-                error: str | None = unreachable
-                permanent = False
-                if error is None:
-                    try:
-                        mime = build_mime(message, sender)
-                        db.session.rollback()  # no transaction stays open during SMTP
-                        within = timeout
-                        if KEEP_LEASES:
-                            within = min(within, (lease_until - clock()).total_seconds())
-                        transport.send(mime, within)
-                    except ServerUnavailable as exc:
-                        error = unreachable = str(exc)
-                    except smtplib.SMTPRecipientsRefused as exc:
-                        error = f"recipient refused: {exc.recipients}"
-                        permanent = all(code >= 500 for code, _ in exc.recipients.values())
-                    except smtplib.SMTPDataError as exc:  # the server refused this message
-                        error = f"message refused: {exc.smtp_code} {exc.smtp_error!r}"
-                        permanent = exc.smtp_code >= 500
-                    except (smtplib.SMTPException, ValueError, KeyError) as exc:
-                        error = f"{type(exc).__name__}: {exc}"
+                error, permanent = unreachable, False
+                email = rendered[message.id]
+                if error is None and isinstance(email, CannotRender):
+                    error = f"cannot render: {email}"
+                    log.error("outbox message %s can't be rendered: %s", message.id, email)
+                elif error is None:
+                    assert isinstance(email, Email)
+                    within = timeout
+                    if KEEP_LEASES:
+                        within = min(within, (lease_until - clock()).total_seconds())
+                    error, permanent, down = _try(
+                        transport, build_message(email, message, sender), within
+                    )
+                    if down:
+                        unreachable = error
                 if error is not None:
                     result.errors.append(error)
-                    log.warning("outbox message %s not sent: %s", message_id, error)
+                    log.warning("outbox message %s not sent: %s", message.id, error)
                 race_point("mailer.before_mark_sent")
-                try:
-                    outcome = _record(message_id, error, now, owner, permanent=permanent)
-                except (OperationalError, InterfaceError):
-                    if error is not None or not RECORD_SENT_THROUGH_OUTAGES:
-                        raise  # an unrecorded failure is simply tried again
-                    log.warning("outbox message %s accepted; marking it sent waits", message_id)
-                    outcome = _record_sent_through_outage(
-                        message_id, now, owner, lease_until, clock, stopping
-                    )
+                if error is not None:  # an unrecorded failure is simply tried again
+                    outcome = _record_failure(message.id, error, now, owner, permanent)
+                else:
+                    outcome = "sent"
+                    try:
+                        marks.mark(message.id, now)
+                    except (OperationalError, InterfaceError):
+                        if not RECORD_SENT_THROUGH_OUTAGES:
+                            raise
+                        log.warning("outbox message %s accepted; marking it sent waits", message.id)
+                        _mark_sent_through_outage(
+                            marks, message.id, now, lease_until, clock, stopping
+                        )
                 if outcome == "sent":
                     result.sent += 1
                 elif outcome == "retrying":
                     result.retrying += 1
                 else:
                     result.failed += 1
-            if len(ids) < batch:
+            if len(claimed) < batch:
                 break
     finally:
         transport.close()
+        marks.close()
     return result
+
+
+def send_pending_in_processes(now: datetime, processes: int) -> SendResult:
+    """send_pending in `processes` processes side by side (forked from this one), each with
+    its own database and SMTP connections, and the sum of their results. Their claims take
+    different rows (SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite), so a message is
+    sent once, exactly as with senders on several machines. Rendering and MIME are CPU work
+    under one interpreter lock: one process can't use a second core for a large backlog.
+    A database error in a sender propagates, as from send_pending."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    db.session.remove()
+    db.engine.dispose()  # no pooled connection may be shared across the fork
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes, initializer=_adopt_app, initargs=(app,)) as pool:
+        results = pool.map(_send_in_child, [now] * processes, chunksize=1)
+    total = SendResult()
+    for result in results:
+        total.sent += result.sent
+        total.retrying += result.retrying
+        total.failed += result.failed
+        total.errors += result.errors
+    return total
+
+
+_forked_app: Flask | None = None
+
+
+def _adopt_app(app: Flask) -> None:
+    global _forked_app
+    _forked_app = app
+
+
+def _send_in_child(now: datetime) -> SendResult:
+    assert _forked_app is not None
+    with _forked_app.app_context():
+        try:
+            return send_pending(now)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
 
 
 # --- the background sender thread --------------------------------------------------------

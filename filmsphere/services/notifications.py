@@ -1,116 +1,39 @@
 """Booking emails (confirmation, cancellation, admin cancellation) queued in the outbox.
 
-Every function here runs INSIDE the caller's write transaction (checkout, cancellation):
-it reads with db.session, adds OutboxMessage rows and never commits, so the email exists
-if and only if the change it reports is committed.
+Every function here runs INSIDE the caller's write transaction (checkout, cancellation)
+and never commits, so the email exists if and only if the change it reports is
+committed. It records only the facts of that change — the booking id, and for a
+cancellation the tickets it cancelled with their refunds, the tickets left and the
+calendar revision — from what the caller already loaded; nothing is rendered here and
+no query is added (the recipient's address is read inside the INSERT). The sender
+renders the message after commit (services/emails.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
-from flask import current_app
+from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Booking, Ticket, TicketStatus, User
-from ..wording import format_datetime
-from .calendar import booking_ics, ics_filename
+from ..models import Booking, User
+from .calendar import revision
 from .errors import NotFound
-from .outbox import Attachment, queue_email
-from .ticket_codes import ticket_code
+from .outbox import queue_email
 
 
-@dataclass(frozen=True)
-class QrAttachment(Attachment):
-    """A ticket's QR image, stored in the outbox as its code only ({"qr": code}); the mailer
-    draws the PNG when it sends the message (services/mailer.py). Drawing it here took
-    ~10 ms per ticket inside the checkout transaction, with the seat and wallet rows
-    locked. The message itself is still written in the caller's transaction."""
-
-    qr_code: str = ""
-
-    def as_json(self) -> dict[str, str]:
-        item = {"filename": self.filename, "content_type": self.content_type, "qr": self.qr_code}
-        if self.inline_cid:
-            item["inline_cid"] = self.inline_cid
-        return item
-
-
-@dataclass(frozen=True)
-class EmailTicket:
-    """One ticket as the email templates show it."""
-
-    id: int
-    seat_label: str
-    row_label: str
-    number: int
-    category: str
-    price_coins: int
-    status: str
-    refund_coins: int | None
-    code: str | None  # only for active tickets
-    cid: str | None  # Content-ID of its inline QR image
-
-
-def _load(booking_id: int) -> tuple[Booking, User]:
-    booking = db.session.get(Booking, booking_id)
+def _booking(booking_id: int) -> Booking:
+    booking = db.session.get(Booking, booking_id)  # the caller's, from the identity map
     if booking is None:
         raise NotFound("No such booking.")
-    user = db.session.get(User, booking.user_id)
-    if user is None:  # pragma: no cover - foreign key makes this impossible
-        raise NotFound("No such customer.")
-    return booking, user
+    return booking
 
 
-def _subject(prefix: str, booking: Booking) -> str:
-    show = booking.show
-    # A title can't break the header (no CR/LF) and the column holds 200 characters.
-    title = " ".join(show.movie.title.split())
-    when = format_datetime(show.starts_at)
-    room = 200 - len(prefix) - len(when) - 3
-    if len(title) > room:
-        title = title[: max(room - 1, 1)] + "…"
-    return f"{prefix}{title} — {when}"
-
-
-def _booking_url(booking: Booking) -> str:
-    return f"{current_app.config.get('BASE_URL', '')}/bookings/{booking.reference}"
-
-
-def _email_tickets(tickets: Iterable[Ticket], with_codes: bool) -> list[EmailTicket]:
-    lines = []
-    for t in tickets:
-        active = t.status == TicketStatus.ACTIVE
-        lines.append(
-            EmailTicket(
-                id=t.id,
-                seat_label=t.seat.label,
-                row_label=t.seat.row_label,
-                number=t.seat.number,
-                category=t.category,
-                price_coins=t.price_coins,
-                status=t.status,
-                refund_coins=t.refund_coins,
-                code=ticket_code(t) if with_codes and active else None,
-                cid=f"ticket-{t.id}@filmsphere" if with_codes and active else None,
-            )
-        )
-    return lines
-
-
-def _common(booking: Booking, user: User) -> dict[str, Any]:
-    show = booking.show
-    return {
-        "booking": booking,
-        "show": show,
-        "movie": show.movie,
-        "screen": show.screen,
-        "customer_name": user.full_name or user.username,
-        "booking_url": _booking_url(booking),
-    }
+def _customer_address(booking: Booking) -> object:
+    """The customer's address as of this transaction, read by the INSERT itself."""
+    return select(User.email).where(User.id == booking.user_id).scalar_subquery()
 
 
 @dataclass(frozen=True)
@@ -127,68 +50,52 @@ class ExchangeNote:
 def queue_booking_confirmation(
     booking_id: int, now: datetime, exchange: ExchangeNote | None = None
 ) -> None:
-    """Queue the confirmation of a paid booking: every active ticket with its code and its
-    QR as an inline PNG (cid; drawn by the mailer at send time), and the .ics attached.
-    For an exchange, the same one email also says which booking it replaced (whose codes
-    no longer work) and how the coins were settled.
-    Runs in the caller's transaction; raises NotFound for an unknown booking."""
-    booking, user = _load(booking_id)
-    tickets = _email_tickets(booking.tickets, with_codes=True)
-    attachments: list[Attachment] = [
-        QrAttachment(
-            filename=f"ticket-{t.seat_label}.png",
-            content_type="image/png",
-            data=b"",
-            inline_cid=t.cid,
-            qr_code=t.code,
-        )
-        for t in tickets
-        if t.code and t.cid
-    ]
-    attachments.append(
-        Attachment(
-            filename=ics_filename(booking),
-            content_type="text/calendar",
-            data=booking_ics(booking, now).encode("utf-8"),
-        )
-    )
+    """Queue the confirmation of a paid booking (every ticket it bought, with codes, QR
+    images and the calendar file, rendered at send time). For an exchange, the same one
+    email also says which booking it replaced (whose codes no longer work) and how the
+    coins were settled. Runs in the caller's transaction; raises NotFound for an unknown
+    booking."""
+    booking = _booking(booking_id)
+    facts: dict[str, object] = {"booking_id": booking.id}
+    if exchange is not None:
+        facts["exchange"] = asdict(exchange)
     queue_email(
         kind="booking_exchanged" if exchange else "booking_confirmation",
-        to=user.email,
-        subject=_subject("Your new tickets for " if exchange else "Your tickets for ", booking),
-        template="booking_confirmation",
+        to=_customer_address(booking),
         now=now,
-        attachments=attachments,
-        tickets=[t for t in tickets if t.code],
-        exchange=exchange,
-        **_common(booking, user),
+        **facts,
     )
 
 
-def _cancelled_now(booking: Booking, ticket_ids: list[int]) -> list[EmailTicket]:
-    """The tickets one change cancelled, with their refunds: never earlier cancellations."""
+def _change_facts(
+    booking: Booking, ticket_ids: Sequence[int], refund_coins: int
+) -> dict[str, object]:
+    """What a cancellation did, as it stands in the caller's transaction (after the
+    tickets were marked cancelled): each cancelled ticket with the refund it got, the
+    tickets that can still be used, and the calendar revision this change makes."""
     wanted = set(ticket_ids)
-    return _email_tickets((t for t in booking.tickets if t.id in wanted), with_codes=False)
+    return {
+        "booking_id": booking.id,
+        "cancelled": [[t.id, t.refund_coins] for t in booking.tickets if t.id in wanted],
+        "refund_coins": refund_coins,
+        "remaining": [t.id for t in booking.tickets if t.is_cancellable],
+        "sequence": revision(booking.tickets),
+    }
 
 
 def queue_cancellation_notice(
     booking_id: int, ticket_ids: list[int], refund_coins: int, now: datetime
 ) -> None:
     """Queue the customer's cancellation/refund confirmation listing exactly the given
-    tickets (the ones this cancellation cancelled) and the coins it refunded. Runs in the
-    caller's transaction (after the tickets were marked cancelled)."""
-    booking, user = _load(booking_id)
-    still_active = [t for t in booking.tickets if t.is_cancellable]
+    tickets (the ones this cancellation cancelled), the coins it refunded and the
+    calendar file's revision (a cancellation when no usable ticket is left). Runs in
+    the caller's transaction, after the tickets were marked cancelled."""
+    booking = _booking(booking_id)
     queue_email(
         kind="booking_cancelled",
-        to=user.email,
-        subject=_subject("Cancelled: ", booking),
-        template="booking_cancelled",
+        to=_customer_address(booking),
         now=now,
-        cancelled=_cancelled_now(booking, ticket_ids),
-        refund_coins=refund_coins,
-        remaining=len(still_active),
-        **_common(booking, user),
+        **_change_facts(booking, ticket_ids, refund_coins),
     )
 
 
@@ -197,17 +104,14 @@ def queue_admin_cancellation_notice(
 ) -> None:
     """Queue the notice that the cinema cancelled a booking (or its show), listing exactly
     the given tickets with their full refunds, the tickets used at the door that were kept
-    (not refunded), and the reason. Runs in the caller's transaction."""
-    booking, user = _load(booking_id)
+    (not refunded), the reason, and the calendar cancellation. Runs in the caller's
+    transaction, after the tickets were marked cancelled."""
+    booking = _booking(booking_id)
     queue_email(
         kind="booking_cancelled_by_admin",
-        to=user.email,
-        subject=_subject("The cinema cancelled your booking: ", booking),
-        template="booking_cancelled_by_admin",
+        to=_customer_address(booking),
         now=now,
-        cancelled=_cancelled_now(booking, ticket_ids),
-        used_seats=[t.seat.label for t in booking.tickets if t.is_used],
-        refund_coins=refund_coins,
+        used=[t.id for t in booking.tickets if t.is_used],
         reason=reason.strip(),
-        **_common(booking, user),
+        **_change_facts(booking, ticket_ids, refund_coins),
     )

@@ -1,60 +1,30 @@
-"""Queue email in the outbox, inside the caller's transaction; `flask send-mail` sends it."""
+"""Queue email in the outbox, inside the caller's transaction; the sender renders and sends it."""
 
 from __future__ import annotations
 
-import base64
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import render_template
-
 from ..extensions import db
 from ..models import OutboxMessage
+from .emails import RENDERERS
 
 
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content_type: str
-    data: bytes
-    inline_cid: str | None = None  # set for images shown inside the HTML part
-
-    def as_json(self) -> dict[str, str]:
-        item = {
-            "filename": self.filename,
-            "content_type": self.content_type,
-            "data_b64": base64.b64encode(self.data).decode("ascii"),
-        }
-        if self.inline_cid:
-            item["inline_cid"] = self.inline_cid
-        return item
-
-
-def queue_email(
-    *,
-    kind: str,
-    to: str,
-    subject: str,
-    template: str,
-    now: datetime,
-    attachments: list[Attachment] | None = None,
-    **context: Any,
-) -> OutboxMessage:
-    """Render templates/emails/<template>.txt and .html and add the message to the outbox.
+def queue_email(*, kind: str, to: Any, now: datetime, **facts: Any) -> OutboxMessage:
+    """Add a message of `kind` for `to` (an address, or a scalar subquery that reads it
+    inside the INSERT) to the outbox, holding only `facts`: the ids and values the
+    message will say (JSON). Nothing is rendered here; the sender renders it after
+    commit (services/emails.py), so a change's transaction stays short.
 
     Runs in the caller's transaction: the message exists if and only if the change it
-    reports is committed. Jinja autoescaping escapes every user-supplied value in the HTML.
+    reports is committed. Raises ValueError for a kind no renderer knows.
     """
-    text = render_template(f"emails/{template}.txt", **context)
-    html = render_template(f"emails/{template}.html", **context)
+    if kind not in RENDERERS:
+        raise ValueError(f"no renderer for {kind!r} emails")
     message = OutboxMessage(
         kind=kind,
         to_address=to,
-        subject=subject,
-        body_text=text,
-        body_html=html,
-        attachments=[a.as_json() for a in attachments or []],
+        payload=facts,
         status="pending",
         next_attempt_at=now,
         created_at=now,

@@ -43,7 +43,6 @@ from ..models import (
     WaitlistStatus,
 )
 from ..models.waitlist import LIVE_STATUSES
-from ..wording import format_datetime
 from .errors import (
     AlreadyDone,
     Conflict,
@@ -489,21 +488,15 @@ def _queue_offer_email(
     user = db.session.get(User, entry.user_id)
     if user is None:  # pragma: no cover - foreign key makes this impossible
         raise NotFound("No such customer.")
-    base = current_app.config.get("BASE_URL", "")
-    title = " ".join(show.movie.title.split())[:120]
     queue_email(
         kind="waitlist_offer",
         to=user.email,
-        subject=f"Seats for you: {title} — {format_datetime(show.starts_at)}",
-        template="waitlist_offer",
         now=now,
         customer_name=user.full_name or user.username,
-        movie=show.movie,
-        show=show,
+        show_id=show.id,
         seats=labels,
         party_size=entry.party_size,
-        expires_at=expires_at,
-        seat_map_url=f"{base}/shows/{show.id}",
+        expires_at=expires_at.isoformat(),
     )
 
 

@@ -146,7 +146,7 @@ def seed(live: LiveServer) -> Seed:
         basket_show = factories.make_show(movie, screen, starts_in=timedelta(days=2, hours=2))
         booking = factories.make_booking(customer, show, ("A3", "A4"))
         held = hold_seat(customer.id, basket_show.id)
-        undelivered_mail(customer)
+        undelivered_mail(customer, booking.id)
         result = Seed(
             logins={Role.CUSTOMER: "carla", Role.STAFF: "stan", Role.ADMIN: "ada"},
             movie_id=movie.id,
@@ -163,25 +163,19 @@ def seed(live: LiveServer) -> Seed:
     return result
 
 
-def undelivered_mail(user: Any) -> None:
+def undelivered_mail(user: Any, booking_id: int) -> None:
     """One message waiting for a retry and one given up, for the admin mail page."""
     from filmsphere.services.outbox import queue_email
     from filmsphere.services.transaction import write_transaction
 
     now = factories.now()
+    cancelled = {"cancelled": [], "refund_coins": 0, "remaining": [], "sequence": 1}
     with write_transaction():
-        for kind, status in (("booking_confirmation", "pending"), ("booking_cancelled", "failed")):
-            message = queue_email(
-                kind=kind,
-                to=user.email,
-                subject="Your tickets",
-                template="verify_email",
-                now=now,
-                user=user,
-                code="000000",
-                link="http://127.0.0.1/auth/verify",
-                minutes=30,
-            )
+        for kind, status, facts in (
+            ("booking_confirmation", "pending", {}),
+            ("booking_cancelled", "failed", cancelled),
+        ):
+            message = queue_email(kind=kind, to=user.email, now=now, booking_id=booking_id, **facts)
             message.status = status
             message.attempts = 3
             message.last_error = "ConnectionRefusedError: [Errno 111] Connection refused"

@@ -14,18 +14,19 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from filmsphere.extensions import db
-from filmsphere.models import AuditEntry, OutboxMessage
+from filmsphere.models import AuditEntry, Booking, OutboxMessage
 from filmsphere.models.types import utcnow
 from filmsphere.services.mailer import background_sender, send_pending
 from filmsphere.services.outbox import queue_email
 from filmsphere.services.transaction import write_transaction
 
+from .. import factories
 from ..conftest import csrf_from, make_app, pager_link
 from ..support.postgres import free_port
 from ..support.smtp import RefusingInbox, running, smtp_server
 from .test_admin_support import admin_client
 
-SECRET = "tok-7f3a9c-secret"  # in every message's body and subject: never on the page
+SECRET = "tok-7f3a9c-secret"  # in what every message says: never on the page
 
 
 @pytest.fixture
@@ -38,23 +39,27 @@ def app_overrides(port: int) -> dict[str, Any]:
     return {"MAIL_PORT": port}
 
 
-class FakeUser:
-    full_name = "Ann Example"
+def _facts(kind: str) -> dict[str, Any]:
+    """What a real message of `kind` records, with SECRET in what it says."""
+    if kind == "password_reset":
+        link = f"http://127.0.0.1:5000/auth/reset/{SECRET}"
+        return {"name": "Ann Example", "username": "ann", "link": link, "minutes": 30}
+    booking = db.session.scalars(select(Booking).limit(1)).first()
+    if booking is None:
+        user = factories.make_user()
+        booking = factories.make_booking(
+            user, factories.make_show(factories.make_movie(title=f"Film {SECRET}"))
+        )
+    facts: dict[str, Any] = {"booking_id": booking.id}
+    if kind == "booking_cancelled":
+        facts |= {"cancelled": [], "refund_coins": 0, "remaining": [], "sequence": 1}
+    return facts
 
 
 def queue(to: str, kind: str = "booking_confirmation", at: datetime | None = None) -> int:
+    facts = _facts(kind)
     with write_transaction():
-        message = queue_email(
-            kind=kind,
-            to=to,
-            subject=f"Your code {SECRET}",
-            template="verify_email",
-            now=at or utcnow(),
-            user=FakeUser(),
-            code=SECRET,
-            link=f"http://127.0.0.1:5000/auth/verify?token={SECRET}",
-            minutes=30,
-        )
+        message = queue_email(kind=kind, to=to, now=at or utcnow(), **facts)
         db.session.flush()
         return message.id
 

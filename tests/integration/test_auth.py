@@ -27,6 +27,7 @@ from filmsphere.models import (
 from filmsphere.models.types import utcnow
 from filmsphere.services import accounts
 from filmsphere.services.account_requests import process_account_requests
+from filmsphere.services.emails import render_message
 from filmsphere.services.mailer import send_pending
 
 from ..conftest import get_csrf
@@ -221,7 +222,7 @@ def test_verification_code_expires(backend: str, ctx: Flask) -> None:
     accounts.submit_registration("bob@example.com", "bob", "Bob", GOOD, then)
     process_account_requests(then)
     message = db.session.scalars(select(OutboxMessage)).one()
-    code = re.search(r"^\s+(\d{6})\s*$", message.body_text, re.M)
+    code = re.search(r"^\s+(\d{6})\s*$", render_message(message).text, re.M)
     assert code
     user = db.session.scalars(select(User)).one()
     with pytest.raises(accounts.InvalidToken):
@@ -438,7 +439,7 @@ def test_a_newer_reset_link_retires_the_older(backend: str, ctx: Flask) -> None:
     accounts.request_password_reset("ida@example.com", now)
     process_account_requests(now)
     links = [
-        re.search(r"/auth/reset/(\S+)", m.body_text)
+        re.search(r"/auth/reset/(\S+)", render_message(m).text)
         for m in db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
     ]
     assert links[0] and links[1]

@@ -19,6 +19,7 @@ from filmsphere.models import (
     Ticket,
 )
 from filmsphere.services.checkin import check_in
+from filmsphere.services.emails import render_message
 from filmsphere.services.errors import (
     AlreadyDone,
     Conflict,
@@ -92,9 +93,11 @@ def test_exchange_pays_the_difference_and_issues_new_tickets(backend: str, ctx: 
     # One email, with the new tickets and what it replaced.
     mails = db.session.scalars(select(OutboxMessage)).all()
     assert [m.kind for m in mails] == ["booking_exchanged"]
-    assert booking.reference in mails[0].body_text and "paid 20 coins more" in mails[0].body_text
+    email = render_message(mails[0])
+    assert email.subject.startswith("Your new tickets for ")
+    assert booking.reference in email.text and "paid 20 coins more" in email.text
     for t in new_booking.tickets:
-        assert ticket_code(t) in mails[0].body_text
+        assert ticket_code(t) in email.text
 
 
 @pytest.mark.parametrize(

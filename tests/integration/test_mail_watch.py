@@ -43,24 +43,21 @@ def app_overrides(port: int) -> dict[str, Any]:
     return {"MAIL_PORT": port}
 
 
-class FakeUser:
-    full_name = "Ann Example"
-    email = "ann@example.com"
+SUBJECT = "Your FilmSphere code: "
 
 
-def queue(*subjects: str) -> None:
-    """Queue messages through the service path, in one write transaction."""
+def queue(*labels: str) -> None:
+    """Queue verification emails through the service path, in one write transaction;
+    each label is its code, so its subject ends with it."""
     now = utcnow()
     with write_transaction():
-        for subject in subjects:
+        for label in labels:
             queue_email(
                 kind="verify_email",
                 to="ann@example.com",
-                subject=subject,
-                template="verify_email",
                 now=now,
-                user=FakeUser(),
-                code="123456",
+                name="Ann Example",
+                code=label,
                 link="http://127.0.0.1:5000/auth/verify?token=abc",
                 minutes=30,
             )
@@ -72,7 +69,8 @@ def rows() -> list[OutboxMessage]:
 
 
 def subjects(inbox: Inbox) -> list[str]:
-    return [str(m["Subject"]) for m in inbox.messages]
+    """The labels of the messages received, in order."""
+    return [str(m["Subject"]).removeprefix(SUBJECT) for m in inbox.messages]
 
 
 class Watcher:
@@ -177,7 +175,10 @@ def test_watcher_sends_each_message_once_and_stops_on_sigterm(
         watcher.eventually(lambda: "Second" in subjects(inbox), "the second message")
         assert subjects(inbox) == ["First", "Second"]
         assert watcher.stop(signal.SIGTERM) == 0, watcher.output()
-    assert [(r.subject, r.status) for r in rows()] == [("First", "sent"), ("Second", "sent")]
+    assert [(r.payload["code"], r.status) for r in rows()] == [
+        ("First", "sent"),
+        ("Second", "sent"),
+    ]
     assert "mail: 1 sent, 0 will be retried, 0 failed for good\n" in watcher.stdout
     assert watcher.stdout[-1] == "mail: stopped\n"
 
@@ -213,7 +214,7 @@ def test_a_signal_mid_send_finishes_that_message_and_hands_back_the_rest(
             inbox.gate.set()
             assert watcher.wait() == 0, watcher.output()
             assert subjects(inbox) == ["Message 0", "Message 1"]
-            states = [(r.subject, r.status, r.attempts) for r in rows()]
+            states = [(r.payload["code"], r.status, r.attempts) for r in rows()]
             assert states == [
                 ("Message 0", "sent", 0),
                 ("Message 1", "sent", 0),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import threading
 import time
@@ -21,8 +22,7 @@ from filmsphere.extensions import db
 from filmsphere.models import OutboxMessage
 from filmsphere.models.types import utcnow
 from filmsphere.services.mailer import background_sender, retry_delay, send_pending
-from filmsphere.services.notifications import QrAttachment
-from filmsphere.services.outbox import Attachment, queue_email
+from filmsphere.services.outbox import queue_email
 from filmsphere.services.transaction import set_race_hook, write_transaction
 
 from ..conftest import get_csrf, make_app
@@ -55,32 +55,38 @@ def app_overrides(port: int) -> dict[str, Any]:
     return {"MAIL_PORT": port, "MAIL_RETRY_BASE_SECONDS": 10, "MAIL_RETRY_MAX_SECONDS": 3600}
 
 
-class FakeUser:
-    full_name = "Ann <b>Example</b>"
-    email = "ann@example.com"
+SUBJECT = "Your FilmSphere code: "
 
 
-def queue(n: int = 1, to: str = "ann@example.com", **kwargs: Any) -> list[int]:
+def queue(n: int = 1, to: str = "ann@example.com") -> list[int]:
+    """Queue n verification emails through the service path; their codes, and so the
+    ends of their subjects, are "Message 0", "Message 1", …"""
     now = utcnow()
     with write_transaction():
         messages = [
             queue_email(
                 kind="verify_email",
                 to=to,
-                subject=f"Message {i}",
-                template="verify_email",
                 now=now,
-                user=FakeUser(),
-                code=f"{i:06d}",
+                name="Ann <b>Example</b>",
+                code=f"Message {i}",
                 link="http://127.0.0.1:5000/auth/verify?token=abc",
                 minutes=30,
-                **kwargs,
             )
             for i in range(n)
         ]
         db.session.flush()
         ids = [m.id for m in messages]
     return ids
+
+
+def label(message: Any) -> str:
+    """Which of queue()'s messages a received one is: "Message 0", …"""
+    return str(message["Subject"]).removeprefix(SUBJECT)
+
+
+def labels(messages: list[Any]) -> list[str]:
+    return [label(m) for m in messages]
 
 
 def rows() -> list[OutboxMessage]:
@@ -104,7 +110,7 @@ def test_server_down_then_back_sends_each_message_once(backend: str, ctx: Flask,
         assert send_pending(later).sent == 2
         assert send_pending(later).sent == 0
         assert send_pending(later + timedelta(hours=1)).sent == 0
-    assert sorted(str(m["Subject"]) for m in inbox.messages) == ["Message 0", "Message 1"]
+    assert sorted(labels(inbox.messages)) == ["Message 0", "Message 1"]
     assert all(row.status == "sent" and row.sent_at == later for row in rows())
 
 
@@ -152,7 +158,7 @@ def test_mail_is_delivered_when_the_server_comes_back_after_two_days(
     assert row.status == "pending" and row.attempts > 40
     with smtp_server(port) as (inbox, _):
         assert send_pending(row.next_attempt_at).sent == 1
-    assert [str(m["Subject"]) for m in inbox.messages] == ["Message 0"]
+    assert labels(inbox.messages) == ["Message 0"]
     assert rows()[0].status == "sent"
 
 
@@ -164,26 +170,59 @@ def test_retry_delay_never_overflows() -> None:
     assert retry_delay(700, config) == timedelta(seconds=900)
 
 
-def test_mime_has_alternatives_inline_image_and_attachment(
+def queue_as_written(attachments: list[dict[str, str]]) -> None:
+    """A message as versions before rendering moved to the sender left it in the outbox:
+    already rendered (the migration keeps its columns as payload {"rendered": …})."""
+    now = utcnow()
+    rendered = {
+        "subject": "Message 0",
+        "text": "Hello Ann,\nyour code is 123456.",
+        "html": '<p>Hello Ann, your code is 123456.</p><img src="cid:qr-1@filmsphere">',
+        "attachments": attachments,
+    }
+    with write_transaction() as session:
+        session.add(
+            OutboxMessage(
+                kind="verify_email",
+                to_address="ann@example.com",
+                payload={"rendered": rendered},
+                status="pending",
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+
+
+def test_a_message_written_before_the_upgrade_leaves_as_written(
     backend: str, ctx: Flask, port: int
 ) -> None:
-    queue(
-        1,
-        attachments=[
-            Attachment("qr.png", "image/png", PNG, inline_cid="qr-1@filmsphere"),
-            Attachment("show.ics", "text/calendar", ICS),
-        ],
+    """Text and HTML alternatives, the image inline in a multipart/related with the HTML,
+    the calendar file attached: the bytes stored are the bytes sent."""
+    queue_as_written(
+        [
+            {
+                "filename": "qr.png",
+                "content_type": "image/png",
+                "data_b64": base64.b64encode(PNG).decode(),
+                "inline_cid": "qr-1@filmsphere",
+            },
+            {
+                "filename": "show.ics",
+                "content_type": "text/calendar",
+                "data_b64": base64.b64encode(ICS).decode(),
+            },
+        ]
     )
     with smtp_server(port) as (inbox, _):
         assert send_pending(utcnow()).sent == 1
     (message,) = inbox.messages
+    assert message["Subject"] == "Message 0" and message["To"] == "ann@example.com"
     assert message.get_content_type() == "multipart/mixed"
     plain = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
     assert plain is not None and html is not None
-    # User text is escaped in the HTML part, kept literal in the text part.
-    assert "Ann &lt;b&gt;Example&lt;/b&gt;" in html.get_content()
-    assert "Ann <b>Example</b>" in plain.get_content()
+    assert plain.get_content().replace("\r\n", "\n").strip() == "Hello Ann,\nyour code is 123456."
+    assert 'src="cid:qr-1@filmsphere"' in html.get_content()
     related = next(p for p in message.walk() if p.get_content_type() == "multipart/related")
     image = next(p for p in related.iter_parts() if p.get_content_type() == "image/png")
     assert image["Content-ID"] == "<qr-1@filmsphere>"
@@ -193,35 +232,48 @@ def test_mime_has_alternatives_inline_image_and_attachment(
     assert ics.get_payload(decode=True).replace(b"\r\n", b"\n") == ICS.replace(b"\r\n", b"\n")
 
 
-def test_qr_attachment_is_drawn_at_send_time(backend: str, ctx: Flask, port: int) -> None:
-    """A {"qr": code} entry (what booking confirmations store) leaves as a PNG that
-    decodes to that code, inline under its Content-ID."""
+def test_a_stored_qr_code_of_an_old_message_is_drawn_at_send_time(
+    backend: str, ctx: Flask, port: int
+) -> None:
+    """A {"qr": code} attachment (what confirmations stored before the upgrade) leaves as a
+    PNG that decodes to that code, inline under its Content-ID."""
     code = "FS-test-code-1234"
-    queue(
-        1,
-        attachments=[
-            QrAttachment("ticket-A1.png", "image/png", b"", inline_cid="t-1@fs", qr_code=code)
-        ],
+    queue_as_written(
+        [
+            {
+                "filename": "ticket-A1.png",
+                "content_type": "image/png",
+                "qr": code,
+                "inline_cid": "qr-1@filmsphere",
+            }
+        ]
     )
-    (row,) = rows()
-    assert row.attachments == [
-        {
-            "filename": "ticket-A1.png",
-            "content_type": "image/png",
-            "qr": code,
-            "inline_cid": "t-1@fs",
-        }
-    ]
     with smtp_server(port) as (inbox, _):
         assert send_pending(utcnow()).sent == 1
     (message,) = inbox.messages
     related = next(p for p in message.walk() if p.get_content_type() == "multipart/related")
     image = next(p for p in related.iter_parts() if p.get_content_type() == "image/png")
-    assert image["Content-ID"] == "<t-1@fs>"
+    assert image["Content-ID"] == "<qr-1@filmsphere>"
     data = image.get_payload(decode=True)
     assert data.startswith(b"\x89PNG")
     [decoded] = zxingcpp.read_barcodes(PIL.Image.open(io.BytesIO(data)))
     assert decoded.text == code
+
+
+def test_user_text_is_escaped_in_html_and_literal_in_text(
+    backend: str, ctx: Flask, port: int
+) -> None:
+    """Rendered at send time: the customer's name, as given, in both parts."""
+    queue(1)
+    with smtp_server(port) as (inbox, _):
+        assert send_pending(utcnow()).sent == 1
+    (message,) = inbox.messages
+    plain = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert plain is not None and html is not None
+    assert "Ann &lt;b&gt;Example&lt;/b&gt;" in html.get_content()
+    assert "Ann <b>Example</b>" in plain.get_content()
+    assert "Message 0" in plain.get_content() and "Message 0" in html.get_content()
 
 
 def test_console_backend_prints(
@@ -233,8 +285,8 @@ def test_console_backend_prints(
         assert send_pending(utcnow()).sent == 1
         assert rows()[0].status == "sent"
     out = capsys.readouterr().out
-    assert "To: cleo@example.com" in out and "Subject: Message 0" in out
-    assert "000000" in out
+    assert "To: cleo@example.com" in out and f"Subject: {SUBJECT}Message 0" in out
+    assert "\n    Message 0\n" in out  # the text body, with the code
 
 
 def test_send_mail_command(backend: str, app: Flask, runner: Any, port: int) -> None:
@@ -245,6 +297,26 @@ def test_send_mail_command(backend: str, app: Flask, runner: Any, port: int) -> 
         assert result.exit_code == 0 and "1 sent" in result.output
         assert "0 sent" in runner.invoke(args=["send-mail"]).output
     assert len(inbox.messages) == 1
+
+
+def test_send_mail_with_processes_sends_each_message_once(
+    backend: str, app: Flask, runner: Any, port: int
+) -> None:
+    """Two forked senders share a backlog in small batches: every message leaves once and
+    the command prints their sums."""
+    app.config["MAIL_BATCH_SIZE"] = 3
+    with app.app_context():
+        queue(24)
+    with smtp_server(port) as (inbox, _):
+        result = runner.invoke(args=["send-mail", "--processes", "2"])
+        assert result.exit_code == 0, result.output
+        assert "mail: 24 sent, 0 will be retried, 0 failed for good" in result.output
+        assert "0 sent" in runner.invoke(args=["send-mail", "--processes", "2"]).output
+    assert sorted(labels(inbox.messages)) == sorted(f"Message {i}" for i in range(24))
+    with app.app_context():
+        assert {r.status for r in rows()} == {"sent"}
+    watching = runner.invoke(args=["send-mail", "--watch", "--processes", "2"])
+    assert watching.exit_code == 2 and "--processes is for one pass" in watching.output
 
 
 def _race_two_senders(app: Flask, port: int) -> tuple[list[int], list[str]]:
@@ -274,7 +346,7 @@ def _race_two_senders(app: Flask, port: int) -> tuple[list[int], list[str]]:
     finally:
         set_race_hook("mailer.after_claim_select", None)
     assert not errors
-    return sorted(results), sorted(str(m["Subject"]) for m in inbox.messages)
+    return sorted(results), sorted(labels(inbox.messages))
 
 
 @pytest.mark.postgres_only
@@ -361,9 +433,9 @@ class DataRefusingInbox(Inbox):
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         subject = subject_of(envelope)
-        if subject == "Message 0":
+        if subject.endswith("Message 0"):
             return "554 5.6.0 Message content rejected"
-        if subject == "Message 1":
+        if subject.endswith("Message 1"):
             return "451 4.3.0 Try again later"
         return await super().handle_DATA(server, session, envelope)
 
@@ -380,7 +452,7 @@ def test_a_permanent_refusal_of_the_message_fails_it_and_a_temporary_one_retries
     assert refused.failed_at is not None
     assert later.status == "pending" and "451" in (later.last_error or "")
     assert delivered.status == "sent"
-    assert [str(m["Subject"]) for m in inbox.messages] == ["Message 2"]
+    assert labels(inbox.messages) == ["Message 2"]
 
 
 def test_batches_continue_until_nothing_is_due(backend: str, ctx: Flask, port: int) -> None:
@@ -435,7 +507,7 @@ def _slow_batch_with_a_second_sender(
             db.session.remove()
             db.engine.dispose()
     assert not errors, errors
-    return [str(m["Subject"]) for m in inbox.messages], sent
+    return labels(inbox.messages), sent
 
 
 @pytest.mark.postgres_only
@@ -528,7 +600,7 @@ def test_a_database_restart_mid_send_does_not_send_that_message_twice(
     assert all(r.status == "sent" for r in rows())
     with smtp_server(port) as (later, _):
         assert send_pending(utcnow() + timedelta(hours=1)).sent == 0
-    assert sorted(str(m["Subject"]) for m in inbox.messages) == [f"Message {i}" for i in range(3)]
+    assert sorted(labels(inbox.messages)) == [f"Message {i}" for i in range(3)]
     assert later.messages == []
 
 
@@ -552,7 +624,7 @@ def test_negative_control_a_sent_message_left_unrecorded_is_sent_again(
     assert [r.status for r in rows()] == ["sent", "pending", "pending"]
     with smtp_server(port) as (later, _):
         assert send_pending(utcnow() + timedelta(seconds=11)).sent == 2  # lease over
-    delivered = [str(m["Subject"]) for m in [*inbox.messages, *later.messages]]
+    delivered = labels([*inbox.messages, *later.messages])
     assert delivered.count("Message 1") == 2
 
 
@@ -597,12 +669,12 @@ def test_a_sender_renews_its_lease_and_never_sends_a_row_it_lost(
             ids = queue(4)
             with smtp_server(port) as (inbox, _):
                 result = send_pending(utcnow())
-            states = [(r.subject, r.status, r.claimed_by) for r in rows()]
+            states = [(r.payload["code"], r.status, r.claimed_by) for r in rows()]
             db.session.remove()
             db.engine.dispose()
     finally:
         set_race_hook("mailer.before_mark_sent", None)
-    received = sorted(str(m["Subject"]) for m in inbox.messages)
+    received = sorted(labels(inbox.messages))
     if keep_leases:
         assert received == ["Message 0", "Message 1", "Message 3"] and result.sent == 3
         assert states[2] == ("Message 2", "pending", "another-sender")

@@ -151,3 +151,121 @@ def test_upgrading_a_database_in_use_keeps_its_bookings_and_holds(
             db.engine.dispose()
     finally:
         drop()
+
+
+BEFORE_G13 = "g13_outbox_payload-1"  # whatever it is chained after
+
+
+def test_mail_queued_before_rendering_moved_to_the_sender_still_leaves(
+    backend: str, database_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A deployment upgrades with messages waiting in the old, rendered form (subject,
+    bodies, a ticket QR stored as its code, an .ics as base64): after the upgrade the
+    sender sends them exactly as they were written; downgrading gives the columns back."""
+    import base64
+    import io
+    import json
+
+    import PIL.Image
+    import zxingcpp
+    from flask_migrate import downgrade, upgrade
+
+    from filmsphere import create_app
+    from filmsphere.models.types import utcnow
+    from filmsphere.services.mailer import send_pending
+
+    from ..support.postgres import free_port
+    from ..support.smtp import smtp_server
+
+    url, drop = _fresh_database(backend, database_url, tmp_path)
+    port = free_port()
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "INSTANCE_PATH": str(tmp_path),
+            "MAIL_BACKEND": "smtp",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": port,
+        }
+    )
+    ics = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+    attachments = [
+        {"filename": "ticket-A1.png", "content_type": "image/png", "qr": "FS1.1.2.code",
+         "inline_cid": "ticket-1@filmsphere"},
+        {"filename": "filmsphere-ABC.ics", "content_type": "text/calendar",
+         "data_b64": base64.b64encode(ics).decode()},
+    ]  # fmt: skip
+    try:
+        with app.app_context():
+            upgrade(revision=BEFORE_G13)
+            db.session.execute(
+                text(
+                    "INSERT INTO outbox_messages (kind, to_address, subject, body_text,"
+                    " body_html, attachments, status, attempts, next_attempt_at, created_at)"
+                    " VALUES ('booking_confirmation', 'ann@example.com', 'Your tickets — A1',"
+                    " 'Hello Ann, row A seat 1.', '<p>Hello Ann</p><img src=\"cid:ticket-1@"
+                    "filmsphere\">', :attachments, 'pending', 0, :now, :now)"
+                ),
+                {"attachments": json.dumps(attachments), "now": "2026-11-21 12:00:00+00:00"},
+            )
+            db.session.commit()
+            upgrade()
+            with smtp_server(port) as (inbox, _):
+                assert send_pending(utcnow()).sent == 1
+            [message] = inbox.messages
+            assert message["Subject"] == "Your tickets — A1"
+            text_part = message.get_body(preferencelist=("plain",))
+            assert text_part is not None
+            assert text_part.get_content().strip() == "Hello Ann, row A seat 1."
+            [image] = [p for p in message.walk() if p.get_content_type() == "image/png"]
+            assert image["Content-ID"] == "<ticket-1@filmsphere>"
+            png = PIL.Image.open(io.BytesIO(image.get_payload(decode=True)))
+            assert zxingcpp.read_barcodes(png)[0].text == "FS1.1.2.code"
+            [calendar] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+            assert calendar.get_payload(decode=True) == ics
+            db.session.commit()
+            downgrade(revision=BEFORE_G13)
+            row = db.session.execute(
+                text("SELECT subject, body_text, status FROM outbox_messages")
+            ).one()
+            assert tuple(row) == ("Your tickets — A1", "Hello Ann, row A seat 1.", "sent")
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        drop()
+
+
+def test_the_senders_claim_walks_the_partial_index_of_pending_rows(backend: str, ctx) -> None:
+    """A backlog of due messages among sent ones: the claim walks the partial index of
+    pending rows in id order and stops at its batch, instead of reading every due row
+    and sorting them (ix_outbox_messages_due)."""
+    from sqlalchemy import insert
+
+    from filmsphere.models import OutboxMessage
+    from filmsphere.models.types import utcnow
+    from filmsphere.services.mailer import due_ids
+
+    now = utcnow()
+    rows = [
+        {"kind": "verify_email", "to_address": f"u{i}@example.com", "payload": {},
+         "status": "pending" if i % 5 == 0 else "sent", "attempts": 1,
+         "next_attempt_at": now, "created_at": now}
+        for i in range(10000)
+    ]  # fmt: skip
+    db.session.execute(insert(OutboxMessage), rows)
+    db.session.commit()
+    db.session.execute(text("ANALYZE"))
+    if backend == "postgresql":
+        definition = "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+    else:
+        definition = "SELECT sql FROM sqlite_master WHERE name = :name"
+    created = db.session.execute(text(definition), {"name": "ix_outbox_messages_pending"})
+    assert "WHERE" in created.scalar_one().upper()
+    query = due_ids(now, 200).compile(db.engine, compile_kwargs={"literal_binds": True})
+    explain = "EXPLAIN" if backend == "postgresql" else "EXPLAIN QUERY PLAN"
+    plan = " ".join(str(row) for row in db.session.execute(text(f"{explain} {query}")))
+    assert "ix_outbox_messages_pending" in plan, plan
+    first_pending = [i + 1 for i in range(10000) if i % 5 == 0][:200]
+    assert db.session.scalars(due_ids(now, 200)).all() == first_pending
+    db.session.rollback()

@@ -23,6 +23,7 @@ from filmsphere.extensions import db
 from filmsphere.models import OutboxMessage, Role, utcnow
 from filmsphere.security import MAX_NEXT_LENGTH
 from filmsphere.services import accounts
+from filmsphere.services.emails import render_message
 from tests import factories
 
 from ..conftest import csrf_from
@@ -71,10 +72,11 @@ def unverified(app: Flask) -> tuple[int, str, str]:
     with app.app_context():
         user = factories.make_user(verified=False)
         accounts.resend_verification(utcnow(), user_id=user.id)
-        subject = db.session.scalars(
-            select(OutboxMessage.subject).order_by(OutboxMessage.id.desc())
+        message = db.session.scalars(
+            select(OutboxMessage).order_by(OutboxMessage.id.desc())
         ).first()
-        code = re.search(r"\d{6}", subject or "")
+        assert message is not None
+        code = re.search(r"\d{6}", render_message(message).subject)
         assert code
         return user.id, user.username, code.group(0)
 

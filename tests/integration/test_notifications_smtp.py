@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
+import icalendar
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from filmsphere.extensions import db
-from filmsphere.models import OutboxMessage, Ticket, TicketStatus
+from filmsphere.models import OutboxMessage, Role, Ticket, TicketStatus
 from filmsphere.models.types import utcnow
+from filmsphere.services.cancellation import cancel_booking_by_admin
 from filmsphere.services.checkin import check_in
 from filmsphere.services.mailer import send_pending
 from filmsphere.services.notifications import (
@@ -26,6 +28,7 @@ from filmsphere.services.transaction import write_transaction
 from tests.support.postgres import free_port
 from tests.support.smtp import Inbox, smtp_server
 
+from .. import factories
 from .tickets_support import Seeded, decode_png, seed_booking
 
 
@@ -90,10 +93,17 @@ def test_confirmation_arrives_with_parts_inline_qr_and_ics(
         decoded.add(decode_png(image.get_content()))
     assert decoded == codes
 
+    # The images sit with the HTML in a multipart/related, so they show inline everywhere.
+    related = next(p for p in message.walk() if p.get_content_type() == "multipart/related")
+    assert [p.get_content_type() for p in related.iter_parts()] == ["text/html"] + ["image/png"] * 2
+
     [ics] = [p for p in _parts(message) if p.get_content_type() == "text/calendar"]
     assert ics.get_content_disposition() == "attachment"
     assert ics.get_filename() == f"filmsphere-{seeded.reference}.ics"
-    assert "BEGIN:VEVENT" in ics.get_content()
+    assert ics.get_param("method") == "PUBLISH"
+    calendar = ics.get_content()
+    assert "BEGIN:VEVENT" in calendar and "BEGIN:VALARM" in calendar
+    assert f"UID:booking-{seeded.reference}@" in calendar
 
     with app.app_context():  # the emailed QR gets the holder in
         for code in decoded:
@@ -152,3 +162,30 @@ def test_cancellation_and_admin_notices_arrive(app: Flask, backend: str, inbox: 
     assert admin_text is not None
     assert "full refund: 10 coins" in admin_text.get_content()
     assert "Projector fault" in admin_text.get_content()
+
+
+def test_a_cancelled_booking_sends_a_calendar_cancel_for_the_confirmed_event(
+    app: Flask, backend: str, inbox: Inbox
+) -> None:
+    """Over the wire: the confirmation's event, then the admin cancellation's METHOD:CANCEL
+    for the same UID with a higher SEQUENCE, so a calendar that imported it drops it."""
+    seeded, _ = _book_and_confirm(app, title="Heat & Dust")
+    with app.app_context():
+        admin = factories.make_user(Role.ADMIN)
+        cancel_booking_by_admin(admin.id, seeded.booking_id, utcnow(), reason="Flood")
+        assert send_pending(utcnow()).sent == 2
+
+    confirmation, cancellation = inbox.to(seeded.email)
+    events = []
+    for message, method in ((confirmation, "PUBLISH"), (cancellation, "CANCEL")):
+        [part] = [p for p in _parts(message) if p.get_content_type() == "text/calendar"]
+        assert part.get_param("method") == method
+        calendar = icalendar.Calendar.from_ical(part.get_content())
+        assert str(calendar["METHOD"]) == method
+        [event] = calendar.walk("VEVENT")
+        events.append(event)
+    confirmed, cancelled = events
+    assert str(cancelled["UID"]) == str(confirmed["UID"])
+    assert str(confirmed["STATUS"]) == "CONFIRMED" and confirmed.walk("VALARM")
+    assert str(cancelled["STATUS"]) == "CANCELLED" and not cancelled.walk("VALARM")
+    assert int(cancelled["SEQUENCE"]) > int(confirmed["SEQUENCE"])

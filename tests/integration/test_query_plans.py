@@ -154,8 +154,7 @@ def load(app: Flask) -> dict[str, Any]:
                 {
                     "kind": "booking_confirmation",
                     "to_address": f"guest{i}@example.test",
-                    "subject": "Your tickets",
-                    "body_text": "-",
+                    "payload": {"booking_id": 0},
                     "status": "sent" if i > 20 else "pending",
                     "sent_at": now if i > 20 else None,
                 }

@@ -18,6 +18,7 @@ from filmsphere.models import OutboxMessage, UserSession, utcnow
 from filmsphere.services import accounts
 from filmsphere.services.account_requests import process_account_requests
 from filmsphere.services.cleanup import run_cleanup
+from filmsphere.services.emails import render_message
 
 from ..conftest import get_csrf
 from ..factories import PASSWORD, make_user
@@ -180,10 +181,12 @@ def _reset_link(app: Flask) -> str:
     with app.app_context():
         accounts.request_password_reset("sam@example.com", utcnow())
         process_account_requests(utcnow())  # the mail sender's part
-        body = db.session.scalars(
-            select(OutboxMessage.body_text).order_by(OutboxMessage.id.desc())
+        message = db.session.scalars(
+            select(OutboxMessage).order_by(OutboxMessage.id.desc())
         ).first()
-    found = re.search(r"/auth/reset/\S+", body or "")
+        assert message is not None
+        body = render_message(message).text
+    found = re.search(r"/auth/reset/\S+", body)
     assert found
     return found.group(0)
 

@@ -86,8 +86,7 @@ def grow(app: Flask, customer_id: int, admin_id: int, n: int) -> None:
                 OutboxMessage(
                     kind="booking_confirmation",
                     to_address=f"guest{i}@example.com",
-                    subject="Your tickets",
-                    body_text="-",
+                    payload={"booking_id": 0},
                     status="pending",
                     next_attempt_at=factories.now(),
                     created_at=factories.now(),

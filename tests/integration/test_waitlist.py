@@ -14,6 +14,7 @@ from filmsphere.extensions import db
 from filmsphere.models import Booking, OutboxMessage, SeatHold, Show, User, WaitlistEntry
 from filmsphere.services.cancellation import cancel_booking_by_admin, cancel_tickets
 from filmsphere.services.checkout import checkout
+from filmsphere.services.emails import render_message
 from filmsphere.services.errors import AlreadyDone, Conflict, DomainError
 from filmsphere.services.waitlist import (
     join_waitlist,
@@ -91,7 +92,7 @@ def test_a_cancellation_offers_the_seats_to_the_first_in_line(backend: str, ctx:
     mail = db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.kind == "waitlist_offer")
     ).one()
-    assert mail.to_address == first.email and "A3, A4" in mail.body_text
+    assert mail.to_address == first.email and "A3, A4" in render_message(mail).text
     assert waitlist_view(first.id, show.id, now).offer_live
     assert waitlist_view(second.id, show.id, now).position == 1
     # The offer is an ordinary hold: the customer pays it at checkout.

@@ -4,8 +4,6 @@ gets wrong) fails here, not in a benchmark run."""
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
@@ -13,7 +11,7 @@ from sqlalchemy import func, select, text
 from bench.year_load import YearLoader
 from filmsphere.extensions import db
 from filmsphere.models import OutboxMessage
-from filmsphere.services.mailer import build_mime
+from filmsphere.services.emails import render_message
 from filmsphere.services.wallet import unbalanced_wallets
 
 pytestmark = pytest.mark.postgres_only
@@ -95,9 +93,8 @@ def test_a_small_year_keeps_the_apps_rules(ctx: Flask, database_url: str) -> Non
     assert len(pending) == 100
     assert pending[0].id == int(meta["backlog_first_id"])
     assert pending[-1].id == int(meta["backlog_last_id"])
-    mime = build_mime(pending[0], "FilmSphere <tickets@filmsphere.local>")
-    assert isinstance(mime, EmailMessage)
-    types = [part.get_content_type() for part in mime.walk()]
+    email = render_message(pending[0])
+    types = [part.content_type.split(";")[0] for part in email.parts]
     assert "image/png" in types and "text/calendar" in types
     sent = db.session.scalar(
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")

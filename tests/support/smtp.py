@@ -42,15 +42,34 @@ class RefusingInbox(Inbox):
         return "250 OK"
 
 
+class CountingInbox(Inbox):
+    """Counts what it receives without parsing it (a benchmark's server must not be the
+    thing measured); keeps every `keep_every`-th message's raw bytes for checking."""
+
+    def __init__(self, keep_every: int = 0) -> None:
+        super().__init__()
+        self.count = 0
+        self.bytes = 0
+        self.keep_every = keep_every
+        self.kept: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.count += 1
+        self.bytes += len(envelope.content)
+        if self.keep_every and self.count % self.keep_every == 1:
+            self.kept.append(bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+
 def subject_of(envelope: Any) -> str:
     message = email.message_from_bytes(envelope.content, policy=email.policy.default)
     return str(message["Subject"])
 
 
 class GatedInbox(Inbox):
-    """Holds its reply to the first message with subject `hold` until the test opens the
-    gate, so the test can act while a sender is in the middle of sending that message
-    (`in_flight` is set then). The message counts as received once the gate opens."""
+    """Holds its reply to the first message whose subject ends with `hold` until the test
+    opens the gate, so the test can act while a sender is in the middle of sending that
+    message (`in_flight` is set then). The message counts as received once the gate opens."""
 
     def __init__(self, hold: str) -> None:
         super().__init__()
@@ -59,7 +78,7 @@ class GatedInbox(Inbox):
         self.gate = threading.Event()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        if subject_of(envelope) == self.hold and not self.in_flight.is_set():
+        if subject_of(envelope).endswith(self.hold) and not self.in_flight.is_set():
             self.in_flight.set()
             await asyncio.get_running_loop().run_in_executor(None, self.gate.wait, 30)
         return await super().handle_DATA(server, session, envelope)
