@@ -217,6 +217,11 @@ def test_create_show_route_converts_local_time_and_refuses_overlap(backend, app,
     assert bad.status_code == 422
     past = post(client, "/admin/shows/new", form | {"start_date": "2020-01-01"})
     assert past.status_code == 422 and "past" in past.get_data(as_text=True)
+    far = post(client, "/admin/shows/new", form | {"start_date": "2099-01-01"})
+    assert far.status_code == 422
+    assert "Schedule at most 730 days ahead." in far.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Show)) == 1
 
 
 def test_edit_show_moves_it_until_tickets_are_sold(backend, app, client):

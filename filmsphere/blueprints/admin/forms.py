@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -14,10 +16,20 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ...clock import cinema_tz, local_today
 from ...forms import AppForm
+
+MAX_DAYS_AHEAD = 730
 
 
 class AdminForm(AppForm):
@@ -67,6 +79,16 @@ class ShowForm(AdminForm):
     base_price_coins = IntegerField(
         "Base price (coins)", validators=[InputRequired(), NumberRange(min=1, max=100_000)]
     )
+
+    def validate_start_date(self, field: DateField) -> None:
+        if field.data is not None and field.data > local_today() + timedelta(days=MAX_DAYS_AHEAD):
+            raise ValidationError(f"Schedule at most {MAX_DAYS_AHEAD} days ahead.")
+
+    def starts_at(self) -> datetime:
+        """The validated local date and time as a UTC instant."""
+        assert self.start_date.data is not None and self.start_time.data is not None
+        local = datetime.combine(self.start_date.data, self.start_time.data, tzinfo=cinema_tz())
+        return local.astimezone(UTC)
 
 
 class ReasonForm(AdminForm):

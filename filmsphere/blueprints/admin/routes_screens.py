@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -18,6 +19,9 @@ from ...services.errors import DomainError
 from .base import actor_id, bp, now
 
 DEFAULT_LAYOUT = screen_service.resize_layout("", 6, 10)
+# Bounded digit runs: int() of a longer one would be slow or refused outright.
+_WHOLE = re.compile(r"[+-]?[0-9]{1,19}")
+_CELL = re.compile(r"([0-9]{1,4})-([0-9]{1,4})")  # row-column of the cell to cycle
 
 
 @bp.get("/screens")
@@ -49,37 +53,34 @@ def _render_editor(context: dict[str, Any], status: int = 200) -> tuple[str, int
     return render_template("admin/screen_form.html", **context), status
 
 
-@bp.post("/screens/editor")
-@admin_required
-def screen_editor() -> tuple[str, int]:
-    """Compute the edited layout and draw it; nothing is saved (so 200, not 303).
-    `cell=r-c` cycles a cell's category, `resize` applies rows × seats per row. htmx gets
-    the editor fragment; without JS the whole form page comes back with the new layout.
-    It is a POST so the CSRF token never lands in a URL."""
+def _edited_layout() -> str:
+    """The submitted layout after the editor's action: `resize` (or an empty layout) applies
+    rows × seats per row, `cell=r-c` cycles that cell's category. Unreadable input is drawn
+    as the nearest layout the editor can show, never refused."""
     layout = (request.form.get("layout") or "").replace("\r", "")
-    screen_id = _form_int("screen_id")
-    screen = db.session.get(Screen, screen_id) if screen_id else None
-    rows = _form_int("rows") or 1
-    columns = _form_int("columns") or 1
     if "resize" in request.form or not layout.strip():
+        rows, columns = _form_int("rows") or 1, _form_int("columns") or 1
         layout = screen_service.resize_layout(
             _safe(layout) if layout.strip() else "", rows, columns
         )
     else:
         layout = _safe(layout)
-    cell = request.form.get("cell", "")
+    cell = _CELL.fullmatch(request.form.get("cell", ""))
     if cell:
-        try:
-            r, c = (int(x) for x in cell.split("-"))
-        except ValueError:
-            r, c = -1, -1
-        layout = screen_service.cycle_cell(layout, r, c)
-    context = _editor_context(
-        screen_service.grid_layout(screen_service.layout_grid(layout)),
-        screen,
-        request.form.get("name", screen.name if screen else ""),
-        focus=cell,
-    )
+        layout = screen_service.cycle_cell(layout, int(cell[1]), int(cell[2]))
+    return screen_service.grid_layout(screen_service.layout_grid(layout))
+
+
+@bp.post("/screens/editor")
+@admin_required
+def screen_editor() -> tuple[str, int]:
+    """Compute the edited layout and draw it; nothing is saved (so 200, not 303).
+    htmx gets the editor fragment; without JS the whole form page comes back with the new
+    layout. It is a POST so the CSRF token never lands in a URL."""
+    screen_id = _form_int("screen_id")
+    screen = db.session.get(Screen, screen_id) if screen_id else None
+    name = request.form.get("name", screen.name if screen else "")
+    context = _editor_context(_edited_layout(), screen, name, focus=request.form.get("cell", ""))
     if is_partial_request():
         return render_template("admin/_layout_editor.html", **context), 200
     return _render_editor(context)
@@ -115,10 +116,10 @@ def screen_new() -> Response | tuple[str, int]:
 def _form_int(name: str) -> int | None:
     """A whole number from the form; None when missing, malformed or beyond the database's
     integers (an id that large can't exist, and PostgreSQL would refuse to compare it)."""
-    try:
-        value = int(request.form.get(name) or "")
-    except ValueError:
+    raw = (request.form.get(name) or "").strip()
+    if not _WHOLE.fullmatch(raw):
         return None
+    value = int(raw)
     return value if -MAX_DB_INT <= value <= MAX_DB_INT else None
 
 

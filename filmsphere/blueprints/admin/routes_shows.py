@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from ...clock import cinema_tz, local_today, to_local
+from ...clock import local_today, to_local
 from ...extensions import db
 from ...models import Movie, Screen, Show
 from ...refusals import renders_refusals
@@ -19,22 +19,6 @@ from ...services import scheduling
 from ...services.errors import DomainError
 from .base import actor_id, arg_date, arg_int, bp, form_status, message_page, now
 from .forms import ReasonForm, ShowForm
-
-MAX_DAYS_AHEAD = 730
-
-
-def _date_problem(form: ShowForm) -> str | None:
-    day = form.start_date.data
-    if day is not None and day > local_today() + timedelta(days=MAX_DAYS_AHEAD):
-        form.start_date.errors = [f"Schedule at most {MAX_DAYS_AHEAD} days ahead."]
-        return form.start_date.errors[0]
-    return None
-
-
-def _to_utc(form: ShowForm) -> datetime:
-    tz = cinema_tz()
-    assert form.start_date.data is not None and form.start_time.data is not None
-    return datetime.combine(form.start_date.data, form.start_time.data, tzinfo=tz).astimezone(UTC)
 
 
 def _choices(form: ShowForm, keep_movie_id: int | None = None) -> ShowForm:
@@ -93,6 +77,38 @@ def _show_form_refused(error: DomainError) -> tuple[str, int]:
     return _render_show_form(form, show, error=error.message, status=error.status)
 
 
+def _show_fields(form: ShowForm) -> dict[str, Any]:
+    """A validated form's answers as the scheduling service's keyword arguments."""
+    return {
+        "movie_id": form.movie_id.data,
+        "screen_id": form.screen_id.data,
+        "starts_at": form.starts_at(),
+        "base_price_coins": int(form.base_price_coins.data or 0),
+    }
+
+
+def _fill_from_show(form: ShowForm, show: Show) -> None:
+    """Show the saved values on a first GET of the edit page, start in cinema time."""
+    local = to_local(show.starts_at)
+    form.movie_id.data = show.movie_id
+    form.screen_id.data = show.screen_id
+    form.start_date.data = local.date()
+    form.start_time.data = local.time().replace(second=0, microsecond=0)
+    form.base_price_coins.data = show.base_price_coins
+
+
+def _scheduled(show: Show) -> Response:
+    """Confirm a new show and go to its screen's week, where it now appears."""
+    starts = to_local(show.starts_at)
+    flash(
+        f"{show.movie.title} is scheduled in {show.screen.name} on {starts:%a %d %b at %H:%M}.",
+        "success",
+    )
+    return redirect(
+        url_for("admin.shows", screen=show.screen_id, week=starts.date().isoformat()), 303
+    )
+
+
 @bp.route("/shows/new", methods=["GET", "POST"])
 @renders_refusals(_show_form_refused)
 @admin_required
@@ -103,29 +119,10 @@ def show_new() -> Response | tuple[str, int]:
     if request.method == "GET":
         form.screen_id.data = arg_int("screen") or None
         form.start_date.data = arg_date("date") or local_today() + timedelta(days=1)
-    if form.validate_on_submit() and not _date_problem(form):
-        show = scheduling.schedule_show(
-            movie_id=form.movie_id.data,
-            screen_id=form.screen_id.data,
-            starts_at=_to_utc(form),
-            base_price_coins=int(form.base_price_coins.data or 0),
-            now=now(),
-            actor_id=actor_id(),
-        )
-        flash(
-            f"{show.movie.title} is scheduled in {show.screen.name} on "
-            f"{to_local(show.starts_at):%a %d %b at %H:%M}.",
-            "success",
-        )
-        return redirect(
-            url_for(
-                "admin.shows",
-                screen=show.screen_id,
-                week=to_local(show.starts_at).date().isoformat(),
-            ),
-            303,
-        )
-    return _render_show_form(form, None)
+    if not form.validate_on_submit():
+        return _render_show_form(form, None)
+    show = scheduling.schedule_show(**_show_fields(form), now=now(), actor_id=actor_id())
+    return _scheduled(show)
 
 
 @bp.route("/shows/<int:show_id>", methods=["GET", "POST"])
@@ -140,25 +137,12 @@ def show_edit(show_id: int) -> Response | tuple[str, int]:
         ), 404
     form = _choices(ShowForm(), keep_movie_id=show.movie_id)
     if request.method == "GET":
-        local = to_local(show.starts_at)
-        form.movie_id.data = show.movie_id
-        form.screen_id.data = show.screen_id
-        form.start_date.data = local.date()
-        form.start_time.data = local.time().replace(second=0, microsecond=0)
-        form.base_price_coins.data = show.base_price_coins
-    if form.validate_on_submit() and not _date_problem(form):
-        scheduling.update_show(
-            actor_id=actor_id(),
-            show_id=show_id,
-            movie_id=form.movie_id.data,
-            screen_id=form.screen_id.data,
-            starts_at=_to_utc(form),
-            base_price_coins=int(form.base_price_coins.data or 0),
-            now=now(),
-        )
-        flash("The show was saved.", "success")
-        return redirect(url_for("admin.show_edit", show_id=show_id), 303)
-    return _render_show_form(form, show)
+        _fill_from_show(form, show)
+    if not form.validate_on_submit():
+        return _render_show_form(form, show)
+    scheduling.update_show(actor_id=actor_id(), show_id=show_id, **_show_fields(form), now=now())
+    flash("The show was saved.", "success")
+    return redirect(url_for("admin.show_edit", show_id=show_id), 303)
 
 
 @bp.post("/shows/<int:show_id>/cancel")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from wtforms import SearchField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Length, Optional
 
 from ...forms import AppForm
-from ...services.catalogue import FilterOptions
+from ...services.catalogue import FilterOptions, MovieFilters, parse_day
 
 
 class MovieFilterForm(AppForm):
@@ -27,6 +28,17 @@ class MovieFilterForm(AppForm):
         self.genre.choices = [(g, g) for g in options.genres]
         self.language.choices = [("", "Any language")] + [(x, x) for x in options.languages]
         self.rating.choices = [("", "Any rating")] + [(x, x) for x in options.ratings]
+
+    def filters(self, today: dt.date) -> MovieFilters:
+        """The validated filters as the catalogue's search value; BadDate (400) for a date
+        that can't be read."""
+        return MovieFilters(
+            q=(self.q.data or "").strip(),
+            genres=tuple(self.genre.data or ()),
+            language=self.language.data or "",
+            rating=self.rating.data or "",
+            day=parse_day(self.date.data, today) if self.date.data else None,
+        )
 
     def first_error(self) -> str:
         labels = {"genre": "genre", "language": "language", "rating": "age rating"}

@@ -19,6 +19,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from werkzeug.security import safe_join
+from werkzeug.wrappers import Response as BaseResponse
 
 from ...errors import discard_session, render_error
 from ...extensions import db
@@ -75,6 +76,18 @@ def _page_number() -> int:
     return int(raw)
 
 
+def _filter_args(filters: catalogue.MovieFilters) -> dict[str, Any]:
+    """The active filters as query arguments, so pager links keep them."""
+    args: dict[str, Any] = {
+        "q": filters.q,
+        "genre": list(filters.genres),
+        "language": filters.language,
+        "rating": filters.rating,
+        "date": filters.day.isoformat() if filters.day else "",
+    }
+    return {k: v for k, v in args.items() if v}
+
+
 @bp.get("/movies")
 def movies() -> Any:
     """Film list with search and filters; htmx gets only the results fragment.
@@ -84,37 +97,20 @@ def movies() -> Any:
     """
     now = utcnow()
     today = catalogue.local_date(now)
-    options = catalogue.filter_options()
-    form = MovieFilterForm(formdata=request.args, options=options)
+    form = MovieFilterForm(formdata=request.args, options=catalogue.filter_options())
     if not form.validate():
         return render_error(400, form.first_error())
     page = _page_number()
-    day = catalogue.parse_day(form.date.data, today) if form.date.data else None
-    filters = catalogue.MovieFilters(
-        q=(form.q.data or "").strip(),
-        genres=tuple(form.genre.data or ()),
-        language=form.language.data or "",
-        rating=form.rating.data or "",
-        day=day,
+    filters = form.filters(today)
+    template = "public/_movie_results.html" if is_partial_request() else "public/movies.html"
+    return render_template(
+        template,
+        form=form,
+        filters=filters,
+        results=catalogue.search_movies(filters, page, now),
+        filter_args=_filter_args(filters),
+        today=today,
     )
-    results = catalogue.search_movies(filters, page, now)
-    filter_args: dict[str, Any] = {
-        "q": filters.q,
-        "genre": list(filters.genres),
-        "language": filters.language,
-        "rating": filters.rating,
-        "date": filters.day.isoformat() if filters.day else "",
-    }
-    context = {
-        "form": form,
-        "filters": filters,
-        "results": results,
-        "filter_args": {k: v for k, v in filter_args.items() if v},
-        "today": today,
-    }
-    if is_partial_request():
-        return render_template("public/_movie_results.html", **context)
-    return render_template("public/movies.html", **context)
 
 
 @bp.get("/movies/<int:movie_id>")
@@ -148,35 +144,47 @@ def shows() -> Any:
     )
 
 
-@bp.get("/movies/<int:movie_id>/poster")
-def poster(movie_id: int) -> ResponseReturnValue:
-    """The uploaded poster (UPLOAD_DIR/posters/) or a generated SVG; ETag-conditional,
-    cached for a year when asked for by its versioned URL."""
-    movie = db.session.get(Movie, movie_id)
-    if movie is None:
-        abort(404)
-    versioned = request.args.get("v") == _poster_version(movie)
-    max_age = POSTER_MAX_AGE if versioned else 0
-    if movie.poster_filename:
-        folder = Path(current_app.config["UPLOAD_DIR"]) / "posters"
-        path = safe_join(str(folder), movie.poster_filename)
-        if path is not None and Path(path).is_file():
-            response = send_from_directory(folder, movie.poster_filename, max_age=max_age)
-            if not versioned:
-                response.cache_control.no_cache = True
-            return response
+def _uploaded_poster(movie: Movie, max_age: int) -> BaseResponse | None:
+    """The uploaded file from UPLOAD_DIR/posters/, or None (logged) when there is none on
+    disk."""
+    if not movie.poster_filename:
+        return None
+    folder = Path(current_app.config["UPLOAD_DIR"]) / "posters"
+    path = safe_join(str(folder), movie.poster_filename)
+    if path is None or not Path(path).is_file():
         current_app.logger.warning("poster file missing for movie %s", movie.id)
+        return None
+    return send_from_directory(folder, movie.poster_filename, max_age=max_age)
+
+
+def _generated_poster(movie: Movie, max_age: int) -> BaseResponse:
+    """The generated SVG, public and ETag-conditional."""
     response = Response(
         poster_svg(movie.title, movie.poster_hue, movie.age_rating), mimetype="image/svg+xml"
     )
     response.set_etag(poster_etag(movie.title, movie.poster_hue, movie.age_rating))
     response.cache_control.public = True
     response.cache_control.max_age = max_age
-    if not versioned:
-        response.cache_control.no_cache = True
     # The image needs nothing external; forbid everything else if it is opened directly.
     response.headers["Content-Security-Policy"] = "default-src 'none'"
     return response.make_conditional(request)
+
+
+@bp.get("/movies/<int:movie_id>/poster")
+def poster(movie_id: int) -> ResponseReturnValue:
+    """The uploaded poster or a generated SVG; ETag-conditional, cached for a year when
+    asked for by its versioned URL, revalidated every time otherwise."""
+    movie = db.session.get(Movie, movie_id)
+    if movie is None:
+        abort(404)
+    versioned = request.args.get("v") == _poster_version(movie)
+    max_age = POSTER_MAX_AGE if versioned else 0
+    response = _uploaded_poster(movie, max_age)
+    if response is None:
+        response = _generated_poster(movie, max_age)
+    if not versioned:
+        response.cache_control.no_cache = True
+    return response
 
 
 @bp.get("/healthz")

@@ -8,11 +8,9 @@ import json
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from ...assets import asset_url
+from .manifest import web_manifest
 
 bp = Blueprint("pwa", __name__)
-
-THEME_COLOUR = "#12101a"
-ACCENT_COLOUR = "#f5c451"
 
 # What the service worker installs up front: enough to draw any saved page and /offline.
 SHELL_ASSETS = (
@@ -51,46 +49,7 @@ def cache_version(urls: list[str]) -> str:
 @bp.get("/manifest.webmanifest")
 def manifest() -> Response:
     """The web app manifest: what an installed FilmSphere looks like."""
-    data = {
-        "id": "/",
-        "name": "FilmSphere",
-        "short_name": "FilmSphere",
-        "description": "Cinema tickets, seats and showtimes — paid with coins, "
-        "tickets available offline.",
-        "lang": "en",
-        "start_url": "/",
-        "scope": "/",
-        "display": "standalone",
-        "orientation": "any",
-        "background_color": THEME_COLOUR,
-        "theme_color": THEME_COLOUR,
-        "categories": ["entertainment"],
-        "icons": [
-            {
-                "src": asset_url("icons/icon-192.png"),
-                "sizes": "192x192",
-                "type": "image/png",
-                "purpose": "any",
-            },
-            {
-                "src": asset_url("icons/icon-512.png"),
-                "sizes": "512x512",
-                "type": "image/png",
-                "purpose": "any",
-            },
-            {
-                "src": asset_url("icons/icon-maskable-512.png"),
-                "sizes": "512x512",
-                "type": "image/png",
-                "purpose": "maskable",
-            },
-        ],
-        "shortcuts": [
-            {"name": "My tickets", "short_name": "Tickets", "url": "/bookings"},
-            {"name": "Showtimes", "url": "/shows"},
-        ],
-    }
-    response = Response(json.dumps(data, ensure_ascii=False, indent=1))
+    response = Response(json.dumps(web_manifest(), ensure_ascii=False, indent=1))
     response.mimetype = "application/manifest+json"
     response.headers["Cache-Control"] = "no-cache"
     return response

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ...forms import AppForm
+from ...services.checkin import ShowOption
 
 ANY_SHOW = 0
 
@@ -27,3 +31,18 @@ class CheckInForm(AppForm):
             Length(max=200, message="That is far too long for a ticket code."),
         ],
     )
+
+    def __init__(self, *args: Any, shows: Iterable[ShowOption], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.show_id.choices = [(ANY_SHOW, "Any show starting today")] + [
+            (option.id, option.label) for option in shows
+        ]
+
+    def preselect(self, show_id: int | None) -> None:
+        """Start on `show_id` when it is on today's list, otherwise on any show."""
+        listed = show_id in dict(self.show_id.choices or [])
+        self.show_id.data = show_id if listed else ANY_SHOW
+
+    def chosen_show(self) -> int | None:
+        """The show the door is checking in for; None for any show starting today."""
+        return self.show_id.data if self.show_id.data != ANY_SHOW else None

@@ -15,6 +15,17 @@ from .forms import ANY_SHOW, CheckInForm
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
+def _not_checked(form: CheckInForm) -> CheckInResult:
+    """The panel for a form that did not validate: what is missing, or (for a show no
+    longer listed) that the page is stale."""
+    if "show_id" in form.errors:
+        return CheckInResult(
+            "invalid", "NOT CHECKED", "That show is not on today's list any more: reload the page."
+        )
+    messages = [m for errors in form.errors.values() for m in errors]
+    return CheckInResult("invalid", "NOT CHECKED", " ".join(messages))
+
+
 @bp.route("/check-in", methods=["GET", "POST"])
 @staff_required
 def check_in() -> tuple[str, int]:
@@ -27,28 +38,17 @@ def check_in() -> tuple[str, int]:
     other show/day), 422 an unreadable or forged code or an incomplete form.
     """
     now = utcnow()
-    form = CheckInForm()
-    form.show_id.choices = [(ANY_SHOW, "Any show starting today")] + [
-        (option.id, option.label) for option in todays_shows(now)
-    ]
+    form = CheckInForm(shows=todays_shows(now))
     result: CheckInResult | None = None
-    status = 200
     if request.method == "GET":
-        form.show_id.data = request.args.get("show", ANY_SHOW, type=int)
-        if form.show_id.data not in dict(form.show_id.choices):
-            form.show_id.data = ANY_SHOW
+        form.preselect(request.args.get("show", ANY_SHOW, type=int))
     elif form.validate_on_submit():
-        chosen = form.show_id.data if form.show_id.data != ANY_SHOW else None
+        chosen = form.chosen_show()
         result = check_in_ticket(form.code.data or "", current_user.id, now, show_id=chosen)
-        status = result.status
         form.code.data = ""  # ready for the next ticket
     else:
-        messages = [m for errors in form.errors.values() for m in errors]
-        if "show_id" in form.errors:
-            messages = ["That show is not on today's list any more: reload the page."]
-        result = CheckInResult("invalid", "NOT CHECKED", " ".join(messages))
-        status = 422
-
+        result = _not_checked(form)
+    status = result.status if result is not None else 200
     if is_partial_request():
         return render_template("staff/_checkin_result.html", result=result), status
     return render_template("staff/check_in.html", form=form, result=result), status
