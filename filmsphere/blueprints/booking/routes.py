@@ -32,11 +32,12 @@ from ...security import verified_required
 from ...services.checkout import checkout as pay
 from ...services.errors import AlreadyPaid, DomainError, NotFound
 from ...services.holds import toggle_hold
+from ...services.quick_pick import MAX_PARTY
 from ...services.seatmap import SeatMap, build_seat_map, get_show
 from ...services.waitlist import free_ordinary_seats, waitlist_view
 from ...wording import format_coins
 from ..bookings.routes import booking_url
-from .forms import CheckoutForm
+from .forms import CheckoutForm, QuickPickForm
 from .seat_buttons import seat_rows_html
 
 bp = Blueprint("booking", __name__)
@@ -44,10 +45,14 @@ bp = Blueprint("booking", __name__)
 bp.after_request(redirect_as_hx_redirect)
 
 
+# Views whose htmx answer is the grid: a refusal is drawn in it too.
+_GRID_ENDPOINTS = ("booking.toggle_seat", "booking.quick_pick")
+
+
 @bp.errorhandler(TooManyRequests)
 def _too_many(error: TooManyRequests) -> Any:
     message = "You're clicking seats very fast. Wait a few seconds, then try again."
-    if request.endpoint == "booking.toggle_seat" and is_partial_request():
+    if request.endpoint in _GRID_ENDPOINTS and is_partial_request():
         show_id = (request.view_args or {}).get("show_id")
         if isinstance(show_id, int):
             try:
@@ -158,6 +163,8 @@ def seat_map(show_id: int) -> str:
         "booking/seat_map.html",
         show=show,
         movie_url=url_for("public.movie_detail", movie_id=show.movie_id),
+        quick_pick_max=MAX_PARTY,
+        quick_pick_kinds=QuickPickForm().category.choices,
         waitlist=waitlist_view(user_id, show_id, utcnow(), free_ordinary_seats(seat_map_view))
         if user_id is not None and seat_map_view.bookable
         else None,
@@ -287,5 +294,5 @@ def back_to_seat_map(show_id: int, seat_id: int | None = None) -> BaseResponse:
     return redirect(_seat_map_url(show_id), 303)
 
 
-# The waitlist views register on `bp` when imported.
-from . import routes_waitlist  # noqa: E402, F401
+# The quick-pick and waitlist views register on `bp` when imported.
+from . import routes_quick_pick, routes_waitlist  # noqa: E402, F401
