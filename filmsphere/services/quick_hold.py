@@ -100,9 +100,7 @@ def quick_hold(
         for _ in range(ATTEMPTS):
             cells = _cells(show_id, user_id, now, lost)
             block = next(ranked_blocks(cells, party, category), None)
-            if block is None:
-                if lost:
-                    break
+            if block is None:  # read after any loss: the reason is true now
                 reason = pick_best(cells, party, category).reason
                 raise NoSeatsTogether(reason or "No seats fit.")
             try:
