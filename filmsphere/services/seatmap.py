@@ -1,7 +1,9 @@
 """The seat map as view objects: rows of seats with their state, legend, basket, ETag.
 
 Read-only, two queries: the show (with its screen's layout version and, for a customer,
-the wallet balance) and the seats' claims (live holds and sold tickets together). The
+the wallet balance) and the seats' claims (live holds and sold tickets together); the
+ETag comes from those alone (read_seat_state), so a poll of an unchanged map is a 304
+before any seat view is built. The
 per-layout part (rows, prices, names, legend) is built once per screen layout version and
 price and shared by every request of the process; only seat states are worked out per
 request. Templates render these objects and never query.
@@ -174,21 +176,32 @@ def accessible_name(row_label: str, number: int, category: str, price: int, stat
     return name
 
 
-def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
-    """The seat map of a show as `user_id` sees it (None: a visitor, read only).
+@dataclass(frozen=True)
+class SeatStates:
+    """What a seat map shows, as read (two queries), before any seat view is built: enough
+    for the ETag, so an unchanged map is answered without building it."""
 
-    A hold whose expires_at has passed counts as free. Retired seats are not shown; broken
-    seats are shown and never sellable. The ETag is a digest of the viewer and of
-    everything the grid and basket show, so it changes exactly when they do (a hold, a
-    sale, a refund, a hold running out, the show starting, a new layout or price, the
-    viewer's balance).
-    Raises NotFound for an unknown show.
+    show: Any  # the show's rule columns, layout version and the viewer's balance
+    user_id: int | None
+    sold: frozenset[int]
+    holder: dict[int, int]  # seat id -> the customer holding it (live holds only)
+    my_expiry: datetime | None
+    not_bookable_reason: str | None
+    etag: str
+
+
+def read_seat_state(show_id: int, user_id: int | None, now: datetime) -> SeatStates:
+    """The seat states of a show as `user_id` sees them (None: a visitor), and their ETag.
+
+    A hold whose expires_at has passed counts as free. The ETag is a digest of the viewer
+    and of everything the grid and basket show, so it changes exactly when they do (a
+    hold, a sale, a refund, a hold running out, the show starting, a new layout or price,
+    the viewer's balance). Raises NotFound for an unknown show.
     """
     show = db.session.execute(_SHOW_FOR_MAP, {"show_id": show_id, "user_id": user_id}).first()
     if show is None:
         raise NotFound("There is no such show.")
     claims = db.session.execute(_CLAIMS, {"show_id": show_id, "now": now}).all()
-    layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
     sold: set[int] = set()
     holder: dict[int, int] = {}
     my_expiry = None
@@ -199,7 +212,32 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
         holder[seat_id] = holder_id
         if holder_id == user_id and (my_expiry is None or expires_at < my_expiry):
             my_expiry = expires_at
+    reason = not_bookable_reason(show, now)
+    etag = _etag(
+        show,
+        reason,
+        user_id,
+        taken=sorted(sold.union(s for s, h in holder.items() if h != user_id)),
+        mine=sorted(s for s, h in holder.items() if h == user_id),
+        my_expiry=my_expiry,
+    )
+    return SeatStates(show, user_id, frozenset(sold), holder, my_expiry, reason, etag)
 
+
+def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
+    """The seat map of a show as `user_id` sees it (None: a visitor, read only).
+
+    Retired seats are not shown; broken seats are shown and never sellable; expired holds
+    count as free (see read_seat_state). Raises NotFound for an unknown show.
+    """
+    return seat_map_from(read_seat_state(show_id, user_id, now))
+
+
+def seat_map_from(state: SeatStates) -> SeatMap:
+    """The seat map's views built from states already read (no query once the screen's
+    layout is cached)."""
+    show, user_id, sold, holder = state.show, state.user_id, state.sold, state.holder
+    layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
     mine: list[SeatView] = []
     grid: list[tuple[str, list[SeatView | None]]] = []
     for label, cells in layout.rows:
@@ -233,10 +271,10 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
             total_coins=total,
             balance_coins=balance,
             balance_after_coins=balance - total,
-            expires_at=my_expiry,
+            expires_at=state.my_expiry,
             warning=_stranding_warning(grid, mine),
         )
-    reason = not_bookable_reason(show, now)
+    reason = state.not_bookable_reason
     return SeatMap(
         show=cast(ShowState, show),
         rows=grid,
@@ -245,14 +283,7 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
         basket=basket,
         bookable=reason is None,
         not_bookable_reason=reason,
-        etag=_etag(
-            show,
-            reason,
-            user_id,
-            taken=sorted(sold.union(s for s, h in holder.items() if h != user_id)),
-            mine=sorted(v.id for v in mine),
-            my_expiry=my_expiry,
-        ),
+        etag=state.etag,
     )
 
 

@@ -33,7 +33,13 @@ from ...services.checkout import checkout as pay
 from ...services.errors import AlreadyPaid, DomainError, NotFound
 from ...services.holds import toggle_hold
 from ...services.quick_pick import MAX_PARTY
-from ...services.seatmap import SeatMap, build_seat_map, get_show
+from ...services.seatmap import (
+    SeatMap,
+    build_seat_map,
+    get_show,
+    read_seat_state,
+    seat_map_from,
+)
 from ...services.waitlist import free_ordinary_seats, waitlist_view
 from ...wording import format_coins
 from ..bookings.routes import booking_url
@@ -174,17 +180,18 @@ def seat_map(show_id: int) -> str:
 
 @bp.get("/shows/<int:show_id>/seats")
 def seat_grid(show_id: int) -> BaseResponse:
-    """The seat-grid fragment for polling (304 when the ETag still matches: nothing is
-    rendered). Without htmx it sends the browser to the seat map page."""
+    """The seat-grid fragment for polling (304 when the ETag still matches: decided from
+    the seat states alone, no seat view built, nothing rendered). Without htmx it sends
+    the browser to the seat map page."""
     if not is_partial_request():
         return redirect(_seat_map_url(show_id), 303)
-    seat_map_view = _build_seat_map(show_id)
-    if _etag_matches(seat_map_view.etag):
+    state = read_seat_state(show_id, _user_id(), utcnow())
+    if _etag_matches(state.etag):
         response = Response(status=304)
-        response.headers["ETag"] = seat_map_view.etag
+        response.headers["ETag"] = state.etag
         response.headers["Cache-Control"] = "private, no-cache"
         return response
-    return _grid_response(seat_map_view)
+    return _grid_response(seat_map_from(state))
 
 
 def _seat_click_refused(error: DomainError) -> ResponseReturnValue:
