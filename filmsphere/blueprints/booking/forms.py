@@ -57,7 +57,7 @@ class QuickPickForm(AppForm):
         csrf = False  # CSRFProtect already checked the request
 
     count = IntegerField(
-        "Seats",
+        "Number of seats",
         default=2,
         validators=[InputRequired(), NumberRange(1, MAX_PARTY)],
     )

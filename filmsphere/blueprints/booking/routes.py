@@ -45,6 +45,7 @@ from ...wording import format_coins
 from ..bookings.routes import booking_url
 from .forms import CheckoutForm, QuickPickForm
 from .seat_buttons import seat_rows_html
+from .seat_delta import delta_response
 
 bp = Blueprint("booking", __name__)
 
@@ -85,7 +86,7 @@ def _build_seat_map(show_id: int, user_id: int | None = None) -> SeatMap:
     return build_seat_map(show_id, user_id if user_id is not None else _user_id(), utcnow())
 
 
-def _grid_context(seat_map_view: SeatMap, **extra: Any) -> dict[str, Any]:
+def _grid_context(seat_map_view: SeatMap, *, rows: bool = True, **extra: Any) -> dict[str, Any]:
     # A basket exists exactly when a customer is looking (not current_user: after a hold's
     # commit, asking it would reload the user row).
     interactive = seat_map_view.basket is not None and seat_map_view.bookable
@@ -99,7 +100,8 @@ def _grid_context(seat_map_view: SeatMap, **extra: Any) -> dict[str, Any]:
             for seat in cells
         ),
         "interactive": interactive,
-        "seat_rows": seat_rows_html(seat_map_view, interactive),
+        # Every seat's button: skipped for a click's delta answer (seat_delta.py).
+        "seat_rows": seat_rows_html(seat_map_view, interactive) if rows else "",
         "poll_seconds": current_app.config["SEAT_POLL_SECONDS"],
         "checkout_token": secrets.token_urlsafe(24),
         "server_now": utcnow(),
@@ -140,7 +142,21 @@ def _grid_response(
     message: str | None = None,
     kind: str = "info",
     announce: str | None = None,
+    delta: bool = False,
 ) -> Response:
+    """The grid and the basket; with `delta`, only what changed since the grid the client
+    shows, when it can tell (seat_delta.py)."""
+    if delta:
+        context = _grid_context(
+            seat_map_view,
+            rows=False,
+            grid_message=message,
+            grid_message_kind=kind,
+            announce=announce or message,
+        )
+        answer = delta_response(seat_map_view, status, context)
+        if answer is not None:
+            return answer
     return _fragments(
         seat_map_view,
         status,
@@ -204,7 +220,9 @@ def _seat_click_refused(error: DomainError) -> ResponseReturnValue:
         flash(error.message, "error")
         return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
     seat_map_view = _build_seat_map(show_id)
-    return _grid_response(seat_map_view, error.status, message=error.message, kind="error")
+    return _grid_response(
+        seat_map_view, error.status, message=error.message, kind="error", delta=True
+    )
 
 
 @bp.post("/shows/<int:show_id>/seats/<int:seat_id>")
@@ -242,7 +260,9 @@ def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
         )
     if note:
         announce += f" {note}"
-    response = _grid_response(seat_map_view, message=note, kind="warning", announce=announce)
+    response = _grid_response(
+        seat_map_view, message=note, kind="warning", announce=announce, delta=True
+    )
     return trigger(response, "seats-changed")
 
 
