@@ -36,7 +36,10 @@ def test_the_seat_map_offers_quick_pick_to_customers_only(app: Flask, client: Fl
     url = f"/shows/{world.show_id}/quick-pick"
     assert f'action="{url}"' in form.group(0) and f'hx-post="{url}"' in form.group(0)
     assert 'hx-target="#seat-grid"' in form.group(0)
-    assert '<label for="quick-pick-count">Number of seats</label>' in html and '<option value="wheelchair">' in html
+    assert (
+        '<label for="quick-pick-count">Number of seats</label>' in html
+        and '<option value="wheelchair">' in html
+    )
 
 
 def test_quick_pick_with_htmx_answers_the_grid_with_the_seats_held(

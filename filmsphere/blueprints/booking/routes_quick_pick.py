@@ -9,16 +9,17 @@ from werkzeug.wrappers import Response as BaseResponse
 from ...extensions import limiter
 from ...htmx import is_partial_request, trigger
 from ...models import utcnow
+from ...ratelimits import user_or_address
 from ...security import verified_required
 from ...services.errors import DomainError, NotFound
 from ...services.quick_hold import quick_hold
 from ...services.quick_pick import MAX_PARTY
 from .forms import QuickPickForm
-from .routes import _build_seat_map, _grid_response, _hold_limit, _seat_map_url, _user_key, bp
+from .routes import _build_seat_map, _grid_response, _hold_limit, _seat_map_url, bp
 
 
 @bp.post("/shows/<int:show_id>/quick-pick")
-@limiter.limit(_hold_limit, key_func=_user_key)
+@limiter.limit(_hold_limit, key_func=user_or_address)  # keyed from the session: no query
 @verified_required
 def quick_pick(show_id: int) -> BaseResponse:
     """Hold the best block of `count` seats (optionally of one `category`) instead of the
