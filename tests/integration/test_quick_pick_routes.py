@@ -139,3 +139,23 @@ def test_quick_pick_needs_the_csrf_token_and_a_log_in(app: Flask, client: FlaskC
         == 404
     )
     assert _holds(app, world.customer_id) == 0
+
+
+def test_quick_pick_with_the_grid_etag_answers_only_the_changed_seats(
+    app: Flask, client: FlaskClient
+) -> None:
+    world = seed(app)
+    log_in(client, world.customer_login)
+    html = page(client, f"/shows/{world.show_id}")
+    etag = re.search(r'<section id="seat-grid"[^>]*data-etag="([^"]+)"', html)
+    assert etag is not None
+    response = client.post(
+        f"/shows/{world.show_id}/quick-pick",
+        data={"csrf_token": csrf_from(html), "count": "2"},
+        headers=HX | {"If-None-Match": etag.group(1).replace("&#34;", '"')},
+    )
+    assert response.status_code == 200 and response.headers["HX-Reswap"] == "none"
+    body = response.get_data(as_text=True)
+    changed = re.findall(r'<button hx-swap-oob="true" type="submit" id="seat-(\d+)"', body)
+    assert sorted(map(int, changed)) == sorted([world.seats["C3"], world.seats["C4"]])
+    assert "Seats C3, C4 held for you." in body

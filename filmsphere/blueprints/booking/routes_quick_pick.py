@@ -24,7 +24,8 @@ from .routes import _build_seat_map, _grid_response, _hold_limit, _seat_map_url,
 def quick_pick(show_id: int) -> BaseResponse:
     """Hold the best block of `count` seats (optionally of one `category`) instead of the
     customer's current seats for the show. htmx: the grid with the seats held and a
-    message, plus the basket out of band (409 when no block fits, 422 for a bad form);
+    message, plus the basket out of band, or only the seats that changed when the grid's
+    ETag came along (409 when no block fits, 422 for a bad form);
     without htmx: flash + 303 back to the map. Raises 404 for an unknown show."""
     user_id = int(current_user.id)  # read once: after the commit it would reload the user
     form = QuickPickForm()
@@ -63,6 +64,6 @@ def _answer(show_id: int, user_id: int, message: str, status: int) -> BaseRespon
     except NotFound:
         abort(404)
     response = _grid_response(
-        seat_map_view, status, message=message, kind="info" if ok else "error"
+        seat_map_view, status, message=message, kind="info" if ok else "error", delta=True
     )
     return trigger(response, "seats-changed") if ok else response

@@ -118,13 +118,13 @@
   });
 
   // ---- htmx: conditional polling, focus and announcements across swaps --------------
-  // The grid's ETag goes with its polls (304 when unchanged) and with seat clicks (the
-  // answer then carries only the seats that changed, out of band).
+  // The grid's ETag goes with its polls (304 when unchanged), seat clicks and quick picks
+  // (the answer then carries only the seats that changed, out of band).
   document.addEventListener("htmx:configRequest", function (event) {
     var elt = event.detail.elt;
     var root = grid();
     var poll = elt && elt.id === "seat-grid" && event.detail.verb === "get";
-    var click = elt && elt.matches && elt.matches("#seat-grid button.seat");
+    var click = elt && elt.matches && elt.matches("#seat-grid button.seat, #quick-pick");
     if (root && (poll || click)) {
       var etag = root.getAttribute("data-etag");
       if (etag) { event.detail.headers["If-None-Match"] = etag; }
