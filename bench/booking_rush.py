@@ -72,6 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.postgres import free_port, start_cluster  # noqa: E402
+from tests.support.redis import start_redis  # noqa: E402
 from tests.support.smtp import smtp_server  # noqa: E402
 
 PASSWORD = "Bench-Rush-2026"
@@ -1042,6 +1043,9 @@ def main() -> int:
     cluster = start_cluster(max_connections=200, durable=True)
     processes: list[Any] = []
     instance = tempfile.mkdtemp(prefix="filmsphere-bench-")
+    # Rate limits are counted in Redis in production: a throwaway one, as deployed.
+    redis_server = start_redis()
+    os.environ["FILMSPHERE_RATELIMIT_STORAGE_URI"] = redis_server.url
     try:
         url = cluster.createdb("filmsphere_bench")
         os.environ.update(
@@ -1144,6 +1148,7 @@ def main() -> int:
         for process in processes:
             stop_process(process)
         cluster.stop()
+        redis_server.stop()
 
 
 if __name__ == "__main__":
