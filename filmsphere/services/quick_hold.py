@@ -7,37 +7,23 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Table, bindparam, delete, insert, or_, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Booking, SeatHold, Ticket, TicketStatus
 from . import holds
 from .errors import NoSeatsTogether, SeatRuleViolation, ShowNotBookable
+from .locks import lock_block_hold_rows, lock_seats, lock_show_for_sale, lock_wallet
 from .quick_pick import Block, QuickPickCategory, pick_best, ranked_blocks
 from .seat_rules import CellState, SeatCell
 from .seatmap import build_seat_map
 from .transaction import race_point, write_transaction
-from .wallet import lock_wallet
 
 # Rounds of "read the map, take the best block, lock it": each round after the first
 # follows a loss to another customer who was faster to a seat of the block.
 ATTEMPTS = 5
 
-# The block's hold rows (anyone's), and every hold of the customer (this show: replaced;
-# other shows: released, one show at a time), locked in id order after the seats.
-_LOCK_HOLD_ROWS = (
-    select(SeatHold.id, SeatHold.show_id, SeatHold.seat_id, SeatHold.user_id, SeatHold.expires_at)
-    .where(
-        or_(
-            (SeatHold.show_id == bindparam("show_id"))
-            & SeatHold.seat_id.in_(bindparam("seat_ids", expanding=True)),
-            SeatHold.user_id == bindparam("user_id"),
-        )
-    )
-    .order_by(SeatHold.id)
-    .with_for_update()
-)
 # Seats of the block sold meanwhile, and how many tickets the customer already has for
 # the show (the per-show limit counts them).
 _SOLD = select(Ticket.seat_id).where(
@@ -147,9 +133,9 @@ def _hold_block(user_id: int, show_id: int, block: Block, now: datetime) -> int:
     in other shows it released. Raises _Lost when a seat of it is no longer free."""
     session = db.session
     seat_ids = list(block.seat_ids)
-    holds.lock_seats(seat_ids)
+    lock_seats(seat_ids)
+    rows = lock_block_hold_rows(user_id, show_id, seat_ids)
     params = {"show_id": show_id, "seat_ids": seat_ids, "user_id": user_id}
-    rows = session.execute(_LOCK_HOLD_ROWS, params).all()
     taken = {
         r.seat_id
         for r in rows
@@ -177,7 +163,7 @@ def _hold_block(user_id: int, show_id: int, block: Block, now: datetime) -> int:
         session.execute(delete(SeatHold).where(SeatHold.id.in_(stale)))
     race_point("quick_hold.before_insert")
     # Last, the show row shared: an admin may have cancelled it a moment ago.
-    if not holds.lock_show_for_sale(show_id, now):
+    if not lock_show_for_sale(show_id, now):
         raise ShowNotBookable("This show can no longer be booked.")
     values: list[dict[str, Any]] = [
         {

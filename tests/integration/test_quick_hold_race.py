@@ -1,5 +1,6 @@
 """Two quick picks racing for the same best block on PostgreSQL, real threads and
-connections, forced at the race point; with negative controls."""
+connections, forced at the race point; with negative controls (locks.guards_off and a
+dropped constraint)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from sqlalchemy import delete, func, select
 
 from filmsphere.extensions import db
 from filmsphere.models import SeatHold
-from filmsphere.services import holds
 from filmsphere.services.errors import NoSeatsTogether
+from filmsphere.services.locks import guards_off
 from filmsphere.services.quick_hold import QuickHold, quick_hold
 from tests import factories as f
 
 from .test_quick_hold import take
-from .test_races import HOLDS_UNIQUE, dropped, race_barrier, run_parallel, unlocked_seats
+from .test_races import HOLDS_UNIQUE, dropped, race_barrier, run_parallel
 
 pytestmark = pytest.mark.postgres_only
 
@@ -72,19 +73,18 @@ def test_the_loser_of_the_best_block_gets_the_next_best_instead(backend: str, ct
 
 
 def test_without_the_seat_lock_the_unique_constraint_still_has_the_last_word(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
+    backend: str, ctx: Flask
 ) -> None:
-    monkeypatch.setattr(holds, "lock_seats", unlocked_seats)
-    results, rows, twice = _race(ctx, "SSSSSS\nSSSSSS", 2)
+    with guards_off("seats"):
+        results, rows, twice = _race(ctx, "SSSSSS\nSSSSSS", 2)
     assert all(isinstance(r, QuickHold) for r in results), results
     assert (rows, twice) == (4, 0)
 
 
 def test_negative_control_without_lock_and_constraint_a_block_is_held_twice(
-    backend: str, ctx: Flask, monkeypatch: pytest.MonkeyPatch
+    backend: str, ctx: Flask
 ) -> None:
-    monkeypatch.setattr(holds, "lock_seats", unlocked_seats)
-    with dropped(HOLDS_UNIQUE):
+    with guards_off("seats"), dropped(HOLDS_UNIQUE):
         results, rows, twice = _race(ctx, "SSSSSS", 4, "A1", "A2")
         db.session.execute(delete(SeatHold))
         db.session.commit()

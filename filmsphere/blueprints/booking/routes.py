@@ -1,5 +1,5 @@
-"""The seat map of a show: the page, the polled grid, seat clicks and checkout (and the
-waitlist, routes_waitlist.py)."""
+"""The seat map of a show: the page, the polled grid, seat clicks and checkout (quick
+pick and the waitlist: routes_quick_pick.py, routes_waitlist.py)."""
 
 from __future__ import annotations
 
@@ -210,9 +210,10 @@ def seat_grid(show_id: int) -> BaseResponse:
     return _grid_response(seat_map_from(state))
 
 
-def _seat_click_refused(error: DomainError) -> ResponseReturnValue:
-    """htmx: the grid redrawn with the refusal (409 someone else took it, 422 a seat
-    rule); a plain form: the message and 303 back to the grid."""
+def _grid_refused(error: DomainError) -> ResponseReturnValue:
+    """A seat click's or quick pick's refusal. htmx: the grid redrawn with it (409 someone
+    else took it, 422 a seat rule), only the changed seats when the grid's ETag came
+    along; a plain form: the message and 303 back to the grid."""
     if isinstance(error, NotFound):
         return default_response(error)
     show_id = int((request.view_args or {})["show_id"])
@@ -226,7 +227,7 @@ def _seat_click_refused(error: DomainError) -> ResponseReturnValue:
 
 
 @bp.post("/shows/<int:show_id>/seats/<int:seat_id>")
-@renders_refusals(_seat_click_refused)
+@renders_refusals(_grid_refused)
 @limiter.limit(_hold_limit, key_func=user_or_address)  # keyed from the session: no query
 @verified_required
 def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
