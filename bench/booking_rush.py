@@ -72,6 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.postgres import free_port, start_cluster  # noqa: E402
+from tests.support.redis import start_redis  # noqa: E402
 from tests.support.smtp import smtp_server  # noqa: E402
 
 PASSWORD = "Bench-Rush-2026"
@@ -95,6 +96,7 @@ QUOTED_RE = re.compile(r'name="quoted"[^>]*value="([^"]*)"')
 @dataclass
 class Stats:
     hold: list[float] = field(default_factory=list)
+    quick: list[float] = field(default_factory=list)
     checkout: list[float] = field(default_factory=list)
     grid: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
@@ -355,8 +357,10 @@ class Customer:
         abandon_rate: float,
         cancel_rate: float,
         think: float = 0.0,
+        quick_pick: bool = False,
     ) -> None:
         self.think = think
+        self.quick_pick = quick_pick  # asks for the party's seats in one request
         self.show_id = show_id
         self.login_name = login
         self.stats = stats
@@ -382,6 +386,8 @@ class Customer:
         elapsed = clock() - started
         if kind == "hold":
             self.stats.hold.append(elapsed)
+        elif kind == "quick":
+            self.stats.quick.append(elapsed)
         elif kind == "checkout":
             self.stats.checkout.append(elapsed)
         self.stats.statuses[f"{kind} {response.status}"] += 1
@@ -433,6 +439,10 @@ class Customer:
 
     async def toggle(self, seat: GridSeat) -> int:
         response = await self._post(f"/shows/{self.show_id}/seats/{seat.id}", {}, "hold")
+        return await self._took(response)
+
+    async def _took(self, response: Reply) -> int:
+        """Keep what a hold's answer carries, like htmx: the grid, basket and token."""
         token = TOKEN_RE.search(response.text)
         if token:
             self.checkout_token = token.group(1)
@@ -488,6 +498,28 @@ class Customer:
         self.stats.outcomes[outcome] += 1
         return True
 
+    async def quick_pick_party(self, stop: asyncio.Event) -> bool:
+        """Ask for the party's seats in one request (the server re-picks by itself when
+        someone is faster to its first choice). When no block of that size is left, the
+        party splits up: one seat fewer, until single seats. False when nothing is free."""
+        party = self.rng.choices([1, 2, 3, 4], weights=[2, 4, 3, 2])[0]
+        while not stop.is_set():
+            response = await self._post(
+                f"/shows/{self.show_id}/quick-pick", {"count": str(party)}, "quick"
+            )
+            status = await self._took(response)
+            if status == 200:
+                self.held = [s for s in self.view if s.state == "mine"]
+                self.fresh = False
+                return True
+            if status == 429:
+                continue
+            self.stats.outcomes[f"quick pick found no block ({status})"] += 1
+            if status != 409 or party == 1:
+                return False
+            party -= 1
+        return False
+
     async def hold_block(self, stop: asyncio.Event) -> bool:
         """Hold a block of adjacent seats one click at a time, re-planning from the grid
         each answer carries, like a person: a seat someone else took is replaced by its
@@ -524,7 +556,12 @@ class Customer:
         while not bought:
             if stop.is_set():
                 return True
-            if not await self.hold_block(stop):
+            held = (
+                await self.quick_pick_party(stop)
+                if self.quick_pick
+                else await self.hold_block(stop)
+            )
+            if not held:
                 if self.held:
                     await self.release_all()
                 if stop.is_set():
@@ -747,6 +784,7 @@ def service_rush(
     from filmsphere.services.checkout import checkout
     from filmsphere.services.errors import DomainError, SeatRuleViolation
     from filmsphere.services.holds import toggle_hold
+    from filmsphere.services.quick_hold import quick_hold
     from filmsphere.services.seatmap import build_seat_map
 
     app = create_app({"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 40, "max_overflow": 10}})
@@ -755,40 +793,68 @@ def service_rush(
         db.session.remove()
     start, stop = threading.Event(), threading.Event()
 
-    def customer(user_id: int, rng: random.Random) -> None:
+    def quick(user_id: int, rng: random.Random) -> list[GridSeat] | None:
+        """The party's seats by quick pick (one seat fewer each time no block is left);
+        None when nothing is free."""
+        party = rng.choices([1, 2, 3, 4], weights=[2, 4, 3, 2])[0]
+        while True:
+            t = time.perf_counter()
+            try:
+                held = quick_hold(user_id, show_id, party, None, datetime.now(UTC))
+            except DomainError:
+                stats.outcomes["quick pick found no block"] += 1
+                if party == 1:
+                    return None
+                party -= 1
+                continue
+            finally:
+                stats.quick.append(time.perf_counter() - t)
+            return [
+                GridSeat(i, label, "mine", 0, 0)
+                for i, label in zip(held.seat_ids, held.labels, strict=True)
+            ]
+
+    def customer(user_id: int, rng: random.Random, quick_picker: bool) -> None:
         now = datetime.now
         start.wait()
         with app.app_context():
             try:
                 while not stop.is_set():
-                    t = time.perf_counter()
-                    seat_map = build_seat_map(show_id, user_id, now(UTC))
-                    db.session.rollback()  # end the read: give the connection back
-                    stats.grid.append(time.perf_counter() - t)
-                    seats = [
-                        GridSeat(v.id, v.label, v.state, v.grid_row, v.grid_col)
-                        for _, row in seat_map.rows
-                        for v in row
-                        if v is not None
-                    ]
-                    block = pick_block(rng, seats)
-                    if not block:
-                        time.sleep(0.2)
-                        continue
-                    held: list[GridSeat] = []
-                    try:
-                        for seat in block:
-                            t = time.perf_counter()
-                            try:
+                    if quick_picker:
+                        quick_held = quick(user_id, rng)
+                        if quick_held is None:
+                            time.sleep(0.2)
+                            continue
+                        seats = held = quick_held
+                    else:
+                        t = time.perf_counter()
+                        seat_map = build_seat_map(show_id, user_id, now(UTC))
+                        db.session.rollback()  # end the read: give the connection back
+                        stats.grid.append(time.perf_counter() - t)
+                        seats = [
+                            GridSeat(v.id, v.label, v.state, v.grid_row, v.grid_col)
+                            for _, row in seat_map.rows
+                            for v in row
+                            if v is not None
+                        ]
+                        block = pick_block(rng, seats)
+                        if not block:
+                            time.sleep(0.2)
+                            continue
+                        held = []
+                        try:
+                            for seat in block:
+                                t = time.perf_counter()
+                                try:
+                                    toggle_hold(user_id, show_id, seat.id, now(UTC))
+                                    held.append(seat)
+                                finally:
+                                    stats.hold.append(time.perf_counter() - t)
+                        except DomainError:
+                            stats.outcomes["lost a seat, picked again"] += 1
+                            for seat in held:
                                 toggle_hold(user_id, show_id, seat.id, now(UTC))
-                                held.append(seat)
-                            finally:
-                                stats.hold.append(time.perf_counter() - t)
-                    except DomainError:
-                        stats.outcomes["lost a seat, picked again"] += 1
-                        for seat in held:
-                            toggle_hold(user_id, show_id, seat.id, now(UTC))
-                        continue
+                            continue
                     if rng.random() < args.abandon:
                         stats.outcomes["abandoned (released)"] += 1
                         for seat in held:
@@ -837,7 +903,10 @@ def service_rush(
                 db.session.remove()
 
     threads = [
-        threading.Thread(target=customer, args=(uid, random.Random(args.seed + n)))
+        threading.Thread(
+            target=customer,
+            args=(uid, random.Random(args.seed + n), n < round(len(ids) * args.quick_pick_share)),
+        )
         for n, uid in enumerate(ids)
     ]
     for t in threads:
@@ -909,6 +978,7 @@ async def _http_race(
             args.abandon,
             args.cancel,
             args.think,
+            quick_pick=n < round(len(logins) * args.quick_pick_share),
         )
         for n, login in enumerate(logins)
     ]
@@ -955,6 +1025,12 @@ def main() -> int:
         "--think", type=float, default=0.0, help="pause between a customer's clicks, seconds"
     )
     parser.add_argument(
+        "--quick-pick-share",
+        type=float,
+        default=0.6,
+        help="share of customers who use quick pick (party size, then pay) instead of clicks",
+    )
+    parser.add_argument(
         "--service-level",
         action="store_true",
         help="call the services in-process instead of HTTP (no gunicorn, no templates)",
@@ -967,6 +1043,9 @@ def main() -> int:
     cluster = start_cluster(max_connections=200, durable=True)
     processes: list[Any] = []
     instance = tempfile.mkdtemp(prefix="filmsphere-bench-")
+    # Rate limits are counted in Redis in production: a throwaway one, as deployed.
+    redis_server = start_redis()
+    os.environ["FILMSPHERE_RATELIMIT_STORAGE_URI"] = redis_server.url
     try:
         url = cluster.createdb("filmsphere_bench")
         os.environ.update(
@@ -1016,7 +1095,8 @@ def main() -> int:
         per_minute = sold / elapsed * 60 if elapsed > 0 else 0.0
         print()
         print(
-            f"customers: {customers}, {mode}, PostgreSQL fsync on, think time {args.think} s, "
+            f"customers: {customers} ({args.quick_pick_share:.0%} quick pick), {mode}, "
+            f"PostgreSQL fsync on, think time {args.think} s, "
             f"load average before/after: {load_before} / {os.getloadavg()[0]:.1f} "
             f"on {os.cpu_count()} CPUs"
         )
@@ -1047,6 +1127,7 @@ def main() -> int:
             )
         print("seats sold after: " + timeline(stats.sold_at, t0, seats_total))
         print(f"hold latency:     {percentiles(stats.hold)}")
+        print(f"quick pick lat.:  {percentiles(stats.quick)}")
         print(f"checkout latency: {percentiles(stats.checkout)}")
         print(f"grid latency:     {percentiles(stats.grid)}")
         print(
@@ -1067,6 +1148,7 @@ def main() -> int:
         for process in processes:
             stop_process(process)
         cluster.stop()
+        redis_server.stop()
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.booking_rush import PASSWORD, migrate, seed, start_gunicorn, stop_process  # noqa: E402
 from tests.support.postgres import free_port, start_cluster  # noqa: E402
+from tests.support.redis import start_redis  # noqa: E402
 
 QUICK_PICK_FORM = """POST /shows/<id>/quick-pick, form fields:
     count       1–10: how many seats together
@@ -734,6 +735,9 @@ def main() -> int:
         settings={"shared_preload_libraries": "pg_stat_statements"},
     )
     instance = tempfile.mkdtemp(prefix="filmsphere-hot-path-")
+    # Rate limits are counted in Redis in production: a throwaway one, as deployed.
+    redis_server = start_redis()
+    os.environ["FILMSPHERE_RATELIMIT_STORAGE_URI"] = redis_server.url
     workdir = Path(tempfile.mkdtemp(prefix="filmsphere-hot-path-plans-"))
     targets: list[Target] = []
     try:
@@ -772,6 +776,7 @@ def main() -> int:
         for target in targets:
             stop_process(target.process)
         cluster.stop()
+        redis_server.stop()
         shutil.rmtree(instance, ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)
 

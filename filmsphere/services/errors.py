@@ -71,3 +71,7 @@ class AlreadyDone(Conflict):
 
 class RateLimited(DomainError):
     status = 429
+
+
+class NoSeatsTogether(Conflict):
+    """Quick pick found no block of seats for the party (the message says why)."""

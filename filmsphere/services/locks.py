@@ -1,12 +1,12 @@
 """Every row lock a write takes, in one place, and the one switch race tests turn guards off with.
 
-Lock order for every transaction that claims seats (holds, checkout), cancellations,
-check-in, cleanup and the waitlist alike: seats (ascending id) → seat holds → waitlist
-entries → bookings → wallets → show rows (ascending id, always last: shared by sales,
-exclusive for an admin cancelling the show). A fixed order means two transactions can
-wait for each other but never deadlock. SQLite ignores FOR UPDATE: there the write
-transaction's BEGIN IMMEDIATE holds the database-wide write lock, which serialises
-writers anyway.
+Lock order for every transaction that claims seats (holds, quick pick, checkout),
+cancellations, check-in, cleanup and the waitlist alike: seats (ascending id) → seat
+holds → waitlist entries → bookings → wallets → show rows (ascending id, always last:
+shared by sales, exclusive for an admin cancelling the show). A fixed order means two
+transactions can wait for each other but never deadlock. SQLite ignores FOR UPDATE:
+there the write transaction's BEGIN IMMEDIATE holds the database-wide write lock, which
+serialises writers anyway.
 
 Each helper but the waitlist's belongs to a guard ("seats", "holds", "bookings",
 "wallets", "tickets", "shows"). A race test's negative control switches guards off with
@@ -90,6 +90,19 @@ _HOLDS_OF = (
     .order_by(SeatHold.id)
 )
 _LOCK_HOLDS_OF = _HOLDS_OF.with_for_update()
+# A quick pick's block: its seats' hold rows (anyone's) and every hold of the customer.
+_BLOCK_HOLD_ROWS = (
+    select(SeatHold.id, SeatHold.show_id, SeatHold.seat_id, SeatHold.user_id, SeatHold.expires_at)
+    .where(
+        (
+            (SeatHold.show_id == bindparam("show_id"))
+            & SeatHold.seat_id.in_(bindparam("seat_ids", expanding=True))
+        )
+        | (SeatHold.user_id == bindparam("user_id"))
+    )
+    .order_by(SeatHold.id)
+)
+_LOCK_BLOCK_HOLD_ROWS = _BLOCK_HOLD_ROWS.with_for_update()
 # Shared, not exclusive: sales of one show don't queue behind each other here, while an
 # admin cancelling the show (FOR UPDATE) and the sales in flight wait for one another.
 _SHOW_FOR_SALE = select(Show.id).where(*for_sale_conditions()).with_for_update(read=True)
@@ -152,6 +165,15 @@ def lock_hold_rows(user_id: int, show_id: int, seat_id: int) -> list[Any]:
     shows, ascending id."""
     statement = _LOCK_HOLD_ROWS if _on("holds") else _HOLD_ROWS
     params = {"show_id": show_id, "seat_id": seat_id, "user_id": user_id}
+    return list(db.session.execute(statement, params).all())
+
+
+def lock_block_hold_rows(user_id: int, show_id: int, seat_ids: list[int]) -> list[Any]:
+    """Lock the hold rows of these seats in the show (anyone's) and every hold of the
+    customer in any show (a quick pick replaces those in this show and releases the
+    others), ascending id."""
+    statement = _LOCK_BLOCK_HOLD_ROWS if _on("holds") else _BLOCK_HOLD_ROWS
+    params = {"show_id": show_id, "seat_ids": seat_ids, "user_id": user_id}
     return list(db.session.execute(statement, params).all())
 
 

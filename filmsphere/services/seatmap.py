@@ -1,7 +1,9 @@
 """The seat map as view objects: rows of seats with their state, legend, basket, ETag.
 
 Read-only, two queries: the show (with its screen's layout version and, for a customer,
-the wallet balance) and the seats' claims (live holds and sold tickets together). The
+the wallet balance) and the seats' claims (live holds and sold tickets together); the
+ETag comes from those alone (read_seat_state), so a poll of an unchanged map is a 304
+before any seat view is built. The
 per-layout part (rows, prices, names, legend) is built once per screen layout version and
 price and shared by every request of the process; only seat states are worked out per
 request. Templates render these objects and never query.
@@ -9,6 +11,7 @@ request. Templates render these objects and never query.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -174,21 +177,32 @@ def accessible_name(row_label: str, number: int, category: str, price: int, stat
     return name
 
 
-def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
-    """The seat map of a show as `user_id` sees it (None: a visitor, read only).
+@dataclass(frozen=True)
+class SeatStates:
+    """What a seat map shows, as read (two queries), before any seat view is built: enough
+    for the ETag, so an unchanged map is answered without building it."""
 
-    A hold whose expires_at has passed counts as free. Retired seats are not shown; broken
-    seats are shown and never sellable. The ETag is a digest of the viewer and of
-    everything the grid and basket show, so it changes exactly when they do (a hold, a
-    sale, a refund, a hold running out, the show starting, a new layout or price, the
-    viewer's balance).
-    Raises NotFound for an unknown show.
+    show: Any  # the show's rule columns, layout version and the viewer's balance
+    user_id: int | None
+    sold: frozenset[int]
+    holder: dict[int, int]  # seat id -> the customer holding it (live holds only)
+    my_expiry: datetime | None
+    not_bookable_reason: str | None
+    etag: str
+
+
+def read_seat_state(show_id: int, user_id: int | None, now: datetime) -> SeatStates:
+    """The seat states of a show as `user_id` sees them (None: a visitor), and their ETag.
+
+    A hold whose expires_at has passed counts as free. The ETag is a digest of the viewer
+    and of everything the grid and basket show, so it changes exactly when they do (a
+    hold, a sale, a refund, a hold running out, the show starting, a new layout or price,
+    the viewer's balance). Raises NotFound for an unknown show.
     """
     show = db.session.execute(_SHOW_FOR_MAP, {"show_id": show_id, "user_id": user_id}).first()
     if show is None:
         raise NotFound("There is no such show.")
     claims = db.session.execute(_CLAIMS, {"show_id": show_id, "now": now}).all()
-    layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
     sold: set[int] = set()
     holder: dict[int, int] = {}
     my_expiry = None
@@ -199,7 +213,36 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
         holder[seat_id] = holder_id
         if holder_id == user_id and (my_expiry is None or expires_at < my_expiry):
             my_expiry = expires_at
+    reason = not_bookable_reason(show, now)
+    taken = sold.union(s for s, h in holder.items() if h != user_id)
+    mine = {s for s, h in holder.items() if h == user_id}
+    layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
+    etag = _etag(
+        show,
+        reason,
+        user_id,
+        taken=sorted(taken),
+        mine=sorted(mine),
+        my_expiry=my_expiry,
+        states=_state_bits(layout, show, taken, mine),
+    )
+    return SeatStates(show, user_id, frozenset(sold), holder, my_expiry, reason, etag)
 
+
+def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
+    """The seat map of a show as `user_id` sees it (None: a visitor, read only).
+
+    Retired seats are not shown; broken seats are shown and never sellable; expired holds
+    count as free (see read_seat_state). Raises NotFound for an unknown show.
+    """
+    return seat_map_from(read_seat_state(show_id, user_id, now))
+
+
+def seat_map_from(state: SeatStates) -> SeatMap:
+    """The seat map's views built from states already read (no query once the screen's
+    layout is cached)."""
+    show, user_id, sold, holder = state.show, state.user_id, state.sold, state.holder
+    layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
     mine: list[SeatView] = []
     grid: list[tuple[str, list[SeatView | None]]] = []
     for label, cells in layout.rows:
@@ -233,10 +276,10 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
             total_coins=total,
             balance_coins=balance,
             balance_after_coins=balance - total,
-            expires_at=my_expiry,
+            expires_at=state.my_expiry,
             warning=_stranding_warning(grid, mine),
         )
-    reason = not_bookable_reason(show, now)
+    reason = state.not_bookable_reason
     return SeatMap(
         show=cast(ShowState, show),
         rows=grid,
@@ -245,14 +288,7 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
         basket=basket,
         bookable=reason is None,
         not_bookable_reason=reason,
-        etag=_etag(
-            show,
-            reason,
-            user_id,
-            taken=sorted(sold.union(s for s, h in holder.items() if h != user_id)),
-            mine=sorted(v.id for v in mine),
-            my_expiry=my_expiry,
-        ),
+        etag=state.etag,
     )
 
 
@@ -290,6 +326,7 @@ class _Layout:
     rows: list[tuple[str, list[_SeatVariants | None]]]
     columns: int
     legend: list[LegendItem]
+    index: dict[int, int]  # seat id -> its place in the grid's reading order (state bits)
 
 
 def _view(s: Any, price: int, state: SeatState) -> SeatView:
@@ -350,11 +387,14 @@ def _build_layout(base_price_coins: int, seats: Sequence[Any]) -> _Layout:
         columns = max(columns, s.grid_col + 1)
         if not broken:
             legend_prices[s.category] = price
+    grid = [
+        (label, [cells.get(col) for col in range(columns)])
+        for _, (label, cells) in sorted(rows.items())
+    ]
+    order = [v.free.id for _, cells in grid for v in cells if v is not None]
     return _Layout(
-        rows=[
-            (label, [cells.get(col) for col in range(columns)])
-            for _, (label, cells) in sorted(rows.items())
-        ],
+        rows=grid,
+        index={seat_id: place for place, seat_id in enumerate(order)},
         columns=columns,
         legend=[
             LegendItem(category=c, label=CATEGORY_LABELS[c], price_coins=legend_prices[c])
@@ -372,6 +412,7 @@ def _etag(
     taken: list[int],
     mine: list[int],
     my_expiry: datetime | None,
+    states: str,
 ) -> str:
     # The viewer, and everything the grid and basket show: the layout and prices, whether
     # seats can be picked, which seats are taken and which are the viewer's (a hold that
@@ -389,4 +430,61 @@ def _etag(
         show.balance_coins if user_id is not None else None,
     )
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
-    return f'W/"seats-{digest}"'
+    return f'W/"seats-{digest}.{states}"'
+
+
+# --- what a client already shows -------------------------------------------------------
+#
+# The ETag ends with the seat states the grid shows, as two bitmaps in the layout's
+# reading order (taken, mine; ~70 characters for 200 seats) behind the layout key. A
+# click that sends the ETag of the grid it shows can then be answered with only the
+# seats whose state differs, without the server keeping anything per client.
+
+
+def _state_bits(layout: _Layout, show: Any, taken: set[int], mine: set[int]) -> str:
+    size = (len(layout.index) + 7) // 8
+    return ".".join(
+        (
+            f"{show.layout_version}-{show.base_price_coins}",
+            _bits(layout.index, taken, size),
+            _bits(layout.index, mine, size),
+        )
+    )
+
+
+def _bits(index: dict[int, int], seat_ids: set[int], size: int) -> str:
+    value = 0
+    for seat_id in seat_ids:
+        place = index.get(seat_id)
+        if place is not None:  # a hold on a seat retired since: not on the grid
+            value |= 1 << place
+    return base64.urlsafe_b64encode(value.to_bytes(size, "little")).decode().rstrip("=")
+
+
+def changed_seats(seat_map: SeatMap, client_etag: str) -> list[SeatView] | None:
+    """The seats whose state differs from the grid the client shows (the one `client_etag`
+    came with), in reading order; None when that can't be told (no or a foreign ETag, a
+    new layout or price): then the client needs the whole grid."""
+    ours, theirs = seat_map.etag.split("."), client_etag.strip().split(".")
+    if len(theirs) != 4 or len(ours) != 4 or theirs[1] != ours[1]:
+        return None
+    try:
+        taken, mine = (
+            int.from_bytes(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)), "little")
+            for part in (theirs[2], theirs[3].rstrip('"'))
+        )
+    except ValueError:
+        return None
+    changed: list[SeatView] = []
+    place = 0
+    for _, row in seat_map.rows:
+        for view in row:
+            if view is None:
+                continue
+            bit = 1 << place
+            place += 1
+            shown = "taken" if taken & bit else "mine" if mine & bit else "free"
+            now = "taken" if view.state == "taken" else view.state
+            if view.state != "broken" and now != shown:
+                changed.append(view)
+    return changed

@@ -66,6 +66,7 @@ ROUTES: dict[str, Route] = {
     ),
     # Counted per user once signed in; a visitor's click counts against the address.
     "booking.toggle_seat": Route("/shows/1/seats/1", dict),
+    "booking.quick_pick": Route("/shows/1/quick-pick", lambda: {"count": "2"}),
 }
 # Limits that only signed-in users ever reach, counted per user: no address involved.
 PER_USER_ONLY = {

@@ -1,12 +1,16 @@
-"""The checkout and waitlist forms (CSRF is checked globally by CSRFProtect)."""
+"""Forms for quick pick, checkout and the waitlist (CSRF is checked globally by
+CSRFProtect)."""
 
 from __future__ import annotations
 
-from wtforms import BooleanField, HiddenField, IntegerField
+from typing import cast
+
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
 from ...forms import AppForm
-from ...services.quick_pick import MAX_PARTY
+from ...services.quick_pick import MAX_PARTY, QuickPickCategory
 
 
 class CheckoutForm(AppForm):
@@ -44,3 +48,32 @@ class JoinWaitlistForm(AppForm):
         ],
     )
     adjacent = BooleanField("Seats together")
+
+
+class QuickPickForm(AppForm):
+    """Quick pick: how many seats together, and optionally which kind."""
+
+    class Meta:
+        csrf = False  # CSRFProtect already checked the request
+
+    count = IntegerField(
+        "Number of seats",
+        default=2,
+        validators=[InputRequired(), NumberRange(1, MAX_PARTY)],
+    )
+    category = SelectField(
+        "Kind",
+        choices=[
+            SelectChoice("", "Any seats"),
+            SelectChoice("standard", "Standard"),
+            SelectChoice("premium", "Premium"),
+            SelectChoice("vip", "VIP"),
+            SelectChoice("wheelchair", "Wheelchair space + companion"),
+        ],
+        default="",
+        validate_choice=True,
+    )
+
+    def chosen_category(self) -> QuickPickCategory | None:
+        value = self.category.data or None
+        return cast("QuickPickCategory | None", value)

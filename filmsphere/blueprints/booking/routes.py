@@ -1,5 +1,5 @@
-"""The seat map of a show: the page, the polled grid, seat clicks and checkout (and the
-waitlist, routes_waitlist.py)."""
+"""The seat map of a show: the page, the polled grid, seat clicks and checkout (quick
+pick and the waitlist: routes_quick_pick.py, routes_waitlist.py)."""
 
 from __future__ import annotations
 
@@ -32,22 +32,34 @@ from ...security import verified_required
 from ...services.checkout import checkout as pay
 from ...services.errors import AlreadyPaid, DomainError, NotFound
 from ...services.holds import toggle_hold
-from ...services.seatmap import SeatMap, build_seat_map, get_show
+from ...services.quick_pick import MAX_PARTY
+from ...services.seatmap import (
+    SeatMap,
+    build_seat_map,
+    get_show,
+    read_seat_state,
+    seat_map_from,
+)
 from ...services.waitlist import free_ordinary_seats, waitlist_view
 from ...wording import format_coins
 from ..bookings.routes import booking_url
-from .forms import CheckoutForm
+from .forms import CheckoutForm, QuickPickForm
 from .seat_buttons import seat_rows_html
+from .seat_delta import delta_response
 
 bp = Blueprint("booking", __name__)
 
 bp.after_request(redirect_as_hx_redirect)
 
 
+# Views whose htmx answer is the grid: a refusal is drawn in it too.
+_GRID_ENDPOINTS = ("booking.toggle_seat", "booking.quick_pick")
+
+
 @bp.errorhandler(TooManyRequests)
 def _too_many(error: TooManyRequests) -> Any:
     message = "You're clicking seats very fast. Wait a few seconds, then try again."
-    if request.endpoint == "booking.toggle_seat" and is_partial_request():
+    if request.endpoint in _GRID_ENDPOINTS and is_partial_request():
         show_id = (request.view_args or {}).get("show_id")
         if isinstance(show_id, int):
             try:
@@ -74,7 +86,7 @@ def _build_seat_map(show_id: int, user_id: int | None = None) -> SeatMap:
     return build_seat_map(show_id, user_id if user_id is not None else _user_id(), utcnow())
 
 
-def _grid_context(seat_map_view: SeatMap, **extra: Any) -> dict[str, Any]:
+def _grid_context(seat_map_view: SeatMap, *, rows: bool = True, **extra: Any) -> dict[str, Any]:
     # A basket exists exactly when a customer is looking (not current_user: after a hold's
     # commit, asking it would reload the user row).
     interactive = seat_map_view.basket is not None and seat_map_view.bookable
@@ -88,7 +100,8 @@ def _grid_context(seat_map_view: SeatMap, **extra: Any) -> dict[str, Any]:
             for seat in cells
         ),
         "interactive": interactive,
-        "seat_rows": seat_rows_html(seat_map_view, interactive),
+        # Every seat's button: skipped for a click's delta answer (seat_delta.py).
+        "seat_rows": seat_rows_html(seat_map_view, interactive) if rows else "",
         "poll_seconds": current_app.config["SEAT_POLL_SECONDS"],
         "checkout_token": secrets.token_urlsafe(24),
         "server_now": utcnow(),
@@ -129,7 +142,21 @@ def _grid_response(
     message: str | None = None,
     kind: str = "info",
     announce: str | None = None,
+    delta: bool = False,
 ) -> Response:
+    """The grid and the basket; with `delta`, only what changed since the grid the client
+    shows, when it can tell (seat_delta.py)."""
+    if delta:
+        context = _grid_context(
+            seat_map_view,
+            rows=False,
+            grid_message=message,
+            grid_message_kind=kind,
+            announce=announce or message,
+        )
+        answer = delta_response(seat_map_view, status, context)
+        if answer is not None:
+            return answer
     return _fragments(
         seat_map_view,
         status,
@@ -158,6 +185,8 @@ def seat_map(show_id: int) -> str:
         "booking/seat_map.html",
         show=show,
         movie_url=url_for("public.movie_detail", movie_id=show.movie_id),
+        quick_pick_max=MAX_PARTY,
+        quick_pick_kinds=QuickPickForm().category.choices,
         waitlist=waitlist_view(user_id, show_id, utcnow(), free_ordinary_seats(seat_map_view))
         if user_id is not None and seat_map_view.bookable
         else None,
@@ -167,22 +196,24 @@ def seat_map(show_id: int) -> str:
 
 @bp.get("/shows/<int:show_id>/seats")
 def seat_grid(show_id: int) -> BaseResponse:
-    """The seat-grid fragment for polling (304 when the ETag still matches: nothing is
-    rendered). Without htmx it sends the browser to the seat map page."""
+    """The seat-grid fragment for polling (304 when the ETag still matches: decided from
+    the seat states alone, no seat view built, nothing rendered). Without htmx it sends
+    the browser to the seat map page."""
     if not is_partial_request():
         return redirect(_seat_map_url(show_id), 303)
-    seat_map_view = _build_seat_map(show_id)
-    if _etag_matches(seat_map_view.etag):
+    state = read_seat_state(show_id, _user_id(), utcnow())
+    if _etag_matches(state.etag):
         response = Response(status=304)
-        response.headers["ETag"] = seat_map_view.etag
+        response.headers["ETag"] = state.etag
         response.headers["Cache-Control"] = "private, no-cache"
         return response
-    return _grid_response(seat_map_view)
+    return _grid_response(seat_map_from(state))
 
 
-def _seat_click_refused(error: DomainError) -> ResponseReturnValue:
-    """htmx: the grid redrawn with the refusal (409 someone else took it, 422 a seat
-    rule); a plain form: the message and 303 back to the grid."""
+def _grid_refused(error: DomainError) -> ResponseReturnValue:
+    """A seat click's or quick pick's refusal. htmx: the grid redrawn with it (409 someone
+    else took it, 422 a seat rule), only the changed seats when the grid's ETag came
+    along; a plain form: the message and 303 back to the grid."""
     if isinstance(error, NotFound):
         return default_response(error)
     show_id = int((request.view_args or {})["show_id"])
@@ -190,11 +221,13 @@ def _seat_click_refused(error: DomainError) -> ResponseReturnValue:
         flash(error.message, "error")
         return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
     seat_map_view = _build_seat_map(show_id)
-    return _grid_response(seat_map_view, error.status, message=error.message, kind="error")
+    return _grid_response(
+        seat_map_view, error.status, message=error.message, kind="error", delta=True
+    )
 
 
 @bp.post("/shows/<int:show_id>/seats/<int:seat_id>")
-@renders_refusals(_seat_click_refused)
+@renders_refusals(_grid_refused)
 @limiter.limit(_hold_limit, key_func=user_or_address)  # keyed from the session: no query
 @verified_required
 def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
@@ -228,7 +261,9 @@ def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
         )
     if note:
         announce += f" {note}"
-    response = _grid_response(seat_map_view, message=note, kind="warning", announce=announce)
+    response = _grid_response(
+        seat_map_view, message=note, kind="warning", announce=announce, delta=True
+    )
     return trigger(response, "seats-changed")
 
 
@@ -287,5 +322,5 @@ def back_to_seat_map(show_id: int, seat_id: int | None = None) -> BaseResponse:
     return redirect(_seat_map_url(show_id), 303)
 
 
-# The waitlist views register on `bp` when imported.
-from . import routes_waitlist  # noqa: E402, F401
+# The quick-pick and waitlist views register on `bp` when imported.
+from . import routes_quick_pick, routes_waitlist  # noqa: E402, F401

@@ -33,6 +33,14 @@ def seat_rows_html(sm: SeatMap, interactive: bool) -> Markup:
     return Markup("".join(parts))
 
 
+def seat_button_html(seat: SeatView, show_id: int, *, oob: bool = False) -> Markup:
+    """One interactive seat's button, as the grid draws it; `oob` swaps it out of band."""
+    html = _button(seat, show_id, True, request.script_root)
+    if oob:
+        html = html.replace("<button ", '<button hx-swap-oob="true" ', 1)
+    return Markup(html)
+
+
 @lru_cache(maxsize=256)
 def _row_ends(label: str) -> tuple[str, str]:
     name = escape(label)

@@ -118,11 +118,26 @@
   });
 
   // ---- htmx: conditional polling, focus and announcements across swaps --------------
+  // The grid's ETag goes with its polls (304 when unchanged), seat clicks and quick picks
+  // (the answer then carries only the seats that changed, out of band).
   document.addEventListener("htmx:configRequest", function (event) {
     var elt = event.detail.elt;
-    if (elt && elt.id === "seat-grid" && event.detail.verb === "get") {
-      var etag = elt.getAttribute("data-etag");
+    var root = grid();
+    var poll = elt && elt.id === "seat-grid" && event.detail.verb === "get";
+    var click = elt && elt.matches && elt.matches("#seat-grid button.seat, #quick-pick");
+    if (root && (poll || click)) {
+      var etag = root.getAttribute("data-etag");
       if (etag) { event.detail.headers["If-None-Match"] = etag; }
+    }
+  });
+
+  // A click answered with a delta leaves the grid element in place: keep its ETag current.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    var root = grid();
+    var etag = xhr && xhr.status !== 304 && xhr.getResponseHeader("ETag");
+    if (root && etag && xhr.getResponseHeader("HX-Reswap") === "none") {
+      root.setAttribute("data-etag", etag);
     }
   });
 
@@ -148,7 +163,17 @@
     }
   });
 
-  document.addEventListener("htmx:afterSettle", function () {
+  // Seats, notice and basket swapped out of band (a click's delta): settle like a swap.
+  var settleQueued = false;
+  document.addEventListener("htmx:oobAfterSwap", function () {
+    if (settleQueued) { return; }
+    settleQueued = true;
+    window.setTimeout(function () { settleQueued = false; settled(); }, 0);
+  });
+
+  document.addEventListener("htmx:afterSettle", settled);
+
+  function settled() {
     var root = grid();
     if (!root) { return; }
     initGrid();
@@ -159,7 +184,7 @@
     }
     startCountdown();
     showExpired();
-  });
+  }
 
   // ---- Hold countdown -----------------------------------------------------------------
   function pad(n) { return (n < 10 ? "0" : "") + n; }

@@ -1,0 +1,62 @@
+"""Quick pick: hold the best block of seats for a party in one request."""
+
+from __future__ import annotations
+
+from flask import flash, redirect
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from ...extensions import limiter
+from ...htmx import is_partial_request, trigger
+from ...models import utcnow
+from ...ratelimits import user_or_address
+from ...refusals import renders_refusals
+from ...security import verified_required
+from ...services.errors import DomainError
+from ...services.quick_hold import quick_hold
+from ...services.quick_pick import MAX_PARTY
+from .forms import QuickPickForm
+from .routes import (
+    _build_seat_map,
+    _grid_refused,
+    _grid_response,
+    _hold_limit,
+    _seat_map_url,
+    bp,
+)
+
+
+@bp.post("/shows/<int:show_id>/quick-pick")
+@renders_refusals(_grid_refused)
+@limiter.limit(_hold_limit, key_func=user_or_address)  # keyed from the session: no query
+@verified_required
+def quick_pick(show_id: int) -> BaseResponse:
+    """Hold the best block of `count` seats (optionally of one `category`) instead of the
+    customer's current seats for the show. htmx: the grid with the seats held and a
+    message, plus the basket out of band, or only the seats that changed when the grid's
+    ETag came along; without htmx: flash + 303 back to the map. Refusals (409 when no
+    block fits, 422 for a bad form, 404 for an unknown show) are drawn like a seat
+    click's."""
+    user_id = int(current_user.id)  # read once: after the commit it would reload the user
+    form = QuickPickForm()
+    if not form.validate():
+        raise DomainError(
+            f"Choose 1 to {MAX_PARTY} seats."
+            if form.count.errors
+            else "Choose a kind of seat from the list."
+        )
+    held = quick_hold(user_id, show_id, form.count.data, form.chosen_category(), utcnow())
+    count = len(held.labels)
+    message = f"{'Seats' if count != 1 else 'Seat'} {', '.join(held.labels)} held for you." + (
+        f" {held.note}" if held.note else ""
+    )
+    if held.released_elsewhere:
+        message += (
+            " Your held seats for another show were released: you can hold seats for one "
+            "show at a time."
+        )
+    if not is_partial_request():
+        flash(message, "success")
+        return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
+    response = _grid_response(_build_seat_map(show_id, user_id), message=message, delta=True)
+    return trigger(response, "seats-changed")
