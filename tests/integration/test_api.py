@@ -512,3 +512,21 @@ def test_started_show_quote_and_cancel_are_409(
         client, "PUT", f"/shows/{started.id}/holds/{seat_id(started, 'A2')}", world["token"]
     )
     assert_problem(hold, 409)
+
+
+def test_quick_pick_holds_a_block(backend: str, world: dict[str, Any], client: FlaskClient) -> None:
+    """The seat map's quick pick through the API: a block held and in the basket; too many
+    (422), no block of that size left together (409), a read-only token (403), no show."""
+    path = f"/shows/{world['show']}/quick-pick"
+    picked = call(client, "POST", path, world["token"], json={"count": 2})
+    assert picked.status_code == 200, picked.get_data(as_text=True)
+    body = picked.get_json()
+    assert len(body["seat_ids"]) == 2 and len(body["basket"]["seats"]) == 2
+    assert sorted(s["id"] for s in body["basket"]["seats"]) == sorted(body["seat_ids"])
+    assert_problem(call(client, "POST", path, world["token"], json={"count": 11}), 422)
+    assert_problem(call(client, "POST", path, world["token"], json={"count": 7}), 409)
+    reader = token_for(world["customer"], ("read",))
+    assert_problem(call(client, "POST", path, reader, json={"count": 1}), 403)
+    assert_problem(
+        call(client, "POST", "/shows/999999/quick-pick", world["token"], json={"count": 1}), 404
+    )

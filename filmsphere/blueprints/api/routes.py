@@ -24,6 +24,7 @@ from ...services.customer_bookings import list_bookings
 from ...services.errors import DomainError
 from ...services.holds import toggle_hold
 from ...services.idempotency import checkout_token_for, request_digest
+from ...services.quick_hold import quick_hold
 from ...services.seatmap import build_seat_map
 from ...services.wallet_page import numbered_ledger_page
 from . import present, schemas
@@ -214,6 +215,27 @@ def hold_seat(show_id: int, seat_id: int) -> dict[str, Any]:
 def release_seat(show_id: int, seat_id: int) -> dict[str, Any]:
     """Release one of the caller's held seats (a seat not held changes nothing)."""
     return _hold(show_id, seat_id, "release")
+
+
+@bp.post("/shows/<row_id:show_id>/quick-pick")
+@limiter.limit(lambda: current_app.config["RATELIMIT_HOLD"], key_func=rate_limit_key)
+@scope_required("book")
+@bp.arguments(schemas.QuickPickBody, location="json")
+@bp.response(200, schemas.QuickPickOut)
+@problems(403, 404, 409, 422)
+def quick_pick(body: dict[str, Any], show_id: int) -> dict[str, Any]:
+    """Hold the best block of `count` seats together (the seat map's quick pick),
+    replacing the caller's holds in this show. 409 when no block fits (the reason in
+    words) or the show can't be booked; 422 a seat rule (the per-show limit)."""
+    now, user_id = _now_and_user()
+    held = quick_hold(user_id, show_id, body["count"], body["category"], now)
+    return {
+        "seat_ids": list(held.seat_ids),
+        "seat_labels": list(held.labels),
+        "note": held.note,
+        "released_elsewhere": held.released_elsewhere,
+        "basket": present.basket(build_seat_map(show_id, user_id, now).basket),
+    }
 
 
 @bp.post("/shows/<row_id:show_id>/checkout")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from ...services.quick_pick import CATEGORIES
+
 MAX_ID = 2**31 - 1
 Id = lambda **kw: fields.Integer(validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731
 
@@ -52,6 +54,18 @@ class CheckoutBody(Schema):
         load_default=list,
         validate=validate.Length(max=50),
         metadata={"description": "The seats your basket showed (tells a second payer apart)"},
+    )
+
+
+class QuickPickBody(Schema):
+    """How many seats together (1-10) and, optionally, only one kind of seat."""
+
+    count = fields.Integer(required=True, validate=validate.Range(1, 10))
+    category = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(CATEGORIES),
+        metadata={"description": "Only these seats; wheelchair: a space with companion seats"},
     )
 
 
@@ -176,6 +190,14 @@ class SeatMapOut(Schema):
 class HoldOut(Schema):
     action = fields.String(required=True, validate=validate.OneOf(["held", "released"]))
     seat_label = fields.String(required=True)
+    released_elsewhere = fields.Integer(required=True)
+    basket = fields.Nested(Basket, required=True)
+
+
+class QuickPickOut(Schema):
+    seat_ids = fields.List(fields.Integer(), required=True)
+    seat_labels = fields.List(fields.String(), required=True)
+    note = fields.String(allow_none=True, required=True)
     released_elsewhere = fields.Integer(required=True)
     basket = fields.Nested(Basket, required=True)
 
