@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from .errors import render_error
-from .services.errors import DomainError, NotFound
+from .services.errors import DomainError
 
 RefusalRenderer = Callable[[DomainError], ResponseReturnValue]
 View = TypeVar("View", bound=Callable[..., Any])
@@ -33,8 +33,9 @@ def status_and_message(error: DomainError) -> tuple[int, str]:
 def renders_refusals(renderer: RefusalRenderer) -> Callable[[View], View]:
     """Register how this view's refusals render (e.g. the seat map's grid fragment, a
     form re-shown with the message). The renderer gets the error and returns a response;
-    a NotFound the renderer itself raises (the thing it would redraw is gone) is a 404,
-    an HTTP error it raises (abort) is answered like any other."""
+    a refusal the renderer itself meets (the thing it would redraw is gone: 404; a forged
+    page link in the query: BadCursor) answers with its own status and message, an HTTP
+    error it raises (abort) like any other."""
 
     def register(view: View) -> View:
         view.renders_refusal = renderer  # type: ignore[attr-defined]
@@ -68,7 +69,7 @@ def register(app: Flask) -> None:
             return default_response(error)
         try:
             return renderer(error)
-        except NotFound as gone:
-            return default_response(gone)
+        except DomainError as redraw_refused:
+            return default_response(redraw_refused)
         except HTTPException as http:  # e.g. a bad query argument met while redrawing
             return app.handle_http_exception(http)
