@@ -23,7 +23,7 @@ from .forms import (
     ChangePasswordForm,
     CloseAccountForm,
 )
-from .routes import _limit, bp, end_browser_session, see_other
+from .routes import _limit, bp, end_browser_session, see_other, with_refusal
 
 
 def account_page(
@@ -59,9 +59,7 @@ def _token_form(**kwargs: Any) -> ApiTokenForm:
 def _token_refused(error: DomainError) -> tuple[str, int]:
     """A token the service refused (too many, a scope not allowed): the form again, with
     the service's sentence under the name."""
-    form = _token_form()
-    form.validate()
-    form.name.errors = [*form.name.errors, error.message]
+    form = with_refusal(_token_form(), "name", error.message)
     return account_page(status_and_message(error)[0], token_form=form)
 
 
@@ -93,9 +91,7 @@ def revoke_api_token(token_id: int) -> Response:
 
 def _name_refused(error: DomainError) -> tuple[str, int]:
     """A name the service refused: the form again, its sentence under the field."""
-    form = ChangeNameForm()
-    form.validate()
-    form.full_name.errors = [*form.full_name.errors, error.message]
+    form = with_refusal(ChangeNameForm(), "full_name", error.message)
     return account_page(status_and_message(error)[0], name_form=form)
 
 
@@ -115,10 +111,8 @@ def change_name() -> Response | tuple[str, int]:
 def _email_refused(error: DomainError) -> tuple[str, int]:
     """The address form again: a wrong password under the password, any other refusal
     (the same address, a bad one) under the new address."""
-    form = ChangeEmailForm()
-    form.validate()
-    field = form.email_password if isinstance(error, accounts.WrongPassword) else form.new_email
-    field.errors = [*field.errors, error.message]
+    field = "email_password" if isinstance(error, accounts.WrongPassword) else "new_email"
+    form = with_refusal(ChangeEmailForm(), field, error.message)
     return account_page(status_and_message(error)[0], email_form=form)
 
 
@@ -177,13 +171,10 @@ def _close_page(form: CloseAccountForm, status: int, error: str | None = None) -
 def _close_refused(error: DomainError) -> tuple[str, int]:
     """A wrong password under the password field; any other refusal (tickets still to
     use, a staff or admin account) above the form, with its status."""
-    form = CloseAccountForm()
-    if isinstance(error, accounts.WrongPassword):
-        form.validate()
-        form.close_password.errors = [*form.close_password.errors, error.message]
-        return _close_page(form, status_and_message(error)[0])
     status, message = status_and_message(error)
-    return _close_page(form, status, message)
+    if isinstance(error, accounts.WrongPassword):
+        return _close_page(with_refusal(CloseAccountForm(), "close_password", message), status)
+    return _close_page(CloseAccountForm(), status, message)
 
 
 @bp.route("/account/close", methods=["GET", "POST"])
