@@ -74,6 +74,7 @@ PER_USER_ONLY = {
     "auth.create_api_token": "login_required runs first; tests/integration/test_api.py",
     "api.hold_seat": "counted per API token (test_api.py::test_rate_limit_is_per_token...)",
     "api.release_seat": "counted per API token, like hold_seat",
+    "api.quick_pick": "counted per API token, like hold_seat (the hold limit)",
     "booking.waitlist_join": "verified_required runs first; counted per customer",
 }
 
