@@ -92,6 +92,10 @@ class Config:
         # The screen's doors open this long before the show starts (printed on the ticket
         # view); it can't be earlier than check-in opens, or a ticket would be refused.
         self.DOORS_OPEN_MINUTES = env_int("DOORS_OPEN_MINUTES", 20)
+        # Show reminders (`flask send-reminders`): at the show's local time this many
+        # calendar days before, and this many minutes before the start; 0 turns one off.
+        self.REMINDER_DAYS_BEFORE = env_int("REMINDER_DAYS_BEFORE", 1)
+        self.REMINDER_MINUTES_BEFORE = env_int("REMINDER_MINUTES_BEFORE", 120)
 
         # Accounts.
         self.VERIFY_CODE_MINUTES = env_int("VERIFY_CODE_MINUTES", 30)

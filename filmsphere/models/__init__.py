@@ -6,6 +6,7 @@ from .booking import Booking, BookingStatus, SeatHold, Ticket, TicketStatus
 from .catalogue import Genre, Movie, movie_genres
 from .exchange import BookingExchange
 from .outbox import OutboxMessage
+from .reminder import BookingReminder, ReminderKind
 from .screen import LAYOUT_CODES, Screen, Seat, SeatCategory
 from .show import Show, ShowStatus
 from .types import UTCDateTime, utcnow
@@ -21,6 +22,7 @@ __all__ = [
     "AuditEntry",
     "Booking",
     "BookingExchange",
+    "BookingReminder",
     "BookingStatus",
     "EmailChange",
     "Genre",
@@ -29,6 +31,7 @@ __all__ = [
     "LedgerKind",
     "Movie",
     "OutboxMessage",
+    "ReminderKind",
     "Role",
     "Screen",
     "Seat",
