@@ -9,6 +9,7 @@ from .outbox import OutboxMessage
 from .reminder import BookingReminder, ReminderKind
 from .screen import LAYOUT_CODES, Screen, Seat, SeatCategory
 from .show import Show, ShowStatus
+from .transfer import TicketTransfer, TransferredTicket, TransferStatus
 from .types import UTCDateTime, utcnow
 from .user import AccountRequest, AccountToken, EmailChange, Role, User, UserSession
 from .waitlist import WaitlistEntry, WaitlistStatus
@@ -41,8 +42,11 @@ __all__ = [
     "ShowStatus",
     "Ticket",
     "TicketStatus",
+    "TicketTransfer",
     "TopUp",
     "TopUpStatus",
+    "TransferStatus",
+    "TransferredTicket",
     "UTCDateTime",
     "User",
     "UserSession",
