@@ -82,6 +82,7 @@ class TransferLine:
     id: int
     outgoing: bool  # sent from this booking (else received into it)
     counterpart: str  # the recipient's address, or the sender's name
+    ticket_ids: list[int]  # this booking's tickets it moved (sent) or created (received)
     seats: list[str]
     status: str
     created_at: datetime
@@ -319,7 +320,7 @@ def accept_transfer(user_id: int, token: str, now: datetime) -> str:
     with the new QR codes. Raises NotFound (bad link), Forbidden (another address, or not
     verified), AlreadyDone (accepted already), TransferGone (taken back, expired, show
     started), Conflict (a ticket was cancelled or used meanwhile). Commits; returns the new
-    booking's reference."""
+    booking's reference. The sender is told by email too."""
     with write_transaction():
         transfer = _transfer_for(token)
         user = db.session.get(User, user_id)
@@ -387,6 +388,18 @@ def accept_transfer(user_id: int, token: str, now: datetime) -> str:
             after={"booking": new_booking.reference, "tickets": sorted(new_ids.values())},
         )
         queue_booking_confirmation(new_booking.id, now)
+        sender = db.session.get(User, transfer.sender_id)
+        assert sender is not None
+        queue_email(
+            kind="ticket_transfer_accepted",
+            to=sender.email,
+            subject=booking_subject("Your friend accepted your ticket: ", booking),
+            template="ticket_transfer_accepted",
+            now=now,
+            recipient=transfer.recipient_email,
+            seats=[t.seat.label for t in old],
+            **booking_email_context(booking, sender),
+        )
         return new_booking.reference
 
 
@@ -422,6 +435,9 @@ def booking_transfers(booking_id: int, now: datetime) -> list[TransferLine]:
                 id=transfer.id,
                 outgoing=outgoing,
                 counterpart=counterpart,
+                ticket_ids=[
+                    (i.ticket_id if outgoing else i.new_ticket_id) or 0 for i in transfer.items
+                ],
                 seats=[tickets[i.ticket_id] for i in transfer.items],
                 status=status,
                 created_at=transfer.created_at,

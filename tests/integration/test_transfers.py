@@ -123,10 +123,13 @@ def test_offer_email_accept_moves_the_ticket_with_a_new_code(
         assert checkin.check_in(new_code, seeded.staff_id, utcnow()).outcome == "valid"
         actions = list(db.session.scalars(db.select(AuditEntry.action).order_by(AuditEntry.id)))
         assert actions == ["ticket.transfer_offered", "ticket.transfer_accepted"]
-        # The friend's confirmation with the new QR code.
-        assert send_pending(utcnow()).sent == 1
+        # The friend's confirmation with the new QR code, and a note to the sender.
+        assert send_pending(utcnow()).sent == 2
     [confirmation] = [m for m in inbox.to(friend_email) if m["Subject"].startswith("Your tickets")]
     assert new_code in confirmation.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    [note] = inbox.to(seeded.email)
+    assert note["Subject"].startswith("Your friend accepted your ticket: Alien")
+    assert friend_email in note.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
 
     # Single use: the link is spent.
     with app.app_context(), pytest.raises(AlreadyDone):
@@ -272,6 +275,7 @@ def test_send_and_accept_without_javascript_with_the_log_in_detour(
     assert "FS1." in friend_booking  # the new QR code's caption
     sender_page = client.get(f"/bookings/{seeded.reference}").get_data(as_text=True)
     assert "the ticket is theirs now" in sender_page
+    assert sender_page.count("You sent this ticket to a friend; its code no longer works.") == 1
     # Another user's view of the link after it was used: 409, nothing more.
     assert friend_client.get(f"/transfers/{token}").status_code == 409
 
