@@ -16,9 +16,10 @@
 - Companion rule: a wheelchair space and the companion seat beside it (same booking) go
   together; offering either offers both, so the pair never ends up in two accounts, where
   cancelling the wheelchair space could no longer release its companion seat.
-- Locks: the source booking row FOR UPDATE (the order's "bookings" step, the lock
-  cancellation takes too), then the transfer row. Offer, take-back and accept of one
-  booking's tickets are serialised there; the loser re-reads and is refused.
+- Locks: the source booking row FOR UPDATE (the order's "bookings" step; the very lock
+  cancellation takes, through its `lock_booking`), then the transfer is re-read. Offer,
+  take-back and accept of one booking's tickets are serialised there; the loser re-reads
+  and is refused.
 """
 
 from __future__ import annotations
@@ -46,15 +47,12 @@ from ..models import (
     User,
 )
 from .audit import record_audit
+from .cancellation import lock_booking
 from .checkout import new_reference
 from .errors import AlreadyDone, Conflict, DomainError, Forbidden, NotFound
 from .notifications import booking_email_context, booking_subject, queue_booking_confirmation
 from .outbox import queue_email
 from .transaction import race_point, write_transaction
-
-# The booking row lock serialises everything done to one booking's transfers; tests switch
-# it off to show the race tests fail without it.
-LOCK_BOOKING = True
 
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 
@@ -103,20 +101,6 @@ class TransferView:
 def _digest(token: str) -> str:
     key = str(current_app.config["SECRET_KEY"]).encode()
     return hmac.new(key, f"transfer:{token}".encode(), hashlib.sha256).hexdigest()
-
-
-def _lock_booking(booking_id: int) -> Booking | None:
-    query = select(Booking).where(Booking.id == booking_id)
-    if LOCK_BOOKING:
-        query = query.with_for_update(of=Booking)
-    booking = db.session.scalars(query.execution_options(populate_existing=True)).one_or_none()
-    if booking is not None:
-        db.session.scalars(
-            select(Ticket)
-            .where(Ticket.booking_id == booking_id)
-            .execution_options(populate_existing=True)
-        ).all()
-    return booking
 
 
 def _fresh_transfer(transfer_id: int) -> TicketTransfer:
@@ -186,9 +170,9 @@ def offer_transfer(
                 Booking.reference == reference.strip().upper(), Booking.user_id == user_id
             )
         ).one_or_none()
-        booking = _lock_booking(found) if found is not None else None
-        if booking is None or booking.user_id != user_id:
+        if found is None:
             raise NotFound("There is no booking with that reference on your account.")
+        booking = lock_booking(found)
         sender = db.session.get(User, user_id)
         assert sender is not None
         if address.lower() == sender.email.lower():
@@ -253,8 +237,7 @@ def take_back(user_id: int, transfer_id: int, now: datetime) -> str:
         transfer = db.session.get(TicketTransfer, transfer_id)
         if transfer is None or transfer.sender_id != user_id:
             raise NotFound("There is no such ticket offer on your account.")
-        booking = _lock_booking(transfer.booking_id)
-        assert booking is not None
+        booking = lock_booking(transfer.booking_id)
         transfer = _fresh_transfer(transfer_id)
         race_point("transfers.take_back")
         if transfer.status == TransferStatus.ACCEPTED:
@@ -333,8 +316,7 @@ def accept_transfer(user_id: int, token: str, now: datetime) -> str:
             raise Forbidden("You can't accept a ticket you sent yourself.")
         if not user.is_verified:
             raise Forbidden("Verify your email address first, then open the link again.")
-        booking = _lock_booking(transfer.booking_id)
-        assert booking is not None
+        booking = lock_booking(transfer.booking_id)
         transfer = _fresh_transfer(transfer.id)
         race_point("transfers.accept")
         _check_open(transfer, booking, now)

@@ -6,7 +6,6 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -20,10 +19,13 @@ from filmsphere.services.cancellation import cancel_tickets
 from filmsphere.services.mailer import send_pending
 from filmsphere.services.transaction import set_race_hook
 from tests.conftest import csrf_from
-from tests.support.postgres import free_port
-from tests.support.smtp import Inbox, smtp_server
+from tests.support import smtp
+from tests.support.smtp import Inbox
 
 from .tickets_support import Seeded, log_in, seed_booking
+
+# This module's app sends to a real SMTP server (fixtures shared in tests/support/smtp.py).
+mail_port, app_overrides, inbox = smtp.mail_port, smtp.app_overrides, smtp.inbox
 
 
 def _utc(*args: int) -> datetime:
@@ -249,22 +251,6 @@ def test_negative_control_without_the_claim_row_both_runs_send(
 
 
 # --- by SMTP, and the cron command -------------------------------------------------------
-
-
-@pytest.fixture
-def mail_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def app_overrides(mail_port: int) -> dict[str, Any]:
-    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": mail_port, "MAIL_BACKEND": "smtp"}
-
-
-@pytest.fixture
-def inbox(mail_port: int) -> Iterator[Inbox]:
-    with smtp_server(mail_port) as (server_inbox, _):
-        yield server_inbox
 
 
 def test_cron_command_queues_and_the_reminder_arrives_by_smtp(

@@ -7,7 +7,6 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -32,28 +31,15 @@ from filmsphere.services.ticket_codes import ticket_code
 from filmsphere.services.transaction import set_race_hook
 from tests import factories
 from tests.conftest import csrf_from
-from tests.support.postgres import free_port
-from tests.support.smtp import Inbox, smtp_server
+from tests.support import smtp
+from tests.support.smtp import Inbox
 
 from .tickets_support import Seeded, log_in, seed_booking
 
 LINK = re.compile(r"http://[^\s\"]+/transfers/([A-Za-z0-9_-]+)")
 
-
-@pytest.fixture
-def mail_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def app_overrides(mail_port: int) -> dict[str, Any]:
-    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": mail_port, "MAIL_BACKEND": "smtp"}
-
-
-@pytest.fixture
-def inbox(mail_port: int) -> Iterator[Inbox]:
-    with smtp_server(mail_port) as (server_inbox, _):
-        yield server_inbox
+# This module's app sends to a real SMTP server (fixtures shared in tests/support/smtp.py).
+mail_port, app_overrides, inbox = smtp.mail_port, smtp.app_overrides, smtp.inbox
 
 
 def _ticket_ids(booking_id: int) -> list[int]:
@@ -465,7 +451,13 @@ def test_negative_control_without_the_booking_lock_both_win(
 ) -> None:
     """Proves the race test can fail: unlocked, the friend gets the ticket AND the sender
     is told it was taken back (the transfer ends "revoked" over a moved ticket)."""
-    monkeypatch.setattr(transfers, "LOCK_BOOKING", False)
+
+    def without_lock(booking_id: int) -> Booking:
+        booking = db.session.get(Booking, booking_id, populate_existing=True)
+        assert booking is not None
+        return booking
+
+    monkeypatch.setattr(transfers, "lock_booking", without_lock)
 
     outcomes, _ = _accept_vs_take_back(app)
 
