@@ -135,7 +135,8 @@ def _with_partner(booking: Booking, ticket: Ticket) -> list[Ticket]:
     return sorted([ticket, *partners[:1]], key=lambda t: t.id)
 
 
-def _pending_ticket_ids(booking_id: int) -> set[int]:
+def _pending_ticket_ids(booking_id: int, now: datetime) -> set[int]:
+    """Tickets of the booking on offer now (an expired offer no longer holds its ticket)."""
     return set(
         db.session.scalars(
             select(TransferredTicket.ticket_id)
@@ -143,6 +144,7 @@ def _pending_ticket_ids(booking_id: int) -> set[int]:
             .where(
                 TicketTransfer.booking_id == booking_id,
                 TicketTransfer.status == TransferStatus.PENDING,
+                TicketTransfer.expires_at > now,
             )
         )
     )
@@ -185,7 +187,7 @@ def offer_transfer(
         for t in tickets:
             if not t.is_cancellable:
                 raise Conflict(f"Seat {t.seat.label} was cancelled or used: it can't be sent.")
-        pending = _pending_ticket_ids(booking.id)
+        pending = _pending_ticket_ids(booking.id, now)
         if any(t.id in pending for t in tickets):
             raise Conflict(
                 "That ticket is already on its way to someone: take that offer back first."
@@ -442,7 +444,7 @@ def transferable_tickets(
         raise NotFound("There is no booking with that reference on your account.")
     if booking.show.status != ShowStatus.SCHEDULED or now >= booking.show.starts_at:
         return booking, []
-    pending = _pending_ticket_ids(booking.id)
+    pending = _pending_ticket_ids(booking.id, now)
     return booking, [t for t in booking.tickets if t.is_cancellable and t.id not in pending]
 
 

@@ -200,8 +200,14 @@ def test_take_back_then_the_link_is_gone_and_expired_links_too(app: Flask, backe
         with pytest.raises(transfers.TransferGone, match="took this ticket back"):
             transfers.accept_transfer(friend_id, first.token, utcnow())
         # The link never outlives the show's start (30 minutes away here).
+        app.config["TRANSFER_LINK_HOURS"] = 0
+        third = _offer(app, seeded, friend_email, 0)  # taken back: the ticket can go again
+        with pytest.raises(transfers.TransferGone, match="expired"):
+            transfers.accept_transfer(friend_id, third.token, utcnow())
         with pytest.raises(transfers.TransferGone, match="expired"):
             transfers.accept_transfer(friend_id, second.token, utcnow() + timedelta(minutes=31))
+        # An expired offer no longer holds its ticket: it can be sent again.
+        assert _offer(app, seeded, "other@example.test", 0).token
         assert _ticket_ids(seeded.booking_id) == [
             t.id
             for t in db.session.scalars(
