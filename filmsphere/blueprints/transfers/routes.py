@@ -22,9 +22,11 @@ from werkzeug.wrappers import Response
 from ...errors import render_error
 from ...extensions import limiter
 from ...htmx import is_partial_request
+from ...models import Booking
 from ...models.types import utcnow
 from ...services import transfers
 from ...services.errors import DomainError, NotFound
+from ...templating import format_category
 from .forms import SendTicketForm
 
 bp = Blueprint("transfers", __name__)
@@ -44,13 +46,18 @@ def _vary(response: Response) -> Response:
     return response
 
 
-def _send_form(reference: str, form: SendTicketForm | None = None) -> SendTicketForm:
+def _send_form(
+    reference: str, form: SendTicketForm | None = None
+) -> tuple[Booking, SendTicketForm]:
+    """The booking and the form offering its tickets that can be sent now."""
     booking, tickets = transfers.transferable_tickets(current_user.id, reference, utcnow())
     form = form or SendTicketForm()
     form.ticket_id.choices = [
-        (t.id, f"Row {t.seat.row_label}, seat {t.seat.number} ({t.category})") for t in tickets
+        (t.id, f"Row {t.seat.row_label}, seat {t.seat.number} ({category})")
+        for t in tickets
+        for category in [format_category(t.category, capital=False)]
     ]
-    return form
+    return booking, form
 
 
 @bp.route("/bookings/<reference>/send", methods=["GET", "POST"])
@@ -65,7 +72,7 @@ def send(reference: str) -> Response | str | tuple[str, int]:
     """Pick a ticket of the booking and send it to a friend's address. htmx: the form
     fragment (with the outcome); without: 303 to the booking page on success."""
     try:
-        form = _send_form(reference)
+        booking, form = _send_form(reference)
     except NotFound as exc:
         return render_error(404, exc.message)
     status, message = 200, None
@@ -91,9 +98,8 @@ def send(reference: str) -> Response | str | tuple[str, int]:
                     flash(sent, "success")
                     return redirect(url_for("tickets.booking_detail", reference=reference), 303)
                 status, message = 200, sent
-                form = _send_form(reference, SendTicketForm(formdata=None))
+                booking, form = _send_form(reference, SendTicketForm(formdata=None))
     template = "transfers/_send_form.html" if is_partial_request() else "transfers/send.html"
-    booking, _ = transfers.transferable_tickets(current_user.id, reference, utcnow())
     body = render_template(template, form=form, booking=booking, message=message, ok=status == 200)
     return _vary(make_response(body, status))
 
