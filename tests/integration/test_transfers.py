@@ -468,3 +468,27 @@ def test_negative_control_without_the_booking_lock_both_win(
     outcomes, _ = _accept_vs_take_back(app)
 
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+
+
+def test_after_the_transfer_refunds_follow_the_ticket_and_a_cancelled_offer_is_refused(
+    app: Flask, backend: str
+) -> None:
+    """The friend cancels the received ticket: the policy refunds them (the ticket kept its
+    price), the sender's wallet is untouched. A ticket the sender cancelled while it was on
+    offer can't be accepted any more."""
+    from filmsphere.services.cancellation import cancel_tickets
+
+    seeded, friend_id, friend_email = _seed(app)
+    first = _offer(app, seeded, friend_email, 0)
+    second = _offer(app, seeded, friend_email, 1)
+    with app.app_context():
+        sender_before, friend_before = _balance(seeded.user_id), _balance(friend_id)
+        reference = transfers.accept_transfer(friend_id, first.token, utcnow())
+        cancel_tickets(friend_id, reference, None, utcnow())
+        # 30 minutes before the show: the 80 % band of the refund policy.
+        assert _balance(friend_id) == friend_before + 8
+        assert _balance(seeded.user_id) == sender_before
+        second_ticket = _ticket_ids(seeded.booking_id)[1]
+        cancel_tickets(seeded.user_id, seeded.reference, [second_ticket], utcnow())
+        with pytest.raises(DomainError, match="cancelled or used meanwhile"):
+            transfers.accept_transfer(friend_id, second.token, utcnow())
