@@ -12,8 +12,9 @@ was down sends at most the one still useful, never a stale one; and never for a 
 made after its due time (the confirmation has just arrived).
 
 Once per booking and kind: the row in `booking_reminders` (unique per booking and kind) is
-inserted in the very transaction that queues the email, with ON CONFLICT DO NOTHING; a
-second run, on this machine or another, finds the row and queues nothing. Only bookings
+inserted in the very transaction that queues the email, with ON CONFLICT DO NOTHING
+(`locks.claim_reminder`, guard "reminders"); a second run, on this machine or another,
+finds the row and queues nothing. Only bookings
 with an active, unused ticket of a scheduled show get one: cancelled, exchanged or
 given-away bookings none. Customers who turned reminders off on /account get none.
 """
@@ -26,9 +27,8 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import exists, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ..clock import cinema_tz
 from ..extensions import db
 from ..models import (
     Booking,
@@ -40,15 +40,11 @@ from ..models import (
     TicketStatus,
     User,
 )
-from ..templating import cinema_tz
 from .errors import NotFound
+from .locks import claim_reminder, lock_booking
 from .notifications import booking_email_context, booking_subject
 from .outbox import queue_email
-from .transaction import is_postgres, race_point, write_transaction
-
-# The claim row is the guard against sending twice; tests switch it off to show the race
-# test fails without it.
-CLAIM_REMINDERS = True
+from .transaction import race_point, write_transaction
 
 SUBJECT_PREFIX = {
     ReminderKind.DAY_BEFORE: "Reminder: ",
@@ -159,21 +155,6 @@ def due_reminders(now: datetime) -> list[tuple[int, ReminderKind]]:
     return due
 
 
-def _claim(booking_id: int, kind: ReminderKind, now: datetime) -> bool:
-    """Insert the (booking, kind) claim row; False when another run already has it (on
-    PostgreSQL a concurrent insert of the same key waits for that run's commit first)."""
-    if not CLAIM_REMINDERS:
-        return True
-    insert = pg_insert if is_postgres() else sqlite_insert
-    statement = (
-        insert(BookingReminder)
-        .values(booking_id=booking_id, kind=kind.value, created_at=now)
-        .on_conflict_do_nothing(index_elements=["booking_id", "kind"])
-        .returning(BookingReminder.id)
-    )
-    return db.session.execute(statement).scalar_one_or_none() is not None
-
-
 def send_reminder(booking_id: int, kind: ReminderKind, now: datetime) -> bool:
     """Queue one reminder email if it is still due and nobody sent it: one transaction
     that takes the booking row shared (a cancellation or exchange, which locks it for
@@ -181,24 +162,8 @@ def send_reminder(booking_id: int, kind: ReminderKind, now: datetime) -> bool:
     re-checks the booking, inserts the claim row and queues the email. Returns whether
     it queued the email. Commits; never raises for a booking that stopped qualifying."""
     with write_transaction():
-        booking = db.session.scalars(
-            select(Booking)
-            .where(Booking.id == booking_id)
-            .with_for_update(read=True, of=Booking)
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        if booking is None:
-            return False
-        tickets = [
-            t
-            for t in db.session.scalars(
-                select(Ticket)
-                .where(Ticket.booking_id == booking_id)
-                .order_by(Ticket.id)
-                .execution_options(populate_existing=True)
-            )
-            if t.is_cancellable
-        ]
+        booking = lock_booking(booking_id, shared=True)
+        tickets = sorted((t for t in booking.tickets if t.is_cancellable), key=lambda t: t.id)
         user = db.session.get(User, booking.user_id)
         if (
             not tickets
@@ -208,7 +173,7 @@ def send_reminder(booking_id: int, kind: ReminderKind, now: datetime) -> bool:
             or not _is_due(kind, booking.show.starts_at, booking.created_at, now)
         ):
             return False
-        if not _claim(booking_id, kind, now):
+        if not claim_reminder(booking_id, kind.value, now):
             return False
         queue_email(
             kind=f"reminder_{kind.value}",

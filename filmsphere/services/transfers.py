@@ -16,8 +16,8 @@
 - Companion rule: a wheelchair space and the companion seat beside it (same booking) go
   together; offering either offers both, so the pair never ends up in two accounts, where
   cancelling the wheelchair space could no longer release its companion seat.
-- Locks: the source booking row FOR UPDATE (the order's "bookings" step; the very lock
-  cancellation takes, through its `lock_booking`), then the transfer is re-read. Offer,
+- Locks: the source booking row FOR UPDATE (`locks.lock_booking`, the order's "bookings"
+  step and the very lock cancellation takes), then the transfer is re-read. Offer,
   take-back and accept of one booking's tickets are serialised there; the loser re-reads
   and is refused.
 """
@@ -47,9 +47,10 @@ from ..models import (
     User,
 )
 from .audit import record_audit
-from .cancellation import lock_booking
 from .checkout import new_reference
+from .customer_bookings import get_booking
 from .errors import AlreadyDone, Conflict, DomainError, Forbidden, NotFound
+from .locks import lock_booking
 from .notifications import booking_email_context, booking_subject, queue_booking_confirmation
 from .outbox import queue_email
 from .transaction import race_point, write_transaction
@@ -437,11 +438,7 @@ def transferable_tickets(
 ) -> tuple[Booking, list[Ticket]]:
     """The user's booking and its tickets that could be sent now (active, unused, not on
     offer; none once the show started). Raises NotFound for another user's booking. Reads."""
-    booking = db.session.scalars(
-        select(Booking).where(Booking.reference == reference.strip().upper())
-    ).one_or_none()
-    if booking is None or booking.user_id != user_id:
-        raise NotFound("There is no booking with that reference on your account.")
+    booking = get_booking(user_id, reference)
     if booking.show.status != ShowStatus.SCHEDULED or now >= booking.show.starts_at:
         return booking, []
     pending = _pending_ticket_ids(booking.id, now)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'k18a_reminders'
-down_revision = 'a12_account_requests'
+down_revision = 'j17_api_tokens'
 branch_labels = None
 depends_on = None
 

@@ -103,7 +103,7 @@ PAGE_TYPES: list[PageType] = [
     ),
     PageType(
         "send a ticket",
-        "transfers.send",
+        "bookings.send_ticket",
         Role.CUSTOMER,
         lambda s: f"/bookings/{s.booking_ref}/send",
     ),

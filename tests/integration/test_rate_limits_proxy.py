@@ -76,7 +76,7 @@ PER_USER_ONLY = {
     "api.release_seat": "counted per API token, like hold_seat",
     "api.quick_pick": "counted per API token, like hold_seat (the hold limit)",
     "booking.waitlist_join": "verified_required runs first; counted per customer",
-    "transfers.send": "login_required runs first; counted per customer",
+    "bookings.send_ticket": "login_required runs first; counted per customer",
 }
 
 

@@ -16,6 +16,7 @@ from filmsphere.models import Booking, BookingReminder, OutboxMessage, Ticket, U
 from filmsphere.models.types import utcnow
 from filmsphere.services import reminders
 from filmsphere.services.cancellation import cancel_tickets
+from filmsphere.services.locks import guards_off
 from filmsphere.services.mailer import send_pending
 from filmsphere.services.transaction import set_race_hook
 from tests.conftest import csrf_from
@@ -240,11 +241,10 @@ def test_two_runs_at_once_queue_each_reminder_once(
 
 @pytest.mark.postgres_only
 def test_negative_control_without_the_claim_row_both_runs_send(
-    app: Flask, backend: str, both_read_first: None, monkeypatch: pytest.MonkeyPatch
+    app: Flask, backend: str, both_read_first: None
 ) -> None:
-    monkeypatch.setattr(reminders, "CLAIM_REMINDERS", False)
-
-    totals, queued = _two_runs_at_once(app)
+    with guards_off("reminders"):
+        totals, queued = _two_runs_at_once(app)
 
     assert totals == [2, 2]
     assert len(queued) == 4  # every customer would get each reminder twice

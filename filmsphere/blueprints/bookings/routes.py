@@ -1,6 +1,6 @@
 """A customer's bookings (/bookings/*): the list, one booking with its ticket cards,
-the full-screen ticket view for the door, the calendar file, cancellation, and exchange
-(routes_exchange.py)."""
+the full-screen ticket view for the door, the calendar file, cancellation, exchange
+(routes_exchange.py) and sending a ticket to a friend (routes_send.py)."""
 
 from __future__ import annotations
 
@@ -241,5 +241,5 @@ def _cannot_cancel(reference: str, refusal: DomainError) -> ResponseReturnValue:
     return render_template("bookings/cancel.html", **context), status
 
 
-# The exchange views register on `bp` when imported.
-from . import routes_exchange  # noqa: E402, F401
+# Route modules register on `bp` when imported.
+from . import routes_exchange, routes_send  # noqa: E402, F401

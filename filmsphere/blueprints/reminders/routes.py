@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from werkzeug.wrappers import Response
 
 from ...htmx import is_partial_request
 from ...services.reminders import set_reminders
@@ -15,7 +15,7 @@ bp = Blueprint("reminders", __name__)
 
 @bp.post("/account/reminders")
 @login_required
-def update() -> Response:
+def update() -> ResponseReturnValue:
     """Save the reminder choice. A missing or unknown choice is 422 with the panel."""
     form = ReminderForm()
     status, message = 422, None
@@ -36,6 +36,4 @@ def update() -> Response:
     body = render_template(
         "reminders/_reminder_setting.html", reminder_form=form, reminder_message=message
     )
-    response = make_response(body, status)
-    response.headers["Vary"] = "HX-Request"
-    return response
+    return body, status
