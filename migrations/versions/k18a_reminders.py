@@ -7,7 +7,7 @@ send one email. users.reminders_enabled (default true) is the opt-out on /accoun
 Plain CREATE TABLE and ADD COLUMN on both databases: no table is rebuilt on SQLite.
 
 Revision ID: k18a_reminders
-Revises: a12_account_requests
+Revises: g13_outbox_payload
 Create Date: 2026-12-06 00:05:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'k18a_reminders'
-down_revision = 'j17_api_tokens'
+down_revision = 'g13_outbox_payload'
 branch_labels = None
 depends_on = None
 
