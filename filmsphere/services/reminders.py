@@ -169,6 +169,7 @@ def send_reminder(booking_id: int, kind: ReminderKind, now: datetime) -> bool:
             not tickets
             or user is None
             or not user.reminders_enabled
+            or not user.is_active_account
             or booking.show.status != ShowStatus.SCHEDULED
             or not _is_due(kind, booking.show.starts_at, booking.created_at, now)
         ):

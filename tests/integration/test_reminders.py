@@ -184,6 +184,27 @@ def test_a_booking_cancelled_between_the_read_and_the_claim_gets_none(
     assert _reminders_queued() == []
 
 
+def test_an_account_closed_between_the_read_and_the_claim_gets_none(
+    ctx: Flask, backend: str
+) -> None:
+    """A closed (or deactivated) account is re-checked under the booking's lock too."""
+    start = _utc(2027, 1, 15, 20, 0)
+    seeded = seed_booking(starts_at=start)
+
+    def close_meanwhile() -> None:
+        db.session.execute(
+            db.update(User).where(User.id == seeded.user_id).values(is_active_account=False)
+        )
+        db.session.commit()
+
+    set_race_hook("reminders.before_claim", close_meanwhile)
+    try:
+        assert _run(start - timedelta(hours=2)).total == 0
+    finally:
+        set_race_hook("reminders.before_claim", None)
+    assert _reminders_queued() == []
+
+
 # --- once ------------------------------------------------------------------------------
 
 
