@@ -42,14 +42,8 @@ from ..models import (
 )
 from .errors import NotFound
 from .locks import claim_reminder, lock_booking
-from .notifications import booking_email_context, booking_subject
 from .outbox import queue_email
 from .transaction import race_point, write_transaction
-
-SUBJECT_PREFIX = {
-    ReminderKind.DAY_BEFORE: "Reminder: ",
-    ReminderKind.SOON: "Starting soon: ",
-}
 
 
 @dataclass
@@ -179,13 +173,9 @@ def send_reminder(booking_id: int, kind: ReminderKind, now: datetime) -> bool:
         queue_email(
             kind=f"reminder_{kind.value}",
             to=user.email,
-            subject=booking_subject(SUBJECT_PREFIX[kind], booking),
-            template="show_reminder",
             now=now,
-            soon=kind == ReminderKind.SOON,
+            booking_id=booking.id,
             seats=[t.seat.label for t in tickets],
-            account_url=f"{current_app.config.get('BASE_URL', '')}/account",
-            **booking_email_context(booking, user),
         )
         return True
 

@@ -51,7 +51,7 @@ from .checkout import new_reference
 from .customer_bookings import get_booking
 from .errors import AlreadyDone, Conflict, DomainError, Forbidden, NotFound
 from .locks import lock_booking
-from .notifications import booking_email_context, booking_subject, queue_booking_confirmation
+from .notifications import queue_booking_confirmation
 from .outbox import queue_email
 from .transaction import race_point, write_transaction
 
@@ -217,17 +217,17 @@ def offer_transfer(
             now=now,
             after={"transfer": transfer.id, "to": address, "seats": seats},
         )
+        # The link's secret is a fact of the email (the sender renders it after commit);
+        # the transfer row keeps only its HMAC.
         queue_email(
             kind="ticket_transfer_offer",
             to=address,
-            subject=booking_subject(f"{sender.full_name or sender.username} sent you ", booking),
-            template="ticket_transfer_offer",
             now=now,
+            booking_id=booking.id,
             sender_name=sender.full_name or sender.username,
             seats=seats,
-            accept_url=f"{current_app.config.get('BASE_URL', '')}/transfers/{token}",
-            expires_at=transfer.expires_at,
-            **booking_email_context(booking, sender),
+            secret=token,
+            expires_at=transfer.expires_at.isoformat(),
         )
         return TransferOffer(transfer.id, token)
 
@@ -378,12 +378,10 @@ def accept_transfer(user_id: int, token: str, now: datetime) -> str:
         queue_email(
             kind="ticket_transfer_accepted",
             to=sender.email,
-            subject=booking_subject("Your friend accepted your ticket: ", booking),
-            template="ticket_transfer_accepted",
             now=now,
+            booking_id=booking.id,
             recipient=transfer.recipient_email,
             seats=[t.seat.label for t in old],
-            **booking_email_context(booking, sender),
         )
         return new_booking.reference
 

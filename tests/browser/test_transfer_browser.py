@@ -10,6 +10,7 @@ import pytest
 
 from filmsphere.extensions import db
 from filmsphere.models import OutboxMessage
+from filmsphere.services.emails import render_message
 from tests import factories
 from tests.integration.tickets_support import seed_booking
 
@@ -49,10 +50,10 @@ def test_send_then_the_friend_logs_in_from_the_link_and_accepts(
     assert sender.url.endswith(f"/bookings/{seeded.reference}/send")
 
     with live.app.app_context():
-        body = db.session.scalars(
-            db.select(OutboxMessage.body_text).where(OutboxMessage.to_address == friend_email)
+        message = db.session.scalars(
+            db.select(OutboxMessage).where(OutboxMessage.to_address == friend_email)
         ).one()
-        link = LINK.search(body).group(0)  # type: ignore[union-attr]
+        link = LINK.search(render_message(message).text).group(0)  # type: ignore[union-attr]
         db.session.remove()
 
     friend_page = browser.new_context(bypass_csp=True).new_page()

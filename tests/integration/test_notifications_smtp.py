@@ -7,7 +7,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import icalendar
-import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 

@@ -25,6 +25,7 @@ from filmsphere.models import (
 )
 from filmsphere.models.types import utcnow
 from filmsphere.services import checkin, transfers
+from filmsphere.services.emails import render_message
 from filmsphere.services.errors import AlreadyDone, DomainError, Forbidden
 from filmsphere.services.locks import guards_off
 from filmsphere.services.mailer import send_pending
@@ -274,15 +275,16 @@ def test_send_and_accept_without_javascript_with_the_log_in_detour(
 
 
 def _token_from_outbox(email: str) -> str:
+    """The link in the friend's email, rendered as the sender will render it."""
     from filmsphere.models import OutboxMessage
 
-    body = db.session.scalars(
-        db.select(OutboxMessage.body_text)
+    message = db.session.scalars(
+        db.select(OutboxMessage)
         .where(OutboxMessage.to_address == email, OutboxMessage.kind == "ticket_transfer_offer")
         .order_by(OutboxMessage.id.desc())
     ).first()
-    assert body is not None
-    return LINK.search(body).group(1)  # type: ignore[union-attr]
+    assert message is not None
+    return LINK.search(render_message(message).text).group(1)  # type: ignore[union-attr]
 
 
 def test_send_take_back_and_accept_with_htmx(app: Flask, backend: str, client: FlaskClient) -> None:
