@@ -115,8 +115,10 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints.bookings.routes import bp as bookings_bp
     from .blueprints.public.routes import bp as public_bp
     from .blueprints.pwa.routes import bp as pwa_bp
+    from .blueprints.reminders.routes import bp as reminders_bp
     from .blueprints.staff.routes import bp as staff_bp
     from .blueprints.topup.routes import bp as topup_bp
+    from .blueprints.transfers.routes import bp as transfers_bp
     from .blueprints.wallet.routes import bp as wallet_bp
 
     for bp in (
@@ -131,6 +133,8 @@ def register_blueprints(app: Flask) -> None:
     ):
         app.register_blueprint(bp)
     app.register_blueprint(topup_bp)  # routes answer 404 unless Stripe is configured
+    app.register_blueprint(reminders_bp)
+    app.register_blueprint(transfers_bp)
     from .blueprints.api import spec
     from .blueprints.api.docs import bp as api_docs_bp
 

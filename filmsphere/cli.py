@@ -250,6 +250,15 @@ def cleanup() -> None:
     click.echo(f"waitlists: {run_waitlists(now)} offer(s) made")
 
 
+@click.command("send-reminders")
+@with_appcontext
+def send_reminders() -> None:
+    """Queue the show reminders that are due (each goes once, however many runs)."""
+    from .services.reminders import send_reminders as run
+
+    click.echo(str(run(utcnow())))
+
+
 COMMANDS: list[click.Command] = [
     audit_ledger,
     seed_demo,
@@ -257,6 +266,7 @@ COMMANDS: list[click.Command] = [
     send_mail,
     mail_health,
     cleanup,
+    send_reminders,
 ]
 
 

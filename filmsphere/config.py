@@ -92,6 +92,12 @@ class Config:
         # The screen's doors open this long before the show starts (printed on the ticket
         # view); it can't be earlier than check-in opens, or a ticket would be refused.
         self.DOORS_OPEN_MINUTES = env_int("DOORS_OPEN_MINUTES", 20)
+        # Show reminders (`flask send-reminders`): at the show's local time this many
+        # calendar days before, and this many minutes before the start; 0 turns one off.
+        self.REMINDER_DAYS_BEFORE = env_int("REMINDER_DAYS_BEFORE", 1)
+        self.REMINDER_MINUTES_BEFORE = env_int("REMINDER_MINUTES_BEFORE", 120)
+        # A ticket sent to a friend: the link works this long (never past the show's start).
+        self.TRANSFER_LINK_HOURS = env_int("TRANSFER_LINK_HOURS", 72)
 
         # Accounts.
         self.VERIFY_CODE_MINUTES = env_int("VERIFY_CODE_MINUTES", 30)
@@ -138,6 +144,7 @@ class Config:
         self.RATELIMIT_TOPUP = env("RATELIMIT_TOPUP", "10 per minute")  # Stripe sessions
         # Every /api/v1 call, per token (holds also count against RATELIMIT_HOLD per token).
         self.RATELIMIT_API = env("RATELIMIT_API", "300 per minute")
+        self.RATELIMIT_TRANSFER = env("RATELIMIT_TRANSFER", "5 per minute;20 per day")
 
         # Email: "console" prints messages (demo), "smtp" sends them through MAIL_SERVER.
         self.MAIL_BACKEND = env("MAIL_BACKEND", "smtp")

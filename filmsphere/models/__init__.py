@@ -6,8 +6,10 @@ from .booking import Booking, BookingStatus, SeatHold, Ticket, TicketStatus
 from .catalogue import Genre, Movie, movie_genres
 from .exchange import BookingExchange
 from .outbox import OutboxMessage
+from .reminder import BookingReminder, ReminderKind
 from .screen import LAYOUT_CODES, Screen, Seat, SeatCategory
 from .show import Show, ShowStatus
+from .transfer import TicketTransfer, TransferredTicket, TransferStatus
 from .types import UTCDateTime, utcnow
 from .user import AccountRequest, AccountToken, EmailChange, Role, User, UserSession
 from .waitlist import WaitlistEntry, WaitlistStatus
@@ -21,6 +23,7 @@ __all__ = [
     "AuditEntry",
     "Booking",
     "BookingExchange",
+    "BookingReminder",
     "BookingStatus",
     "EmailChange",
     "Genre",
@@ -29,6 +32,7 @@ __all__ = [
     "LedgerKind",
     "Movie",
     "OutboxMessage",
+    "ReminderKind",
     "Role",
     "Screen",
     "Seat",
@@ -38,8 +42,11 @@ __all__ = [
     "ShowStatus",
     "Ticket",
     "TicketStatus",
+    "TicketTransfer",
     "TopUp",
     "TopUpStatus",
+    "TransferStatus",
+    "TransferredTicket",
     "UTCDateTime",
     "User",
     "UserSession",

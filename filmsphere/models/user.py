@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, func
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, func, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
@@ -62,6 +62,8 @@ class User(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Closed by its owner: personal data anonymised, bookings and ledger kept.
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Show reminders by email (the day before and shortly before); opt-out on /account.
+    reminders_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     @property
     def is_verified(self) -> bool:

@@ -405,6 +405,60 @@ def _cancellation(message: Queued, batch: Batch, prefix: str, **context: Any) ->
     return Email(_subject(prefix, booking), text, html, (calendar,))
 
 
+# --- reminders and tickets sent to a friend (services/reminders.py, transfers.py) --------
+
+REMINDER_SUBJECTS = {"reminder_day_before": "Reminder: ", "reminder_soon": "Starting soon: "}
+
+
+def _reminder(message: Queued, batch: Batch) -> Email:
+    """A show reminder: when and where, the seats still usable when it was queued, and
+    how to turn reminders off."""
+    facts = message.payload
+    booking = batch.booking(facts)
+    text, html = _render(
+        "show_reminder",
+        soon=message.kind == "reminder_soon",
+        seats=facts["seats"],
+        account_url=f"{_base_url()}/account",
+        **_common(booking, batch),
+    )
+    return Email(_subject(REMINDER_SUBJECTS[message.kind], booking), text, html)
+
+
+for _kind in REMINDER_SUBJECTS:
+    renders(_kind)(_reminder)
+
+
+@renders("ticket_transfer_offer")
+def _ticket_transfer_offer(message: Queued, batch: Batch) -> Email:
+    """The friend's link to accept the seats offered, and until when it works."""
+    facts = message.payload
+    booking = batch.booking(facts)
+    text, html = _render(
+        "ticket_transfer_offer",
+        sender_name=facts["sender_name"],
+        seats=facts["seats"],
+        accept_url=f"{_base_url()}/transfers/{facts['secret']}",
+        expires_at=datetime.fromisoformat(facts["expires_at"]),
+        **_common(booking, batch),
+    )
+    return Email(_subject(f"{facts['sender_name']} sent you ", booking), text, html)
+
+
+@renders("ticket_transfer_accepted")
+def _ticket_transfer_accepted(message: Queued, batch: Batch) -> Email:
+    """The sender's note that the friend accepted the seats (whose codes now fail)."""
+    facts = message.payload
+    booking = batch.booking(facts)
+    text, html = _render(
+        "ticket_transfer_accepted",
+        recipient=facts["recipient"],
+        seats=facts["seats"],
+        **_common(booking, batch),
+    )
+    return Email(_subject("Your friend accepted your ticket: ", booking), text, html)
+
+
 # --- rows written before rendering moved to the sender -----------------------------------
 
 

@@ -4,15 +4,17 @@ Lock order for every transaction that claims seats (holds, quick pick, checkout)
 cancellations, check-in, cleanup and the waitlist alike: seats (ascending id) → seat
 holds → waitlist entries → bookings → wallets → show rows (ascending id, always last:
 shared by sales, exclusive for an admin cancelling the show). A fixed order means two
-transactions can wait for each other but never deadlock. SQLite ignores FOR UPDATE:
-there the write transaction's BEGIN IMMEDIATE holds the database-wide write lock, which
-serialises writers anyway.
+transactions can wait for each other but never deadlock. A reminder's claim row comes
+after its booking (taken shared); a ticket transfer is re-read under its booking's lock
+and takes no row lock of its own. SQLite ignores FOR UPDATE: there the write
+transaction's BEGIN IMMEDIATE holds the database-wide write lock, which serialises
+writers anyway.
 
 Each helper but the waitlist's belongs to a guard ("seats", "holds", "bookings",
-"wallets", "tickets", "shows"). A race test's negative control switches guards off with
-`guards_off(...)`: the helper then reads without locking (or without its check) and the
-test shows the race would be lost. Nothing switches a guard off in production; the
-check costs a set lookup.
+"wallets", "tickets", "shows", "reminders"). A race test's negative control switches
+guards off with `guards_off(...)`: the helper then reads without locking (or without its
+check) and the test shows the race would be lost. Nothing switches a guard off in
+production; the check costs a set lookup.
 """
 
 from __future__ import annotations
@@ -23,13 +25,26 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
-from ..models import Booking, Seat, SeatHold, Show, Ticket, WaitlistEntry, WaitlistStatus, Wallet
+from ..models import (
+    Booking,
+    BookingReminder,
+    Seat,
+    SeatHold,
+    Show,
+    Ticket,
+    WaitlistEntry,
+    WaitlistStatus,
+    Wallet,
+)
 from .errors import HoldExpired, NotFound
 from .show_sale import for_sale_conditions
+from .transaction import is_postgres
 
-GUARDS = frozenset({"seats", "holds", "bookings", "wallets", "tickets", "shows"})
+GUARDS = frozenset({"seats", "holds", "bookings", "wallets", "tickets", "shows", "reminders"})
 _off: set[str] = set()
 
 
@@ -241,11 +256,14 @@ def lock_ended_offers(show_id: int, now: datetime) -> list[WaitlistEntry]:
 # --- bookings and tickets ---------------------------------------------------------------
 
 
-def lock_booking(booking_id: int) -> Booking:
-    """SELECT … FOR UPDATE the booking row and re-read it and its tickets (fresh state)."""
+def lock_booking(booking_id: int, *, shared: bool = False) -> Booking:
+    """SELECT … FOR UPDATE the booking row and re-read it and its tickets (fresh state).
+    `shared` takes it FOR SHARE instead, for a write that only needs the booking to stay
+    as it is (a reminder): it waits for a cancellation or transfer in flight, and they
+    wait for it."""
     statement = select(Booking).where(Booking.id == booking_id)
     if _on("bookings"):
-        statement = statement.with_for_update(of=Booking)
+        statement = statement.with_for_update(of=Booking, read=shared)
     booking = db.session.scalars(statement.execution_options(populate_existing=True)).one()
     db.session.scalars(
         select(Ticket)
@@ -268,6 +286,26 @@ def lock_ticket(ticket_id: int) -> Ticket | None:
         # of=Ticket: lock the ticket only, not the seat row its eager join reads.
         query = query.with_for_update(of=Ticket)
     return db.session.scalar(query.execution_options(populate_existing=True))
+
+
+# --- reminder claims (after their booking) ---------------------------------------------
+
+
+def claim_reminder(booking_id: int, kind: str, now: datetime) -> bool:
+    """Insert the (booking, kind) reminder claim row, ON CONFLICT DO NOTHING; False when
+    another run has it. Its unique key is the guard: on PostgreSQL a concurrent insert of
+    the same key waits for that run's commit, then finds the row. Call it after the
+    booking's shared lock (lock_booking(..., shared=True))."""
+    if not _on("reminders"):
+        return True
+    dialect_insert = pg_insert if is_postgres() else sqlite_insert
+    statement = (
+        dialect_insert(BookingReminder)
+        .values(booking_id=booking_id, kind=kind, created_at=now)
+        .on_conflict_do_nothing(index_elements=["booking_id", "kind"])
+        .returning(BookingReminder.id)
+    )
+    return db.session.execute(statement).scalar_one_or_none() is not None
 
 
 # --- wallets ----------------------------------------------------------------------------

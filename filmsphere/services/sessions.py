@@ -40,6 +40,7 @@ class SignedInUser(UserMixin):
     role: str
     email_verified_at: datetime | None
     created_at: datetime
+    reminders_enabled: bool
     session_key: str
 
     @classmethod
@@ -59,7 +60,16 @@ class SignedInUser(UserMixin):
         return self.session_key
 
 
-_COPIED = ("id", "email", "username", "full_name", "role", "email_verified_at", "created_at")
+_COPIED = (
+    "id",
+    "email",
+    "username",
+    "full_name",
+    "role",
+    "email_verified_at",
+    "created_at",
+    "reminders_enabled",
+)
 
 # Built once: every request runs it, and rebuilding the statement (its cache key) each
 # time costs more CPU than running it.

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
 import icalendar
-import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
@@ -25,27 +23,14 @@ from filmsphere.services.notifications import (
 )
 from filmsphere.services.ticket_codes import ticket_code
 from filmsphere.services.transaction import write_transaction
-from tests.support.postgres import free_port
+from tests.support import smtp
 from tests.support.smtp import Inbox, smtp_server
 
 from .. import factories
 from .tickets_support import Seeded, decode_png, seed_booking
 
-
-@pytest.fixture
-def mail_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def app_overrides(mail_port: int) -> dict[str, Any]:
-    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": mail_port, "MAIL_BACKEND": "smtp"}
-
-
-@pytest.fixture
-def inbox(mail_port: int) -> Iterator[Inbox]:
-    with smtp_server(mail_port) as (server_inbox, _):
-        yield server_inbox
+# This module's app sends to a real SMTP server (fixtures shared in tests/support/smtp.py).
+mail_port, app_overrides, inbox = smtp.mail_port, smtp.app_overrides, smtp.inbox
 
 
 def _book_and_confirm(app: Flask, **seed: Any) -> tuple[Seeded, set[str]]:

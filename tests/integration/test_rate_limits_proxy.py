@@ -26,7 +26,7 @@ pytestmark = pytest.mark.sqlite_only
 
 LIMIT = 2
 PROXY = "127.0.0.1"  # nginx on the same machine: every request's peer address
-LIMIT_SETTINGS = ("LOGIN", "REGISTER", "VERIFY", "RESET", "HOLD", "TOPUP")
+LIMIT_SETTINGS = ("LOGIN", "REGISTER", "VERIFY", "RESET", "HOLD", "TOPUP", "TRANSFER")
 
 _names = itertools.count(1)
 
@@ -76,6 +76,7 @@ PER_USER_ONLY = {
     "api.release_seat": "counted per API token, like hold_seat",
     "api.quick_pick": "counted per API token, like hold_seat (the hold limit)",
     "booking.waitlist_join": "verified_required runs first; counted per customer",
+    "bookings.send_ticket": "login_required runs first; counted per customer",
 }
 
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 
 from .postgres import free_port
@@ -116,3 +117,24 @@ def smtp_server(port: int | None = None) -> Iterator[tuple[Inbox, int]]:
     port = port or free_port()
     with running(Inbox(), port) as inbox:
         yield inbox, port
+
+
+# Fixtures for a test module whose app sends to a real SMTP server: import all three
+# (`from tests.support.smtp import app_overrides, inbox, mail_port`); `app_overrides`
+# replaces conftest's for that module.
+
+
+@pytest.fixture
+def mail_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def app_overrides(mail_port: int) -> dict[str, Any]:
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": mail_port, "MAIL_BACKEND": "smtp"}
+
+
+@pytest.fixture
+def inbox(mail_port: int) -> Iterator[Inbox]:
+    with smtp_server(mail_port) as (server_inbox, _):
+        yield server_inbox

@@ -306,6 +306,9 @@ def login() -> Response | str | tuple[str, int]:
     if not form.validate_on_submit():
         return _login_failed(form)
     user = accounts.authenticate(form.login.data or "", form.password.data or "", utcnow())
+    # A ticket link a friend sent, opened before logging in (or registering), is where
+    # the visitor goes back to.
+    pending_link = session.get("transfer_link")
     # A fresh session on log-in: nothing from before (fixation) carries over.
     session.clear()
     remember = bool(form.remember.data)
@@ -313,7 +316,7 @@ def login() -> Response | str | tuple[str, int]:
     login_user(sessions.SignedInUser.of(user, key), remember=remember)
     if not user.is_verified:
         flash("Welcome back. Please verify your email address to book.", "info")
-    return see_other(safe_next(form.next.data))
+    return see_other(safe_next(form.next.data or pending_link))
 
 
 def end_browser_session() -> None:

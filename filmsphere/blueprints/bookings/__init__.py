@@ -1,1 +1,1 @@
-"""A customer's bookings: the list, the booking page with QR codes, its calendar, cancelling."""
+"""A customer's bookings: the list, the booking page with QR codes, calendar, cancel, send."""

@@ -1,9 +1,17 @@
-"""The cancellation and exchange forms (CSRF is checked globally by CSRFProtect)."""
+"""The cancellation, exchange and send-a-ticket forms (CSRF is checked globally by
+CSRFProtect)."""
 
 from __future__ import annotations
 
-from wtforms import BooleanField, IntegerField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, InputRequired, NumberRange
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ... import MAX_DB_INT
@@ -60,4 +68,19 @@ class ConfirmExchangeForm(PickShowForm):
             InputRequired("The exchange form is incomplete. Review it again."),
             NumberRange(min=-MAX_COINS, max=MAX_COINS),
         ]
+    )
+
+
+class SendTicketForm(AppForm):
+    """Which ticket of a booking goes to which friend's address."""
+
+    ticket_id = RadioField(
+        "Ticket", coerce=int, validators=[InputRequired(message="Pick the ticket to send.")]
+    )
+    email = EmailField(
+        "Your friend's email address",
+        validators=[
+            InputRequired(message="Enter your friend's email address."),
+            Length(max=254),
+        ],
     )

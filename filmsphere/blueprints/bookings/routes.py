@@ -1,6 +1,6 @@
 """A customer's bookings (/bookings/*): the list, one booking with its ticket cards,
-the full-screen ticket view for the door, the calendar file, cancellation, and exchange
-(routes_exchange.py)."""
+the full-screen ticket view for the door, the calendar file, cancellation, exchange
+(routes_exchange.py) and sending a ticket to a friend (routes_send.py)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from ...services.customer_bookings import get_booking, past_bookings, upcoming_b
 from ...services.door_tickets import door_tickets
 from ...services.errors import AlreadyDone, DomainError, NotFound
 from ...services.exchange import can_exchange, exchanged_for
+from ...services.transfers import booking_transfers
 from ...wording import format_category, format_coins, plural
 from .forms import CancelForm
 
@@ -52,7 +53,8 @@ def booking_detail(reference: str) -> str | tuple[str, int]:
     The page needs no script to show the tickets, so a saved copy works offline.
     404 for an unknown reference and for another user's booking.
     """
-    page = booking_page(current_user.id, reference, utcnow())
+    now = utcnow()
+    page = booking_page(current_user.id, reference, now)
     booking = page.booking
     return render_template(
         "bookings/booking_detail.html",
@@ -60,9 +62,10 @@ def booking_detail(reference: str) -> str | tuple[str, int]:
         my_bookings_url=url_for("bookings.my_bookings"),
         cancel_url=url_for("bookings.cancel", reference=booking.reference),
         exchange_url=url_for("bookings.exchange_pick_show", reference=booking.reference)
-        if can_exchange(booking, utcnow())
+        if can_exchange(booking, now)
         else None,
         exchanged_for=exchanged_for(booking.id),
+        transfers=booking_transfers(booking.id, now),
     )
 
 
@@ -238,5 +241,5 @@ def _cannot_cancel(reference: str, refusal: DomainError) -> ResponseReturnValue:
     return render_template("bookings/cancel.html", **context), status
 
 
-# The exchange views register on `bp` when imported.
-from . import routes_exchange  # noqa: E402, F401
+# Route modules register on `bp` when imported.
+from . import routes_exchange, routes_send  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Show reminders: the opt-out on the account page."""

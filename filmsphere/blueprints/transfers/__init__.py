@@ -1,0 +1,1 @@
+"""Send a ticket to a friend: offer, take back, accept."""
