@@ -31,7 +31,7 @@ from ...refusals import default_response, renders_refusals
 from ...security import verified_required
 from ...services.checkout import checkout as pay
 from ...services.errors import AlreadyPaid, DomainError, NotFound
-from ...services.holds import toggle_hold
+from ...services.holds import HoldResult, toggle_hold
 from ...services.quick_pick import MAX_PARTY
 from ...services.seatmap import (
     SeatMap,
@@ -41,7 +41,7 @@ from ...services.seatmap import (
     seat_map_from,
 )
 from ...services.waitlist import free_ordinary_seats, waitlist_view
-from ...wording import format_coins
+from ...wording import format_coins, plural
 from ..bookings.routes import booking_url
 from .forms import CheckoutForm, QuickPickForm
 from .seat_buttons import seat_rows_html
@@ -231,40 +231,42 @@ def _grid_refused(error: DomainError) -> ResponseReturnValue:
 @limiter.limit(_hold_limit, key_func=user_or_address)  # keyed from the session: no query
 @verified_required
 def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
-    """Hold a free seat or release one of mine. htmx: the new grid plus the basket out of
-    band; otherwise 303 back."""
-    # Read once: after the commit, current_user.id would cost a query to refresh the user.
+    """Hold a free seat or release one of mine. htmx: the seats that changed plus the
+    basket out of band; otherwise 303 back."""
     user_id = int(current_user.id)
     result = toggle_hold(user_id, show_id, seat_id, utcnow())
-    if result.action == "held":
-        message = f"Seat {result.seat_label} held for you."
-    else:
-        message = f"Seat {result.seat_label} released."
-    note = None
-    if result.released_elsewhere:
-        count = result.released_elsewhere
-        note = (
-            f"Your {count} held seat{'s' if count != 1 else ''} for another show "
-            f"{'were' if count != 1 else 'was'} released: you can hold seats for one show "
-            "at a time."
-        )
+    message, note = _click_words(result)
     if not is_partial_request():
         flash(message + (f" {note}" if note else ""), "warning" if note else "success")
         return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
     seat_map_view = _build_seat_map(show_id, user_id)
-    basket = seat_map_view.basket
-    announce = message
-    if basket is not None and basket.seats:
-        announce += (
-            f" {len(basket.seats)} seat{'s' if len(basket.seats) != 1 else ''} in your basket, "
-            f"{format_coins(basket.total_coins)}."
-        )
-    if note:
-        announce += f" {note}"
+    announce = " ".join(filter(None, (message, _basket_words(seat_map_view.basket), note)))
     response = _grid_response(
         seat_map_view, message=note, kind="warning", announce=announce, delta=True
     )
     return trigger(response, "seats-changed")
+
+
+def _click_words(result: HoldResult) -> tuple[str, str | None]:
+    """What a click did, and a note when it let go of seats held for another show."""
+    verb = "held for you" if result.action == "held" else "released"
+    message = f"Seat {result.seat_label} {verb}."
+    count = result.released_elsewhere
+    if not count:
+        return message, None
+    seats, were = plural(count, "seat"), plural(count, "was", "were")
+    return message, (
+        f"Your {count} held {seats} for another show {were} released: you can hold seats "
+        "for one show at a time."
+    )
+
+
+def _basket_words(basket: Any) -> str:
+    """The basket as a screen reader hears it after a click ("" when empty)."""
+    if basket is None or not basket.seats:
+        return ""
+    count = len(basket.seats)
+    return f"{count} {plural(count, 'seat')} in your basket, {format_coins(basket.total_coins)}."
 
 
 def _checkout_refusal(error: DomainError) -> ResponseReturnValue:
