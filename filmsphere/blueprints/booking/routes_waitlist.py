@@ -61,24 +61,15 @@ def waitlist_join(show_id: int) -> BaseResponse:
     form = JoinWaitlistForm()
     if not form.validate():
         errors = [e for field in form.errors.values() for e in field]
-        return _waitlist_answer(
-            show_id, 422, str(errors[0]) if errors else "Check the form.", "error"
-        )
-    entry = join_waitlist(
-        int(current_user.id),
-        show_id,
-        int(form.party_size.data),
-        bool(form.adjacent.data),
-        utcnow(),
+        return _waitlist_answer(show_id, 422, str(errors[0]), "error")
+    party, together = int(form.party_size.data), bool(form.adjacent.data)
+    entry = join_waitlist(int(current_user.id), show_id, party, together, utcnow())
+    seats = f"{entry.party_size} {plural(entry.party_size, 'seat')}"
+    message = (
+        f"You're on the waitlist for {seats}{' together' if entry.adjacent else ''}. "
+        "We'll email you and hold the seats when they come back."
     )
-    together = " together" if entry.adjacent else ""
-    return _waitlist_answer(
-        show_id,
-        200,
-        f"You're on the waitlist for {entry.party_size} {plural(entry.party_size, 'seat')}"
-        f"{together}. We'll email you and hold the seats when they come back.",
-        "success",
-    )
+    return _waitlist_answer(show_id, 200, message, "success")
 
 
 @bp.post("/shows/<int:show_id>/waitlist/leave")

@@ -164,17 +164,18 @@ def exchange_confirm(reference: str) -> BaseResponse:
         current_user.id, reference, show_id, utcnow(), expected_net=form.expected_net.data
     )
     session.pop(SESSION_KEY, None)
-    net = result.quote.net_coins
-    money = (
-        f"you paid {format_coins(-net)} more"
-        if net < 0
-        else f"{format_coins(net)} went back to your wallet"
-        if net > 0
-        else "no coins changed hands"
-    )
     flash(
-        f"Exchanged: booking {result.quote.reference} is replaced by this one; {money}. "
-        "Your old ticket codes no longer work.",
+        f"Exchanged: booking {result.quote.reference} is replaced by this one; "
+        f"{_settled(result.quote.net_coins)}. Your old ticket codes no longer work.",
         "success",
     )
     return redirect(booking_url(result.new_reference), 303)
+
+
+def _settled(net: int) -> str:
+    """How an exchange settled the coins, from the customer's side (net: coins back)."""
+    if net < 0:
+        return f"you paid {format_coins(-net)} more"
+    if net > 0:
+        return f"{format_coins(net)} went back to your wallet"
+    return "no coins changed hands"
