@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -67,39 +66,3 @@ def past_bookings(
     raises BadCursor."""
     done = or_(Booking.status == BookingStatus.CANCELLED, Show.ends_at <= now)
     return _bookings_page(user_id, done, cursor, size, descending=True)
-
-
-@dataclass(frozen=True)
-class BookingLists:
-    """A customer's bookings split upcoming / past / cancelled (the JSON API's list)."""
-
-    upcoming: list[Booking]  # soonest first
-    past: list[Booking]  # most recent first
-    cancelled: list[Booking]  # most recently cancelled first
-
-    @property
-    def empty(self) -> bool:
-        return not (self.upcoming or self.past or self.cancelled)
-
-
-def list_bookings(user_id: int, now: datetime) -> BookingLists:
-    """All of the user's bookings: upcoming (the show has not ended), past, and fully
-    cancelled ones (kept with their history), for the JSON API's page-number contract
-    (the web's My bookings pages by cursor). Reads only."""
-    bookings = db.session.scalars(
-        select(Booking).join(Show, Show.id == Booking.show_id).where(Booking.user_id == user_id)
-    ).all()
-    upcoming: list[Booking] = []
-    past: list[Booking] = []
-    cancelled: list[Booking] = []
-    for booking in bookings:
-        if booking.status == BookingStatus.CANCELLED:
-            cancelled.append(booking)
-        elif booking.show.ends_at > now:
-            upcoming.append(booking)
-        else:
-            past.append(booking)
-    upcoming.sort(key=lambda b: (b.show.starts_at, b.id))
-    past.sort(key=lambda b: (b.show.starts_at, b.id), reverse=True)
-    cancelled.sort(key=lambda b: (b.cancelled_at or b.created_at, b.id), reverse=True)
-    return BookingLists(upcoming=upcoming, past=past, cancelled=cancelled)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, literal, tuple_
 
 from .. import MAX_DB_INT
 from ..extensions import db
@@ -183,15 +183,3 @@ def _backward(
         next=encode_cursor("a", row_key(rows[-1])) if before is not None and rows else None,
         is_first=not more,
     )
-
-
-def one_page(query: Select[Any], page: int, page_size: int) -> tuple[list[Row[Any]], int, int, int]:
-    """Rows of page number `page` of the ordered `query`, with the page actually shown (a
-    page past the end shows the last one), the number of pages (at least 1) and the row
-    count. Only for the JSON API, whose contract is page numbers: it counts every row and
-    skips by OFFSET, so the web's lists use keyset_page."""
-    total = int(db.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    pages = max(1, -(-total // page_size))
-    page = max(1, min(page, pages))
-    rows = db.session.execute(query.offset((page - 1) * page_size).limit(page_size)).all()
-    return list(rows), page, pages, total

@@ -13,7 +13,7 @@ from sqlalchemy import Row, Select, select
 from ..extensions import db
 from ..models import Booking, LedgerEntry, LedgerKind, Wallet
 from .errors import NotFound
-from .paging import Key, keyset_page, one_page
+from .paging import Key, keyset_page
 from .wallet import next_refill_at, refill_needed
 
 LEDGER_PAGE_SIZE = 20
@@ -40,18 +40,6 @@ class LedgerRow:
     created_at: datetime
     booking_reference: str | None
     reason: str | None
-
-
-@dataclass(frozen=True)
-class NumberedLedgerPage:
-    """The balance and a numbered page of the ledger (newest first): the JSON API's
-    page/pages/total contract. The web pages use cursors (WalletPage)."""
-
-    balance_coins: int
-    entries: list[LedgerRow]
-    page: int
-    pages: int
-    total_entries: int
 
 
 @dataclass(frozen=True)
@@ -124,18 +112,6 @@ def customer_wallet_page(user_id: int, cursor: str | None, now: datetime) -> Wal
         refill_target_coins=int(config["REFILL_TARGET_COINS"]),
         refill_interval_minutes=int(config["REFILL_INTERVAL_MINUTES"]),
     )
-
-
-def numbered_ledger_page(
-    user_id: int, page: int, per_page: int = LEDGER_PAGE_SIZE
-) -> NumberedLedgerPage:
-    """The balance and ledger page number `page` (a page past the end shows the last
-    one), for the JSON API. Reads only. Raises NotFound for an account without a wallet."""
-    wallet = _wallet_of(user_id)
-    rows, page, pages, total = one_page(
-        _ledger_query(wallet).order_by(LedgerEntry.id.desc()), page, per_page
-    )
-    return NumberedLedgerPage(wallet.balance_coins, _ledger_rows(rows), page, pages, total)
 
 
 def _wallet_of(user_id: int) -> Wallet:

@@ -10,7 +10,7 @@ from ...services.cancellation import RefundQuote
 from ...services.catalogue import ShowSlot
 from ...services.checkin import CheckInResult
 from ...services.seatmap import Basket, SeatMap, SeatView
-from ...services.wallet_page import NumberedLedgerPage
+from ...services.wallet_page import WalletPage
 
 
 def film(movie: Movie, next_show_at: Any = None) -> dict[str, Any]:
@@ -139,7 +139,7 @@ def quote(value: RefundQuote) -> dict[str, Any]:
     }
 
 
-def wallet(page: NumberedLedgerPage) -> dict[str, Any]:
+def wallet(page: WalletPage) -> dict[str, Any]:
     return {
         "balance_coins": page.balance_coins,
         "entries": [
@@ -155,9 +155,8 @@ def wallet(page: NumberedLedgerPage) -> dict[str, Any]:
             }
             for e in page.entries
         ],
-        "page": page.page,
-        "pages": page.pages,
-        "total": page.total_entries,
+        "next": page.next,
+        "previous": page.previous,
     }
 
 

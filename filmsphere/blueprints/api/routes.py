@@ -20,13 +20,13 @@ from ...services.booking_page import booking_page
 from ...services.cancellation import QuoteChanged, cancel_tickets, quote_refund
 from ...services.checkin import check_in as check_in_ticket
 from ...services.checkout import checkout as pay
-from ...services.customer_bookings import list_bookings
+from ...services.customer_bookings import past_bookings, upcoming_bookings
 from ...services.errors import DomainError
 from ...services.holds import toggle_hold
 from ...services.idempotency import checkout_token_for, request_digest
 from ...services.quick_hold import quick_hold
 from ...services.seatmap import build_seat_map
-from ...services.wallet_page import numbered_ledger_page
+from ...services.wallet_page import customer_wallet_page
 from . import present, schemas
 from .auth import identity, rate_limit_key, scope_required
 from .problems import PROBLEM_JSON, from_domain_error, from_http_exception, problem
@@ -42,7 +42,6 @@ bp = Blueprint(
 csrf.exempt(bp)
 limiter.limit(lambda: current_app.config["RATELIMIT_API"], key_func=rate_limit_key)(bp)
 
-BOOKINGS_PAGE_SIZE = 20
 STATUS_TEXT = {
     400: "The request could not be read (e.g. a bad date or a missing header).",
     401: "No valid token (missing, unknown or revoked).",
@@ -262,21 +261,19 @@ def checkout(headers: dict[str, Any], body: dict[str, Any], show_id: int) -> Any
 
 @bp.get("/bookings")
 @scope_required("read")
-@bp.arguments(schemas.PageQuery, location="query")
+@bp.arguments(schemas.BookingsQuery, location="query")
 @bp.response(200, schemas.BookingPage)
-@problems(403, 422)
+@problems(400, 403, 422)
 def bookings(query: dict[str, Any]) -> dict[str, Any]:
-    """The caller's bookings: upcoming (soonest first), past, then cancelled; 20 a page."""
-    lists = list_bookings(identity().user_id, utcnow())
-    every = lists.upcoming + lists.past + lists.cancelled
-    pages = max(1, -(-len(every) // BOOKINGS_PAGE_SIZE))
-    page = min(query["page"], pages)
-    start = (page - 1) * BOOKINGS_PAGE_SIZE
+    """The caller's bookings, 10 a page, as My bookings lists them: `list=upcoming`
+    (soonest first) or `list=past` (past and cancelled, latest first); `cursor` is the
+    `next` or `previous` of a page you got (a forged one is a 400)."""
+    pages = upcoming_bookings if query["list"] == "upcoming" else past_bookings
+    page = pages(identity().user_id, utcnow(), query["cursor"])
     return {
-        "items": [present.booking_summary(b) for b in every[start : start + BOOKINGS_PAGE_SIZE]],
-        "page": page,
-        "pages": pages,
-        "total": len(every),
+        "items": [present.booking_summary(b) for b in page.rows],
+        "next": page.next,
+        "previous": page.previous,
     }
 
 
@@ -324,12 +321,13 @@ def cancel(body: dict[str, Any], reference: str) -> Any:
 
 @bp.get("/wallet")
 @scope_required("read")
-@bp.arguments(schemas.PageQuery, location="query")
+@bp.arguments(schemas.CursorQuery, location="query")
 @bp.response(200, schemas.WalletOut)
-@problems(403, 404, 422)
+@problems(400, 403, 404, 422)
 def wallet(query: dict[str, Any]) -> dict[str, Any]:
-    """Balance and the ledger, newest first, 20 entries a page."""
-    return present.wallet(numbered_ledger_page(identity().user_id, query["page"]))
+    """Balance and the ledger, newest first, 20 entries a page; `cursor` is the `next`
+    (older) or `previous` (newer) of a page you got (a forged one is a 400)."""
+    return present.wallet(customer_wallet_page(identity().user_id, query["cursor"], utcnow()))
 
 
 @bp.post("/check-in")

@@ -27,8 +27,20 @@ class DayQuery(Schema):
     date = fields.String(load_default="", metadata={"description": "YYYY-MM-DD; default today"})
 
 
-class PageQuery(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+class CursorQuery(Schema):
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Length(1, 200),
+        metadata={"description": "`next` or `previous` of a page you got; none: the first"},
+    )
+
+
+class BookingsQuery(CursorQuery):
+    list = fields.String(
+        load_default="upcoming",
+        validate=validate.OneOf(["upcoming", "past"]),
+        metadata={"description": "upcoming (soonest first) or past and cancelled (latest first)"},
+    )
 
 
 class QuoteQuery(Schema):
@@ -236,9 +248,8 @@ class BookingOut(BookingSummary):
 
 class BookingPage(Schema):
     items = fields.List(fields.Nested(BookingSummary), required=True)
-    page = fields.Integer(required=True)
-    pages = fields.Integer(required=True)
-    total = fields.Integer(required=True)
+    next = fields.String(allow_none=True, required=True)
+    previous = fields.String(allow_none=True, required=True)
 
 
 class QuoteLine(Schema):
@@ -271,9 +282,8 @@ class LedgerEntryOut(Schema):
 class WalletOut(Schema):
     balance_coins = fields.Integer(required=True)
     entries = fields.List(fields.Nested(LedgerEntryOut), required=True)
-    page = fields.Integer(required=True)
-    pages = fields.Integer(required=True)
-    total = fields.Integer(required=True)
+    next = fields.String(allow_none=True, required=True, metadata={"description": "older"})
+    previous = fields.String(allow_none=True, required=True, metadata={"description": "newer"})
 
 
 class CheckInOut(Schema):
