@@ -259,6 +259,16 @@ def send_reminders() -> None:
     click.echo(str(run(utcnow())))
 
 
+@click.command("roll-up-reports")
+@with_appcontext
+def roll_up_reports() -> None:
+    """Store the dashboard's figures of every closed day of the last year not stored yet
+    (a day's figures never change once it has ended; the dashboard reads them back)."""
+    from .services.report_days import roll_up_closed_days
+
+    click.echo(f"report days: {roll_up_closed_days(utcnow())} rolled up")
+
+
 COMMANDS: list[click.Command] = [
     audit_ledger,
     seed_demo,
@@ -267,6 +277,7 @@ COMMANDS: list[click.Command] = [
     mail_health,
     cleanup,
     send_reminders,
+    roll_up_reports,
 ]
 
 

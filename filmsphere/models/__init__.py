@@ -7,6 +7,7 @@ from .catalogue import Genre, Movie, movie_genres
 from .exchange import BookingExchange
 from .outbox import OutboxMessage
 from .reminder import BookingReminder, ReminderKind
+from .report_day import ReportDay, ReportDayRevenue
 from .screen import LAYOUT_CODES, Screen, Seat, SeatCategory
 from .show import Show, ShowStatus
 from .transfer import TicketTransfer, TransferredTicket, TransferStatus
@@ -33,6 +34,8 @@ __all__ = [
     "Movie",
     "OutboxMessage",
     "ReminderKind",
+    "ReportDay",
+    "ReportDayRevenue",
     "Role",
     "Screen",
     "Seat",

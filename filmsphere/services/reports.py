@@ -1,5 +1,10 @@
 """Reports for the admin dashboard, computed with SQL aggregates on PostgreSQL and SQLite.
 
+A closed day's money and activity never change (every row is dated when it is written),
+so `flask roll-up-reports` (cron) stores them once per day (services/report_days.py);
+a period reads its rolled-up days from report_days and counts the others (today, days
+not rolled up yet) live, with the same queries the roll-up used.
+
 Days are cinema-local calendar days: their UTC boundaries are computed in Python and rows
 are bucketed in SQL with one CASE over those boundaries, so a daylight-saving day is 23 or
 25 hours long and every figure matches what the cinema calls "that day". Money comes from
@@ -25,6 +30,8 @@ from ..models import (
     LedgerEntry,
     LedgerKind,
     Movie,
+    ReportDay,
+    ReportDayRevenue,
     Screen,
     Seat,
     SeatCategory,
@@ -178,17 +185,99 @@ def _per_day(column: Any, bounds: list[datetime], where: Any, *values: Any) -> d
     return {int(r[0]): tuple(int(v) for v in r[1:]) for r in rows}
 
 
-def _revenue_by_day(period: Period, bounds: list[datetime]) -> Table:
+# charged, refunded, bookings, tickets sold, tickets cancelled, bookings fully cancelled
+DayFigures = tuple[int, int, int, int, int, int]
+NO_FIGURES: DayFigures = (0, 0, 0, 0, 0, 0)
+
+
+def live_day_figures(period: Period) -> dict[date, DayFigures]:
+    """Each day's money and activity counted from the ledger, bookings and tickets (five
+    grouped statements over the period's rows)."""
+    bounds = _bounds(period)
     charge = case(
         (LedgerEntry.kind == LedgerKind.BOOKING_CHARGE, -LedgerEntry.amount_coins), else_=0
     ).label("charge")
     refund = case((LedgerEntry.kind == LedgerKind.REFUND, LedgerEntry.amount_coins), else_=0).label(
         "refund"
     )
-    found = _per_day(LedgerEntry.created_at, bounds, _money_entries(bounds), charge, refund)
+    money = _per_day(LedgerEntry.created_at, bounds, _money_entries(bounds), charge, refund)
+    bookings = _per_day(Booking.created_at, bounds, true())
+    sold = _per_day(Ticket.created_at, bounds, true())
+    cancelled = _per_day(Ticket.cancelled_at, bounds, Ticket.status == TicketStatus.CANCELLED)
+    cancelled_bookings = _per_day(Booking.cancelled_at, bounds, Booking.cancelled_at.is_not(None))
+    return {
+        day: (
+            *money.get(i, (0, 0)),
+            bookings.get(i, (0,))[0],
+            sold.get(i, (0,))[0],
+            cancelled.get(i, (0,))[0],
+            cancelled_bookings.get(i, (0,))[0],
+        )
+        for i, day in enumerate(period.days)
+    }
+
+
+def live_revenue(period: Period, *keys: Any) -> list[Row[Any]]:
+    """(keys..., charged, refunded) of the period's money entries, grouped by `keys`
+    (columns of Show, Movie or Screen)."""
+    return list(
+        db.session.execute(
+            select(*keys, _gross, _refunds)
+            .select_from(LedgerEntry)
+            .join(Booking, Booking.id == LedgerEntry.booking_id)
+            .join(Show, Show.id == Booking.show_id)
+            .join(Movie, Movie.id == Show.movie_id)
+            .join(Screen, Screen.id == Show.screen_id)
+            .where(_money_entries(_bounds(period)))
+            .group_by(*keys)
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Where a period's figures come from: the closed days rolled up (report_days) and the
+    runs of days still counted live (today, and days the cron has not rolled up yet)."""
+
+    rolled: dict[date, DayFigures]
+    live: list[Period]
+
+    @classmethod
+    def of(cls, period: Period) -> _Sources:
+        rolled = {
+            row.day: (
+                row.charged_coins,
+                row.refunded_coins,
+                row.bookings,
+                row.tickets_sold,
+                row.tickets_cancelled,
+                row.bookings_cancelled,
+            )
+            for row in db.session.scalars(
+                select(ReportDay).where(ReportDay.day.between(period.first, period.last))
+            )
+        }
+        runs: list[Period] = []
+        for day in period.days:
+            if day in rolled:
+                continue
+            if runs and runs[-1].last == day - timedelta(days=1):
+                runs[-1] = Period(runs[-1].first, day)
+            else:
+                runs.append(Period(day, day))
+        return cls(rolled, runs)
+
+    def day_figures(self) -> dict[date, DayFigures]:
+        figures = dict(self.rolled)
+        for run in self.live:
+            figures |= live_day_figures(run)
+        return figures
+
+
+def _revenue_by_day(period: Period, figures: dict[date, DayFigures]) -> Table:
     rows = []
-    for i, day in enumerate(period.days):
-        gross, refunds = found.get(i, (0, 0))
+    for day in period.days:
+        gross, refunds = figures.get(day, NO_FIGURES)[:2]
         rows.append([day.isoformat(), gross, refunds, gross - refunds])
     return Table(
         "revenue-by-day",
@@ -199,51 +288,48 @@ def _revenue_by_day(period: Period, bounds: list[datetime]) -> Table:
     )
 
 
-def _revenue_by(group: str, bounds: list[datetime]) -> Table:
-    key: Any
-    label: Any
-    join_target: Any
-    if group == "film":
-        key, label = Movie.id, Movie.title
-        join_target, on = Movie, Movie.id == Show.movie_id
-    else:
-        key, label = Screen.id, Screen.name
-        join_target, on = Screen, Screen.id == Show.screen_id
-    rows = db.session.execute(
-        select(label, _gross, _refunds, (_gross - _refunds).label("net"))
-        .select_from(LedgerEntry)
-        .join(Booking, Booking.id == LedgerEntry.booking_id)
-        .join(Show, Show.id == Booking.show_id)
-        .join(join_target, on)
-        .where(_money_entries(bounds))
-        .group_by(key, label)
-        .order_by((_gross - _refunds).desc(), label)
-    ).all()
+def _revenue_by(group: str, period: Period, sources: _Sources) -> Table:
+    """Charges and refunds per film or screen: the rolled-up days' sums plus the live
+    runs', merged by the film's or screen's id."""
+    key, label = (Movie.id, Movie.title) if group == "film" else (Screen.id, Screen.name)
+    found: list[Row[Any]] = []
+    if sources.rolled:
+        found += db.session.execute(
+            select(
+                key,
+                label,
+                func.sum(ReportDayRevenue.charged_coins),
+                func.sum(ReportDayRevenue.refunded_coins),
+            )
+            .select_from(ReportDayRevenue)
+            .join(Movie, Movie.id == ReportDayRevenue.movie_id)
+            .join(Screen, Screen.id == ReportDayRevenue.screen_id)
+            .where(ReportDayRevenue.day.between(period.first, period.last))
+            .group_by(key, label)
+        ).all()
+    for run in sources.live:
+        found += live_revenue(run, key, label)
+    totals: dict[int, list[Any]] = {}
+    for row_key, name, gross, refunds in found:
+        total = totals.setdefault(row_key, [name, 0, 0])
+        total[1] += int(gross)
+        total[2] += int(refunds)
+    rows = sorted(
+        ([name, gross, refunds, gross - refunds] for name, gross, refunds in totals.values()),
+        key=lambda r: (-r[3], r[0]),
+    )
     name = "Film" if group == "film" else "Screen"
     return Table(
         f"revenue-by-{group}",
         f"Revenue per {group}",
         [name, "Charged (coins)", "Refunded (coins)", "Net revenue (coins)"],
-        [[r[0], int(r[1]), int(r[2]), int(r[3])] for r in rows],
+        rows,
         [False, True, True, True],
     )
 
 
-def _activity_by_day(period: Period, bounds: list[datetime]) -> Table:
-    bookings = _per_day(Booking.created_at, bounds, true())
-    sold = _per_day(Ticket.created_at, bounds, true())
-    cancelled = _per_day(Ticket.cancelled_at, bounds, Ticket.status == TicketStatus.CANCELLED)
-    cancelled_bookings = _per_day(Booking.cancelled_at, bounds, Booking.cancelled_at.is_not(None))
-    rows = [
-        [
-            day.isoformat(),
-            bookings.get(i, (0,))[0],
-            sold.get(i, (0,))[0],
-            cancelled.get(i, (0,))[0],
-            cancelled_bookings.get(i, (0,))[0],
-        ]
-        for i, day in enumerate(period.days)
-    ]
+def _activity_by_day(period: Period, figures: dict[date, DayFigures]) -> Table:
+    rows = [[day.isoformat(), *figures.get(day, NO_FIGURES)[2:]] for day in period.days]
     return Table(
         "activity-by-day",
         "Bookings and cancellations per day",
@@ -351,10 +437,12 @@ def build_report(period: Period, occupancy_limit: int | None = OCCUPANCY_PAGE) -
     per-row queries; the occupancy table and the top films share one), so a period with
     thousands of shows costs a handful of queries, each reading only the period's rows."""
     bounds = _bounds(period)
-    by_day = _revenue_by_day(period, bounds)
+    sources = _Sources.of(period)
+    day_figures = sources.day_figures()
+    by_day = _revenue_by_day(period, day_figures)
     figures = _show_figures(bounds)
     occupancy, shows, occupancy_summary = _occupancy(figures, occupancy_limit)
-    activity = _activity_by_day(period, bounds)
+    activity = _activity_by_day(period, day_figures)
     totals = {
         "charged": sum(r[1] for r in by_day.rows),
         "refunded": sum(r[2] for r in by_day.rows),
@@ -366,8 +454,8 @@ def build_report(period: Period, occupancy_limit: int | None = OCCUPANCY_PAGE) -
         period=period,
         totals=totals,
         revenue_by_day=by_day,
-        revenue_by_film=_revenue_by("film", bounds),
-        revenue_by_screen=_revenue_by("screen", bounds),
+        revenue_by_film=_revenue_by("film", period, sources),
+        revenue_by_screen=_revenue_by("screen", period, sources),
         activity_by_day=activity,
         top_films=_top_films(figures),
         occupancy=occupancy,
@@ -378,11 +466,12 @@ def build_report(period: Period, occupancy_limit: int | None = OCCUPANCY_PAGE) -
 def report_table(period: Period, key: str) -> Table:
     """One table by key, complete (the occupancy table is not cut to a page)."""
     bounds = _bounds(period)
+    sources = _Sources.of(period)
     builders = {
-        "revenue-by-day": lambda: _revenue_by_day(period, bounds),
-        "revenue-by-film": lambda: _revenue_by("film", bounds),
-        "revenue-by-screen": lambda: _revenue_by("screen", bounds),
-        "activity-by-day": lambda: _activity_by_day(period, bounds),
+        "revenue-by-day": lambda: _revenue_by_day(period, sources.day_figures()),
+        "revenue-by-film": lambda: _revenue_by("film", period, sources),
+        "revenue-by-screen": lambda: _revenue_by("screen", period, sources),
+        "activity-by-day": lambda: _activity_by_day(period, sources.day_figures()),
         "top-films": lambda: _top_films(_show_figures(bounds)),
         "occupancy": lambda: _occupancy(_show_figures(bounds), None)[0],
     }

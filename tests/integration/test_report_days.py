@@ -1,0 +1,90 @@
+"""Rolled-up report days: a report reads the same whether its closed days were rolled up,
+partly rolled up (a gap the cron missed) or counted live; a day is rolled up once, only
+after it has closed, and later activity never reaches a rolled-up day."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, select
+
+from filmsphere.cli import roll_up_reports
+from filmsphere.extensions import db
+from filmsphere.models import Booking, LedgerKind, ReportDay, ReportDayRevenue
+from filmsphere.services.locks import lock_wallet
+from filmsphere.services.report_days import last_closed_day, roll_up_closed_days
+from filmsphere.services.reports import Period, build_report, report_table, table_keys
+from filmsphere.services.wallet import post_entry
+
+from .test_reports import FIRST, LAST, app_overrides, seed_fixture, utc  # noqa: F401
+
+# After the fixture's last day, with the 31st (BST) closed more than an hour ago.
+LATER = datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
+WHOLE = Period(date(2026, 3, 26), date(2026, 4, 1))
+
+
+def _report_values(period: Period) -> list[object]:
+    report = build_report(period)
+    return [report.totals] + [table.rows for table in report.tables()]
+
+
+def _csv_tables(period: Period) -> list[object]:
+    return [report_table(period, key).rows for key in table_keys()]
+
+
+def test_rolled_up_days_read_the_same_as_live_ones(backend, ctx):
+    seed_fixture()
+    live, live_csv = _report_values(WHOLE), _csv_tables(WHOLE)
+    assert roll_up_closed_days(LATER, days=8) == 8  # the 25th..1st: every day closed
+    assert db.session.scalar(select(func.count()).select_from(ReportDay)) == 8
+    assert db.session.scalar(select(func.count()).select_from(ReportDayRevenue)) > 0
+    assert _report_values(WHOLE) == live and _csv_tables(WHOLE) == live_csv
+    assert build_report(Period(FIRST, LAST)).revenue_by_day.rows[2] == ["2026-03-29", 12, 10, 2]
+
+
+def test_a_gap_the_cron_missed_is_counted_live(backend, ctx):
+    seed_fixture()
+    live = _report_values(WHOLE)
+    roll_up_closed_days(LATER, days=8)
+    db.session.execute(ReportDay.__table__.delete().where(ReportDay.day == date(2026, 3, 28)))
+    db.session.commit()
+    assert _report_values(WHOLE) == live
+
+
+def test_a_day_is_rolled_up_once_and_only_once_closed(backend, ctx):
+    seed_fixture()
+    # 00:30 BST on the 31st: the 30th ended 30 minutes ago, too recently to roll up.
+    just_after = datetime(2026, 3, 30, 23, 30, tzinfo=UTC)
+    assert last_closed_day(just_after) == date(2026, 3, 29)
+    assert roll_up_closed_days(just_after, days=3) == 3  # the 27th..29th
+    assert roll_up_closed_days(just_after, days=3) == 0  # idempotent
+    assert roll_up_closed_days(LATER, days=8) == 5
+    live_today = _report_values(Period(date(2026, 4, 2), date(2026, 4, 2)))
+    assert db.session.get(ReportDay, date(2026, 4, 2)) is None  # today stays live
+    assert live_today[1][0] == ["2026-04-02", 0, 0, 0]
+
+
+def test_money_moved_today_counts_today_not_in_a_rolled_up_day(backend, ctx):
+    seed_fixture()
+    roll_up_closed_days(LATER, days=8)
+    before = build_report(WHOLE).totals["net"]
+    booking = db.session.scalars(select(Booking).order_by(Booking.id)).first()
+    assert booking is not None
+    post_entry(lock_wallet(booking.user_id), LedgerKind.REFUND, 3, LATER, booking_id=booking.id)
+    db.session.commit()
+    today = LATER.date()
+    after = build_report(Period(WHOLE.first, today))
+    assert after.totals["net"] == before - 3
+    assert after.revenue_by_day.rows[-1] == [today.isoformat(), 0, 3, -3]
+    assert build_report(WHOLE).totals["net"] == before  # the rolled-up days unchanged
+
+
+def test_the_cron_command_rolls_up(backend, app, runner):
+    with app.app_context():
+        seed_fixture()
+    result = runner.invoke(roll_up_reports)
+    assert result.exit_code == 0, result.output
+    assert "rolled up" in result.output
+    with app.app_context():
+        # Every day of the last year is closed now: each gets its row, empty or not.
+        assert db.session.scalar(select(func.count()).select_from(ReportDay)) == 366
