@@ -419,6 +419,12 @@ class SentMarks:
             self.connection = db.engine.connect()
             if is_postgres():  # SQLite's BEGIN is the app's own (transaction.py)
                 self.connection.execution_options(isolation_level="AUTOCOMMIT")
+                # A mark need not wait for its WAL flush: lost in a database crash, it
+                # only means the message goes again, the at-least-once window the sender
+                # has anyway between the server's acceptance and the mark. The setting
+                # stays on this connection, which close() discards instead of pooling.
+                with self.connection.begin():
+                    self.connection.exec_driver_sql("SET synchronous_commit TO off")
         try:
             with self.connection.begin():
                 self.connection.execute(
@@ -433,6 +439,8 @@ class SentMarks:
     def close(self) -> None:
         if self.connection is not None:
             with contextlib.suppress(DBAPIError):
+                if is_postgres():
+                    self.connection.invalidate()  # never pooled with synchronous_commit off
                 self.connection.close()
             self.connection = None
 

@@ -680,3 +680,30 @@ def test_a_sender_renews_its_lease_and_never_sends_a_row_it_lost(
         assert states[2] == ("Message 2", "pending", "another-sender")
     else:
         assert received == [f"Message {i}" for i in range(4)]
+
+
+@pytest.mark.postgres_only
+def test_marks_skip_the_wal_flush_on_their_own_connection_only(
+    backend: str, ctx: Flask, port: int
+) -> None:
+    """The sender's marks commit with synchronous_commit off (a lost mark only sends a
+    message again); that connection is discarded after the run, so no pooled connection
+    (a checkout's) ever commits without waiting for its WAL flush."""
+    queue(3)
+    pool = db.engine.pool
+    with smtp_server(port) as (inbox, _):
+        assert send_pending(utcnow()).sent == 3
+    assert len(inbox.messages) == 3
+    connections = [db.engine.connect() for _ in range(pool.size())]
+    try:
+        # Set in a session, the setting's source says so (whatever the server default).
+        sources = {
+            c.exec_driver_sql(
+                "SELECT source FROM pg_settings WHERE name = 'synchronous_commit'"
+            ).scalar()
+            for c in connections
+        }
+    finally:
+        for connection in connections:
+            connection.close()
+    assert "session" not in sources
