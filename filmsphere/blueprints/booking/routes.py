@@ -32,7 +32,7 @@ from ...security import verified_required
 from ...services.checkout import checkout as pay
 from ...services.errors import AlreadyPaid, DomainError, NoSeatsTogether, NotFound, SeatTaken
 from ...services.holds import HoldResult, toggle_hold
-from ...services.quick_pick import MAX_PARTY
+from ...services.quick_pick import MAX_PARTY, Shortfall
 from ...services.seatmap import (
     SeatMap,
     build_seat_map,
@@ -233,16 +233,7 @@ def _grid_refused(error: DomainError) -> ResponseReturnValue:
     if not is_partial_request():
         flash(message + (" You can join the waitlist below." if waitlist else ""), "error")
         return redirect(_seat_map_url(show_id) + ("#waitlist" if waitlist else "#seat-grid"), 303)
-    extra: dict[str, Any] = {}
-    if short is not None:
-        # What is left, for a script or the page's own code to ask its next question with.
-        extra["grid_message_data"] = {
-            "largest-block": short.largest_block,
-            "free-seats": short.free_seats,
-            "held-seats": short.held_seats,
-        }
-    if waitlist:
-        extra["grid_message_link"] = (_seat_map_url(show_id) + "#waitlist", "Join the waitlist")
+    extra = _what_is_left(short, show_id, waitlist) if short is not None else {}
     seat_map_view = _build_seat_map(show_id)
     response = _grid_response(
         seat_map_view, error.status, message=message, kind="error", delta=True, **extra
@@ -251,6 +242,18 @@ def _grid_refused(error: DomainError) -> ResponseReturnValue:
         # Seats come back when a basket is let go: ask again after the page's next poll.
         response.headers["Retry-After"] = str(current_app.config["SEAT_POLL_SECONDS"])
     return response
+
+
+def _what_is_left(short: Shortfall, show_id: int, waitlist: bool) -> dict[str, Any]:
+    """A quick pick refusal's numbers on the grid's message (for a script, or the page's
+    own code, to ask its next question with) and the waitlist link."""
+    data = {
+        "largest-block": short.largest_block,
+        "free-seats": short.free_seats,
+        "held-seats": short.held_seats,
+    }
+    link = (_seat_map_url(show_id) + "#waitlist", "Join the waitlist") if waitlist else None
+    return {"grid_message_data": data, "grid_message_link": link}
 
 
 @bp.post("/shows/<int:show_id>/seats/<int:seat_id>")
