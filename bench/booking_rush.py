@@ -557,6 +557,9 @@ class Customer:
         basket, watch the grid (Retry-After apart, 304 while unchanged) until one comes
         back. True when held; False when the rush ended; None at "sold out"."""
         party = party or self.rng.choices([1, 2, 3, 4], weights=[2, 4, 3, 2])[0]
+        # Nobody presses "Find seats" while the map they see shows no free seat.
+        if not await self.wait_for_free_seat(stop, self.poll_seconds):
+            return False
         while not stop.is_set():
             response = await self._post(
                 f"/shows/{self.show_id}/quick-pick", {"count": str(party)}, "quick"
