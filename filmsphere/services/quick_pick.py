@@ -121,7 +121,12 @@ def shortfall(
     )
     noun = _NOUNS.get(category or "", "")
     if largest:
-        if free >= party:
+        if largest > party:  # the single-empty-seat rule refuses every smaller block
+            reason = (
+                f"Every choice of {party} {noun}seat{'s' if party != 1 else ''} would leave a "
+                f"single seat on its own; {largest} together are free."
+            )
+        elif free >= party:
             reason = f"No {party} {noun}seats together; the most together now is {largest}."
         elif largest < free:
             reason = f"Only {free} {noun}seats are free; the most together now is {largest}."

@@ -164,6 +164,13 @@ def test_a_refusal_names_the_largest_block_left_and_the_free_seats() -> None:
 def test_the_largest_block_is_one_the_pick_would_hold() -> None:
     # Split across an aisle when nothing side by side is as large, as the pick would.
     assert shortfall(house("S#S_S_.S_S_S#"), 5, None, frozenset(), 10).largest_block == 4
+    # Larger than the party when the single-empty-seat rule refuses every smaller block.
+    short = shortfall(house("S#S_S_S#"), 1, None, frozenset(), 10)
+    assert short.largest_block == 2
+    assert short.reason == (
+        "Every choice of 1 seat would leave a single seat on its own; 2 together are free. "
+        "Ask for 2, or pick seats on the map."
+    )
     # Only a category's seats count, free and held.
     cells = house("S_S_S_S_", "P_P#P#P#")
     short = shortfall(cells, 2, "premium", held_ids(cells, "B2", "B3"), 10)
