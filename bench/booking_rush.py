@@ -557,8 +557,11 @@ class Customer:
         basket, watch the grid (Retry-After apart, 304 while unchanged) until one comes
         back. True when held; False when the rush ended; None at "sold out"."""
         party = party or self.rng.choices([1, 2, 3, 4], weights=[2, 4, 3, 2])[0]
-        # Nobody presses "Find seats" while the map they see shows no free seat.
-        if not await self.wait_for_free_seat(stop, self.poll_seconds):
+        # Nobody presses "Find seats" while the map they see shows no seat to have (a pick
+        # replaces their own seats, so those count).
+        if not any(s.state in ("free", "mine") for s in self.view) and not await self.watch(
+            stop, self.poll_seconds
+        ):
             return False
         while not stop.is_set():
             response = await self._post(
