@@ -13,19 +13,27 @@ What it does, all on 127.0.0.1 and bounded in time:
    (`nice -n 10 flask send-mail --watch`; web workers don't send mail, as in production);
 4. every customer logs in through the real login form (CSRF token from the page) and
    opens the seat map page, then all start at once and do what a person on the seat map
-   does: plan a block of 1-4 adjacent free seats from the grid they last saw (the page,
-   then each response; the grid fragment again when nothing was free) and click it one
-   seat at a time, re-planning from the grid each answer carries: a seat someone else was
-   faster to is replaced by a free neighbour of the seats already held, and only a block
-   boxed in by others is released; a seat the basket says would be left on its own is
-   taken too; then pay. Some abandon (release their seats and pick again), some cancel
-   right after paying (open the cancel page, read the refund quote, confirm it: whole
-   booking, policy refund); a refusal from the single-empty-seat rule at checkout is
-   answered by also picking the seat it names;
+   does. Clickers plan a block of 1-4 adjacent free seats from the grid they see (the
+   page, kept current from each answer: the grid's ETag goes with every click and quick
+   pick, and the answer's changed seats are merged in, as seatmap.js does) and click it
+   one seat at a time: a seat someone else was faster to is replaced by a free neighbour
+   of the seats already held, only a block boxed in by others is released, and after two
+   clicks lost in a row they use quick pick as the refusal suggests; a seat the basket
+   says would be left on its own is taken too; then pay. Quick pickers (--quick-pick-share)
+   ask for their party; a refusal says what is left, so they ask straight for the most
+   seats together it names, watch the grid (a poll with its ETag every Retry-After
+   seconds, 304 while unchanged) while every seat left is in a basket, and go home at
+   "sold out". Nobody refetches the grid while the view they have shows a free seat.
+   Some abandon (release their seats and pick again), some cancel right after paying
+   (open the cancel page, read the refund quote, confirm it: whole booking, policy
+   refund); a refusal from the single-empty-seat rule at checkout is answered by also
+   picking the seat it names;
 5. stops when every seat has an active ticket or after --duration seconds, then prints:
    seats sold, double sales (active tickets per (show, seat) > 1, from the database),
    coins conserved (balances + charges - refunds == grants, with the sums), tickets per
-   minute, and p50/p95/p99 latency of the hold and checkout requests.
+   minute, requests per seat sold (every request of the rush, 304 polls included, by
+   kind and status), and p50/p95/p99 latency of the hold, quick pick and checkout
+   requests.
 
 The load generator is one asyncio event loop with a minimal HTTP/1.1 keep-alive client
 per customer (own connection and cookie jar, like a browser tab): it runs on the same 2
@@ -91,6 +99,9 @@ CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 TOKEN_RE = re.compile(r'name="checkout_token" value="([^"]+)"')
 STRANDED_RE = re.compile(r"Pick (\w+?) too")
 QUOTED_RE = re.compile(r'name="quoted"[^>]*value="([^"]*)"')
+GRID_ETAG_RE = re.compile(r'id="seat-grid"[^>]*data-etag="([^"]+)"')
+# What a quick pick's refusal says is left (data-* on the grid's message).
+LEFT_RE = re.compile(r'data-largest-block="(\d+)" data-free-seats="(\d+)" data-held-seats="(\d+)"')
 
 
 @dataclass
@@ -298,7 +309,12 @@ class Http:
         self.reader = self.writer = None
 
     async def request(
-        self, method: str, path: str, form: dict[str, str] | None = None, htmx: bool = False
+        self,
+        method: str,
+        path: str,
+        form: dict[str, str] | None = None,
+        htmx: bool = False,
+        etag: str = "",
     ) -> Reply:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
@@ -309,6 +325,8 @@ class Http:
             lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
         if htmx:
             lines.append("HX-Request: true")
+        if etag:  # the grid's ETag, as seatmap.js sends it with polls, clicks, quick picks
+            lines.append(f"If-None-Match: {etag}")
         if form is not None:
             lines.append("Content-Type: application/x-www-form-urlencoded")
             lines.append(f"Content-Length: {len(body)}")
@@ -372,8 +390,9 @@ class Customer:
         self.checkout_token = ""
         self.held: list[GridSeat] = []
         self.view: list[GridSeat] = []  # the grid as the customer sees it now
-        self.fresh = False  # the view came with the last answer and wasn't planned from yet
+        self.etag = ""  # the ETag of that grid (sent with polls, clicks and quick picks)
         self.warning = ""  # the seat the basket says would be left on its own
+        self.poll_seconds = 4.0  # SEAT_POLL_SECONDS, the page's poll interval (its default)
 
     async def _post(self, path: str, data: dict[str, str], kind: str) -> Reply:
         if self.think:
@@ -381,7 +400,11 @@ class Customer:
         clock = asyncio.get_running_loop().time  # time.monotonic, or the model's clock
         started = clock()
         response = await self.http.request(
-            "POST", path, {"csrf_token": self.csrf, **data}, htmx=True
+            "POST",
+            path,
+            {"csrf_token": self.csrf, **data},
+            htmx=True,
+            etag=self.etag if kind in ("hold", "quick") else "",
         )
         elapsed = clock() - started
         if kind == "hold":
@@ -419,16 +442,46 @@ class Customer:
         self.csrf = found.group(1)
         # Like a browser, start from the grid the seat map page itself shows.
         self.view = self.parse(seat_map.text)
-        self.fresh = bool(self.view)
+        etag = GRID_ETAG_RE.search(seat_map.text)
+        self.etag = etag.group(1) if etag else ""
+        poll = re.search(r'hx-trigger="every (\d+)s', seat_map.text)
+        self.poll_seconds = float(poll.group(1)) if poll else self.poll_seconds
 
-    async def grid(self) -> list[GridSeat]:
+    async def poll(self) -> bool:
+        """One poll of the grid with its ETag, as the page does every SEAT_POLL_SECONDS:
+        True when it changed (200, the new grid kept), False on 304."""
         clock = asyncio.get_running_loop().time
         started = clock()
-        response = await self.http.request("GET", f"/shows/{self.show_id}/seats", htmx=True)
+        response = await self.http.request(
+            "GET", f"/shows/{self.show_id}/seats", htmx=True, etag=self.etag
+        )
         self.stats.grid.append(clock() - started)
         self.stats.statuses[f"grid {response.status}"] += 1
+        if response.status != 200:
+            return False
         self.view = self.parse(response.text)
-        return self.view
+        self.etag = response.headers.get("etag", "")
+        return True
+
+    async def wait_for_free_seat(self, stop: asyncio.Event, pause: float) -> bool:
+        """The view if it shows a free seat, else watch the grid until it does. False when
+        the rush ended."""
+        if any(s.state == "free" for s in self.view):
+            return True
+        return await self.watch(stop, pause)
+
+    async def watch(self, stop: asyncio.Event, pause: float) -> bool:
+        """Watch the grid like the page does (a poll with the ETag every `pause` seconds,
+        304 while nothing changed) until a change shows a free seat. False when the rush
+        ended."""
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            if stop.is_set():
+                break
+            if await self.poll() and any(s.state == "free" for s in self.view):
+                return True
+        return False
 
     @staticmethod
     def parse(html: str) -> list[GridSeat]:
@@ -442,15 +495,20 @@ class Customer:
         return await self._took(response)
 
     async def _took(self, response: Reply) -> int:
-        """Keep what a hold's answer carries, like htmx: the grid, basket and token."""
+        """Keep what a hold's answer carries, like htmx: the seats (the whole grid, or
+        only the changed ones out of band: merged into the view), basket and token."""
         token = TOKEN_RE.search(response.text)
         if token:
             self.checkout_token = token.group(1)
-        # Like htmx, keep the grid and basket the response carries (200, 409 and 429 all
-        # re-draw them).
+        # 200, 409 and 429 all re-draw the grid or send its changes.
         seats = self.parse(response.text)
-        if seats:
-            self.view, self.fresh = seats, True
+        if response.headers.get("hx-reswap") == "none":  # a delta: only what changed
+            changed = {s.id: s for s in seats}
+            self.view = [changed.get(s.id, s) for s in self.view]
+        elif seats:
+            self.view = seats
+        if seats or response.headers.get("hx-reswap") == "none":
+            self.etag = response.headers.get("etag", self.etag)
             warning = STRANDED_RE.search(response.text)
             self.warning = warning.group(1) if warning else ""
         if response.status == 429:
@@ -470,6 +528,7 @@ class Customer:
         )
         if response.status == 204:
             return 204, response.headers.get("hx-redirect", "")
+        await self._took(response)  # a refusal redraws the grid and the basket
         return response.status, response.text
 
     async def run(self, start: asyncio.Event, stop: asyncio.Event) -> None:
@@ -482,13 +541,6 @@ class Customer:
                 self.stats.outcomes[f"HTTP error {str(exc).split(':')[0]}"] += 1
                 await asyncio.sleep(0.5)
 
-    async def fresh_view(self) -> list[GridSeat]:
-        """The grid the last answer carried, or the grid fragment when it was used up."""
-        if not self.fresh:
-            await self.grid()
-        self.fresh = False
-        return self.view
-
     async def take_named_seat(self, seats: list[GridSeat], label: str, outcome: str) -> bool:
         """Also hold the seat a single-empty-seat warning names, if it is free to click."""
         extra = next((s for s in seats if s.label == label), None)
@@ -498,11 +550,19 @@ class Customer:
         self.stats.outcomes[outcome] += 1
         return True
 
-    async def quick_pick_party(self, stop: asyncio.Event) -> bool:
+    async def quick_pick_party(self, stop: asyncio.Event, party: int = 0) -> bool | None:
         """Ask for the party's seats in one request (the server re-picks by itself when
-        someone is faster to its first choice). When no block of that size is left, the
-        party splits up: one seat fewer, until single seats. False when nothing is free."""
-        party = self.rng.choices([1, 2, 3, 4], weights=[2, 4, 3, 2])[0]
+        someone is faster to its first choice). A refusal says what is left: ask straight
+        for the most seats together it names; when every seat left is in someone's
+        basket, watch the grid (Retry-After apart, 304 while unchanged) until one comes
+        back. True when held; False when the rush ended; None at "sold out"."""
+        party = party or self.rng.choices([1, 2, 3, 4], weights=[2, 4, 3, 2])[0]
+        # Nobody presses "Find seats" while the map they see shows no seat to have (a pick
+        # replaces their own seats, so those count).
+        if not any(s.state in ("free", "mine") for s in self.view) and not await self.watch(
+            stop, self.poll_seconds
+        ):
+            return False
         while not stop.is_set():
             response = await self._post(
                 f"/shows/{self.show_id}/quick-pick", {"count": str(party)}, "quick"
@@ -510,23 +570,36 @@ class Customer:
             status = await self._took(response)
             if status == 200:
                 self.held = [s for s in self.view if s.state == "mine"]
-                self.fresh = False
                 return True
-            if status == 429:
+            left = LEFT_RE.search(response.text) if status == 409 else None
+            if left is None:  # 429 (waited already), or others were faster: ask again
                 continue
-            self.stats.outcomes[f"quick pick found no block ({status})"] += 1
-            if status != 409 or party == 1:
-                return False
-            party -= 1
+            largest, free, held = (int(n) for n in left.groups())
+            if largest:
+                self.stats.outcomes["quick pick: asked for the most seats together"] += 1
+                party = largest
+            elif "retry-after" in response.headers:
+                self.stats.outcomes["quick pick: all in baskets, watched the grid"] += 1
+                if not await self.watch(stop, float(response.headers["retry-after"])):
+                    return False
+                party = max(1, min(party, longest_free_run(self.view)))
+            else:
+                self.stats.outcomes["quick pick: sold out, stopped"] += 1
+                return None
         return False
 
-    async def hold_block(self, stop: asyncio.Event) -> bool:
+    async def hold_block(self, stop: asyncio.Event) -> bool | None:
         """Hold a block of adjacent seats one click at a time, re-planning from the grid
         each answer carries, like a person: a seat someone else took is replaced by its
-        neighbour; only seats boxed in by others are let go. False when nothing fits."""
-        seats = await self.fresh_view()
+        neighbour; only seats boxed in by others are let go. After two clicks lost in a
+        row, do what the refusal suggests: quick pick for the party (it replaces the seats
+        held). False when nothing fits; None at "sold out" (from the quick pick)."""
+        if not await self.wait_for_free_seat(stop, self.poll_seconds):
+            return False
+        seats = self.view
         plan = pick_block(self.rng, seats)
         want = len(plan)
+        lost_in_a_row = 0
         while plan and len(self.held) < want:
             if stop.is_set():
                 return False
@@ -534,17 +607,22 @@ class Customer:
             if seat is None and self.held:
                 self.stats.outcomes["boxed in: released, picked again"] += 1
                 await self.release_all()
-                seats, self.fresh = self.view, False
+                seats = self.view
             if seat is None:
                 plan = pick_block(self.rng, seats)
                 want = len(plan)
                 continue
             status = await self.toggle(seat)
-            seats, self.fresh = self.view, False
+            seats = self.view
             if status == 200:
                 self.held.append(seat)
+                lost_in_a_row = 0
             elif status == 409:
                 self.stats.outcomes["lost a click (someone was faster)"] += 1
+                lost_in_a_row += 1
+                if lost_in_a_row == 2:
+                    self.stats.outcomes["lost two clicks in a row: used quick pick"] += 1
+                    return await self.quick_pick_party(stop, want)
             elif status != 429:
                 self.stats.outcomes[f"hold refused ({status}): released, picked again"] += 1
                 return False  # a seat rule said no: start over
@@ -561,6 +639,8 @@ class Customer:
                 if self.quick_pick
                 else await self.hold_block(stop)
             )
+            if held is None:  # the quick pick said "sold out": this customer goes home
+                return True
             if not held:
                 if self.held:
                     await self.release_all()
@@ -598,6 +678,7 @@ class Customer:
             if reference and self.rng.random() < self.cancel_rate and not stop.is_set():
                 # Like a person: open the cancel page, read the refund quote, confirm it.
                 page = await self.http.request("GET", f"/bookings/{reference}/cancel")
+                self.stats.statuses[f"cancel page {page.status}"] += 1
                 quoted = QUOTED_RE.search(page.text)
                 if stop.is_set():
                     return True  # sold out meanwhile: the rush is over, keep the tickets
@@ -617,9 +698,8 @@ class Customer:
         return True
 
 
-def pick_block(rng: random.Random, seats: list[GridSeat]) -> list[GridSeat]:
-    """k adjacent free seats at one end of a free run, like a person choosing."""
-    wanted = rng.choices([1, 2, 3, 4], weights=[2, 4, 3, 2])[0]
+def free_runs(seats: list[GridSeat]) -> list[list[GridSeat]]:
+    """The runs of free seats side by side, row by row, left to right."""
     runs: list[list[GridSeat]] = []
     for seat in sorted(seats, key=lambda s: (s.grid_row, s.grid_col)):
         if seat.state != "free":
@@ -629,6 +709,17 @@ def pick_block(rng: random.Random, seats: list[GridSeat]) -> list[GridSeat]:
             runs[-1].append(seat)
         else:
             runs.append([seat])
+    return runs
+
+
+def longest_free_run(seats: list[GridSeat]) -> int:
+    return max((len(run) for run in free_runs(seats)), default=0)
+
+
+def pick_block(rng: random.Random, seats: list[GridSeat]) -> list[GridSeat]:
+    """k adjacent free seats at one end of a free run, like a person choosing."""
+    wanted = rng.choices([1, 2, 3, 4], weights=[2, 4, 3, 2])[0]
+    runs = free_runs(seats)
     if not runs:
         return []
     fitting = [r for r in runs if len(r) >= wanted] or [max(runs, key=len)]

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.booking_rush import LAYOUT, Customer, Reply, Stats  # noqa: E402
+from filmsphere.services.quick_pick import ranked_blocks, shortfall  # noqa: E402
 from filmsphere.services.seat_rules import SeatCell, stranded_seats  # noqa: E402
 
 CATEGORY = {"S": "standard", "P": "premium", "V": "vip"}
@@ -99,6 +100,8 @@ class SeatMapModel:
             return self._grid(user, 200)
         if parts[-1] == "checkout":
             return self._checkout(user)
+        if parts[-1] == "quick-pick":
+            return self._quick_pick(user, int((form or {})["count"]))
         seat_id = int(parts[-1])
         holder = self.held.get(seat_id)
         if holder == user:
@@ -129,6 +132,29 @@ class SeatMapModel:
         if holder == user:
             return "mine"
         return "taken" if holder is not None or seat_id in self.sold else "free"
+
+    def _quick_pick(self, user: int, party: int) -> Reply:
+        """The app's quick pick: the best block by services/quick_pick.py's rule instead of
+        the customer's seats, or the refusal with what is left (as data, Retry-After)."""
+        states = {"mine": "free", "free": "free", "taken": "taken"}
+        cells = [
+            replace(c, state=states[self._state(user, c.seat_id)]) for c in self.cells.values()
+        ]
+        block = next(ranked_blocks(cells, party), None)
+        if block is not None:
+            for seat_id in self._mine(user):
+                del self.held[seat_id]
+            self.held.update((seat_id, user) for seat_id in block.seat_ids)
+            return self._grid(user, 200)
+        others = frozenset(s for s, holder in self.held.items() if holder != user)
+        short = shortfall(cells, party, None, others, 10)
+        answer = self._grid(user, 409)
+        data = (
+            f'data-largest-block="{short.largest_block}" data-free-seats="{short.free_seats}" '
+            f'data-held-seats="{short.held_seats}"'
+        )
+        headers = {"retry-after": "4"} if short.worth_waiting else {}
+        return Reply(409, headers, answer.text + data)
 
     def _checkout(self, user: int) -> Reply:
         mine = self._mine(user)
@@ -180,7 +206,12 @@ class ModelHttp:
         self.server, self.user = server, user
 
     async def request(
-        self, method: str, path: str, form: dict[str, str] | None = None, htmx: bool = False
+        self,
+        method: str,
+        path: str,
+        form: dict[str, str] | None = None,
+        htmx: bool = False,
+        etag: str = "",  # the model answers the whole grid every time
     ) -> Reply:
         async with self.server.slots:
             await asyncio.sleep(self.server.service)
@@ -209,7 +240,6 @@ async def _rush(args: Any, capacity: float, think: float) -> dict[str, Any]:
             think,
         )
         customer.http = ModelHttp(server, n)  # type: ignore[assignment]
-        customer.fresh = True
         customer.view = Customer.parse(model.answer(n, "GET", "/seats", None).text)
         customers.append(customer)
     start, stop = asyncio.Event(), asyncio.Event()

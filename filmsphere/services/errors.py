@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .quick_pick import Shortfall
+
 
 class DomainError(Exception):
     """A refusal the user can act on. `status` is the HTTP status a view should answer."""
@@ -27,6 +32,10 @@ class Conflict(DomainError):
 
 class SeatUnavailable(Conflict):
     """Someone else holds or bought the seat, or it is not sellable."""
+
+
+class SeatTaken(SeatUnavailable):
+    """Someone else was faster: the seat is held by another customer, or sold."""
 
 
 class SeatRuleViolation(DomainError):
@@ -74,4 +83,9 @@ class RateLimited(DomainError):
 
 
 class NoSeatsTogether(Conflict):
-    """Quick pick found no block of seats for the party (the message says why)."""
+    """Quick pick found no block of seats for the party (the message says why; the
+    shortfall, when known, says what is left: quick_pick.Shortfall)."""
+
+    def __init__(self, message: str, shortfall: Shortfall | None = None) -> None:
+        super().__init__(message)
+        self.shortfall = shortfall

@@ -26,7 +26,7 @@ from ..models import (
     Ticket,
     TicketStatus,
 )
-from .errors import NotFound, SeatRuleViolation, SeatUnavailable, ShowNotBookable
+from .errors import NotFound, SeatRuleViolation, SeatTaken, SeatUnavailable, ShowNotBookable
 from .locks import insert_hold_if_for_sale, lock_hold_rows, lock_seat_in_show, lock_wallet
 from .seat_rules import SeatCell, companion_message, lonely_companions
 from .show_sale import not_bookable_reason
@@ -98,15 +98,16 @@ def toggle_hold(
     never extend it. Holding releases the customer's holds in other shows.
 
     Raises NotFound (unknown show/seat), ShowNotBookable (started, over, cancelled),
-    SeatUnavailable (broken, sold, or held by someone else), SeatRuleViolation (more than
-    MAX_SEATS_PER_SHOW, companion seat without its wheelchair space). Commits.
+    SeatUnavailable (broken; its SeatTaken: sold, or held by someone else),
+    SeatRuleViolation (more than MAX_SEATS_PER_SHOW, companion seat without its wheelchair
+    space). Commits.
     """
     try:
         with write_transaction() as session:
             return _toggle(session, user_id, show_id, seat_id, now, want)
     except IntegrityError:
         # The unique (show, seat) constraint is the database's last word.
-        raise SeatUnavailable("Sorry, someone else just took that seat.") from None
+        raise SeatTaken("Sorry, someone else just took that seat.") from None
 
 
 def _toggle(
@@ -136,7 +137,7 @@ def _toggle(
     if existing is not None and existing.expires_at > now and existing.user_id != user_id:
         # Decided under the seat's locks; the wallet lock below isn't needed to say no
         # (the most common answer in a rush, so it is kept cheap).
-        raise SeatUnavailable(f"Sorry, seat {label} was just taken by someone else.")
+        raise SeatTaken(f"Sorry, seat {label} was just taken by someone else.")
     lock_wallet(user_id)  # one customer's clicks one at a time (the seat limit)
 
     if existing is not None and existing.expires_at > now:
@@ -150,7 +151,7 @@ def _toggle(
         _RULE_FACTS, {"user_id": user_id, "show_id": show_id, "seat_id": seat_id, "now": now}
     ).all()
     if any(f.kind == "sold" for f in facts):
-        raise SeatUnavailable(f"Sorry, seat {label} is already sold.")
+        raise SeatTaken(f"Sorry, seat {label} is already sold.")
     mine = [f for f in facts if f.kind == "mine"]
     bought = sum(1 for f in facts if f.kind == "bought")
     limit = int(current_app.config["MAX_SEATS_PER_SHOW"])

@@ -15,9 +15,9 @@ from ..models import Booking, SeatHold, Ticket, TicketStatus
 from . import holds
 from .errors import NoSeatsTogether, SeatRuleViolation, ShowNotBookable
 from .locks import lock_block_hold_rows, lock_seats, lock_show_for_sale, lock_wallet
-from .quick_pick import Block, QuickPickCategory, pick_best, ranked_blocks
+from .quick_pick import Block, QuickPickCategory, ranked_blocks, shortfall
 from .seat_rules import CellState, SeatCell
-from .seatmap import build_seat_map
+from .seatmap import read_seat_state, seat_map_from
 from .transaction import race_point, write_transaction
 
 # Rounds of "read the map, take the best block, lock it": each round after the first
@@ -77,18 +77,20 @@ def quick_hold(
     pick never extends a hold) or expire HOLD_MINUTES from now.
 
     Raises NotFound (unknown show), ShowNotBookable, SeatRuleViolation (the per-show seat
-    limit, counting tickets already bought), NoSeatsTogether (no block fits, with the
-    reason in words; or others kept being faster). ValueError for a party out of 1–10 or
+    limit, counting tickets already bought), NoSeatsTogether (no block fits: the reason in
+    words and its `shortfall` — the largest party seated together now, the free seats and
+    those in others' baskets — worked out from the map this pick read, no extra query; or
+    others kept being faster, without a shortfall). ValueError for a party out of 1–10 or
     an unknown category (views validate first). Commits.
     """
     with write_transaction():
         lost: set[int] = set()
         for _ in range(ATTEMPTS):
-            cells = _cells(show_id, user_id, now, lost)
+            cells, held = _cells(show_id, user_id, now, lost)
             block = next(ranked_blocks(cells, party, category), None)
-            if block is None:  # read after any loss: the reason is true now
-                reason = pick_best(cells, party, category).reason
-                raise NoSeatsTogether(reason or "No seats fit.")
+            if block is None:  # read after any loss: the numbers are true now
+                short = shortfall(cells, party, category, held, holds.hold_minutes())
+                raise NoSeatsTogether(short.reason, short)
             try:
                 with db.session.begin_nested():
                     released = _hold_block(user_id, show_id, block, now)
@@ -106,14 +108,19 @@ def quick_hold(
     )
 
 
-def _cells(show_id: int, user_id: int, now: datetime, lost: set[int]) -> list[SeatCell]:
-    """The show's seats as the rule sees them: the customer's own holds count as free
-    (the pick replaces them), seats lost in an earlier round as taken."""
-    seat_map = build_seat_map(show_id, user_id, now)
+def _cells(
+    show_id: int, user_id: int, now: datetime, lost: set[int]
+) -> tuple[list[SeatCell], frozenset[int]]:
+    """The show's seats as the rule sees them — the customer's own holds count as free
+    (the pick replaces them), seats lost in an earlier round as taken — and the seats in
+    others' baskets (live holds, and the seats lost: someone just took them)."""
+    state = read_seat_state(show_id, user_id, now)
+    seat_map = seat_map_from(state)
     if not seat_map.bookable:
         raise ShowNotBookable(seat_map.not_bookable_reason or "This show can't be booked.")
+    held = frozenset(lost.union(s for s, h in state.holder.items() if h != user_id))
     states: dict[str, CellState] = {"free": "free", "mine": "free"}
-    return [
+    cells = [
         SeatCell(
             v.id,
             v.label,
@@ -126,6 +133,7 @@ def _cells(show_id: int, user_id: int, now: datetime, lost: set[int]) -> list[Se
         for v in row
         if v is not None
     ]
+    return cells, held
 
 
 def _hold_block(user_id: int, show_id: int, block: Block, now: datetime) -> int:

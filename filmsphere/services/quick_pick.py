@@ -74,6 +74,82 @@ class QuickPick:
         return None
 
 
+@dataclass(frozen=True)
+class Shortfall:
+    """Why no block fits the party, and what is left: the sentence for the customer and
+    the numbers a client asks its next question with."""
+
+    reason: str
+    largest_block: int  # the most seats together a quick pick would hold now (0: none)
+    free_seats: int  # free seats of the kind asked for
+    held_seats: int  # seats of that kind in others' baskets: they may come back
+
+    @property
+    def sold_out(self) -> bool:
+        return self.free_seats == 0 and self.held_seats == 0
+
+    @property
+    def worth_waiting(self) -> bool:
+        """Nothing fits now, but seats in others' baskets may come back."""
+        return self.largest_block == 0 and self.held_seats > 0
+
+
+def shortfall(
+    cells: Iterable[SeatCell],
+    party: int,
+    category: QuickPickCategory | None,
+    held: frozenset[int],
+    comeback_minutes: int,
+) -> Shortfall:
+    """What to tell a party no block fits, from the cells the pick already read: the
+    largest other party size a pick would seat together now, the free seats of the kind,
+    and how many of them sit in others' baskets (`held`: seat ids of taken cells that are
+    held, not sold; they are back within `comeback_minutes` at the latest if unpaid).
+    Pure; raises ValueError like pick_best."""
+    house = _House(cells)
+    _check(party, category)
+    kind = [c for row in house.rows.values() for c in row if _of_kind(c, category)]
+    free = sum(1 for c in kind if c.state == "free")
+    in_baskets = sum(1 for c in kind if c.state == "taken" and c.seat_id in held)
+    largest = next(
+        (
+            n
+            for n in range(min(free, MAX_PARTY), 0, -1)
+            if n != party and next(_ranked(house, _candidates(house, n, category), n), None)
+        ),
+        0,
+    )
+    noun = _NOUNS.get(category or "", "")
+    if largest:
+        if largest > party:  # the single-empty-seat rule refuses every smaller block
+            reason = (
+                f"Every choice of {party} {noun}seat{'s' if party != 1 else ''} would leave a "
+                f"single seat on its own; {largest} together are free."
+            )
+        elif free >= party:
+            reason = f"No {party} {noun}seats together; the most together now is {largest}."
+        elif largest < free:
+            reason = f"Only {free} {noun}seats are free; the most together now is {largest}."
+        else:
+            reason = f"Only {free} {noun}seat{'s are' if free != 1 else ' is'} free."
+        reason += f" Ask for {largest}, or pick seats on the map."
+    elif free == 0 and in_baskets:
+        reason = (
+            f"Every {noun}seat left is in someone's basket right now: seats may come back "
+            f"within {comeback_minutes} minutes. The seat map shows them the moment they do."
+        )
+    elif free == 0:
+        reason = (
+            "Sold out: every seat of this show is sold."
+            if category is None
+            else f"Every {noun or 'wheelchair '}seat of this show is sold."
+        )
+    else:
+        tried = bool(_candidates(house, party, category))
+        reason = _why_none(house, party, category, tried=tried)
+    return Shortfall(reason, largest, free, in_baskets)
+
+
 def pick_best(
     cells: Iterable[SeatCell], party: int, category: QuickPickCategory | None = None
 ) -> QuickPick:
@@ -124,8 +200,10 @@ def _check(party: int, category: str | None) -> None:
 
 
 def _usable(cell: SeatCell, category: str | None) -> bool:
-    if cell.state != "free":
-        return False
+    return cell.state == "free" and _of_kind(cell, category)
+
+
+def _of_kind(cell: SeatCell, category: str | None) -> bool:
     if category is None:
         return cell.category in ORDINARY
     if category == SeatCategory.WHEELCHAIR:

@@ -525,7 +525,11 @@ def test_quick_pick_holds_a_block(backend: str, world: dict[str, Any], client: F
     assert len(body["seat_ids"]) == 2 and len(body["basket"]["seats"]) == 2
     assert sorted(s["id"] for s in body["basket"]["seats"]) == sorted(body["seat_ids"])
     assert_problem(call(client, "POST", path, world["token"], json={"count": 11}), 422)
-    assert_problem(call(client, "POST", path, world["token"], json={"count": 7}), 409)
+    too_many = call(client, "POST", path, world["token"], json={"count": 7})
+    refused = assert_problem(too_many, 409, "the most together now is 6")
+    # What is left, for the client's next ask (its own 2 seats count: a pick replaces them).
+    assert (refused["largest_block"], refused["free_seats"], refused["held_seats"]) == (6, 12, 0)
+    assert refused["sold_out"] is False and "Retry-After" not in too_many.headers
     reader = token_for(world["customer"], ("read",))
     assert_problem(call(client, "POST", path, reader, json={"count": 1}), 403)
     assert_problem(

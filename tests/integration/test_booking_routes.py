@@ -168,13 +168,15 @@ def test_seat_someone_else_holds_is_409_with_the_grid_redrawn(
     assert response.status_code == 409
     body = response.get_data(as_text=True)
     assert body.lstrip().startswith('<section id="seat-grid"')
-    assert "was just taken by someone else" in body
+    hint = "“Best seats together” holds free seats side by side in one go."
+    assert "was just taken by someone else" in body and hint in body
     button = seat_button(body, world.seats["A3"])
     assert "disabled" in button and "taken" in button
 
     plain = client.post(url, data={"csrf_token": token})
     assert plain.status_code == 303
-    assert "was just taken by someone else" in page(client, f"/shows/{world.show_id}")
+    shown = page(client, f"/shows/{world.show_id}")
+    assert "was just taken by someone else" in shown and hint in shown
 
 
 def test_seat_rule_violation_is_422_inline(app: Flask, client: FlaskClient) -> None:

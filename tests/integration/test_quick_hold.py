@@ -92,7 +92,7 @@ def test_a_nearly_full_show_gets_the_last_block_then_a_clear_no(backend: str, ct
     assert quick_hold(user.id, show.id, 4, None, f.now()).labels == ("B3", "B4", "B5", "B6")
     with pytest.raises(NoSeatsTogether) as refused:
         quick_hold(late.id, show.id, 3, None, f.now())
-    assert refused.value.message == "Only 2 seats are free in this show."
+    assert refused.value.message == "Only 2 seats are free. Ask for 2, or pick seats on the map."
     assert refused.value.status == 409
     assert held(show, late.id) == []
 
@@ -103,7 +103,33 @@ def test_no_block_together_says_so_and_holds_nothing(backend: str, ctx: Flask) -
     with pytest.raises(NoSeatsTogether) as refused:
         quick_hold(user.id, show.id, 4, None, f.now())
     assert refused.value.message == (
-        "There aren't 4 seats together. Try fewer seats, or pick seats on the map."
+        "No 4 seats together; the most together now is 3. Ask for 3, or pick seats on the map."
+    )
+    assert held(show, user.id) == []
+
+
+def test_a_refusal_counts_seats_in_baskets_apart_from_seats_sold(backend: str, ctx: Flask) -> None:
+    user, buyer, show = f.make_user(), f.make_user(), show_on("SSSS\nSSSS")
+    f.make_booking(buyer, show, ("A1", "A2", "A3", "A4", "B1"))
+    take(show, "B3", "B4")  # in another customer's basket
+    toggle_hold(user.id, show.id, seat_id(show, "B2"), f.now())  # mine: a pick replaces it
+    with pytest.raises(NoSeatsTogether) as refused:
+        quick_hold(user.id, show.id, 2, None, f.now())
+    short = refused.value.shortfall
+    assert short is not None
+    # My own seat counts as free (the pick would replace it): one seat to ask for.
+    assert (short.largest_block, short.free_seats, short.held_seats) == (1, 1, 2)
+    assert not short.worth_waiting and not short.sold_out
+    assert refused.value.message == "Only 1 seat is free. Ask for 1, or pick seats on the map."
+    toggle_hold(user.id, show.id, seat_id(show, "B2"), f.now())  # let it go ...
+    take(show, "B2")  # ... and someone else takes it: every seat left is in a basket
+    with pytest.raises(NoSeatsTogether) as refused:
+        quick_hold(user.id, show.id, 1, None, f.now())
+    short = refused.value.shortfall
+    assert short is not None and (short.free_seats, short.held_seats) == (0, 3)
+    assert short.worth_waiting
+    assert "in someone's basket right now: seats may come back within 10 minutes" in (
+        refused.value.message
     )
     assert held(show, user.id) == []
 

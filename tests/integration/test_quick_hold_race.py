@@ -59,7 +59,10 @@ def test_two_quick_picks_for_the_last_block_one_gets_it_the_other_a_clear_no(
     losers = [r for r in results if isinstance(r, NoSeatsTogether)]
     assert len(winners) == 1 and len(losers) == 1, results
     assert winners[0].labels == ("A3", "A4", "A5", "A6")
-    assert losers[0].message == "No seats are free in this show."
+    # Read after the loss: every seat is in a basket now (A1, A2 and the winner's four).
+    short = losers[0].shortfall
+    assert short is not None and (short.free_seats, short.held_seats) == (0, 6)
+    assert losers[0].message.startswith("Every seat left is in someone's basket right now")
     assert (rows, twice) == (4, 0)
 
 

@@ -10,7 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from filmsphere.extensions import db
-from filmsphere.models import SeatHold
+from filmsphere.models import SeatHold, Show
+from tests import factories
 from tests.conftest import csrf_from
 
 from .test_booking_routes import HX, hold, log_in, page, seat_button, seed
@@ -55,7 +56,8 @@ def test_quick_pick_with_htmx_answers_the_grid_with_the_seats_held(
     )
     assert response.status_code == 200
     assert "HX-Request" in response.headers["Vary"]
-    assert "seats-changed" in response.headers["HX-Trigger"]
+    # The answer carries the change: no event that would make the page fetch the grid.
+    assert "HX-Trigger" not in response.headers
     body = response.get_data(as_text=True)
     assert body.lstrip().startswith('<section id="seat-grid"')
     # Rows A–C: the sweet spot is a third of a row in front of C, in the middle of the
@@ -96,13 +98,90 @@ def test_no_block_is_a_409_with_the_reason_both_ways(app: Flask, client: FlaskCl
     data = {"csrf_token": token, "count": "3"}
     htmx = client.post(url, data=data, headers=HX)
     assert htmx.status_code == 409
-    reason = "There aren&#39;t 3 seats together. Try fewer seats, or pick seats on the map."
-    assert reason in htmx.get_data(as_text=True)
-    assert htmx.get_data(as_text=True).lstrip().startswith('<section id="seat-grid"')
+    # Free: A3, A6, B2 | B3 (an aisle between), C3 C4 — the most together is 2.
+    reason = "No 3 seats together; the most together now is 2. Ask for 2, or pick seats on the map."
+    body = htmx.get_data(as_text=True)
+    assert reason in body
+    assert body.lstrip().startswith('<section id="seat-grid"')
+    assert 'data-largest-block="2" data-free-seats="6" data-held-seats="6"' in body
+    assert "Retry-After" not in htmx.headers and "#waitlist" not in body  # seats are free
     plain = client.post(url, data=data)
-    assert plain.status_code == 303
+    assert plain.status_code == 303 and plain.headers["Location"].endswith("#seat-grid")
     assert reason in page(client, f"/shows/{world.show_id}")
     assert _holds(app, world.customer_id) == 0
+
+
+def _notice(body: str) -> str:
+    found = re.search(r'<p class="grid-message[^"]*"[^>]*>.*?</p>', body, re.S)
+    assert found, "no grid message"
+    return found.group(0)
+
+
+def test_every_seat_in_a_basket_says_when_to_ask_again_both_ways(
+    app: Flask, client: FlaskClient
+) -> None:
+    world = seed(app)
+    with app.app_context():
+        third = factories.make_user().id
+    ordinary = ("A1", "A2", "A3", "A4", "A5", "A6", "B1", "B2", "B3", "B4", "C3", "C4")
+    for n, label in enumerate(ordinary):  # two others: one customer may hold 10 at most
+        hold(app, world.other_id if n % 2 else third, world.show_id, world.seats[label])
+    log_in(client, world.customer_login)
+    html = page(client, f"/shows/{world.show_id}")
+    etag = re.search(r'<section id="seat-grid"[^>]*data-etag="([^"]+)"', html)
+    assert etag is not None
+    url = f"/shows/{world.show_id}/quick-pick"
+    data = {"csrf_token": csrf_from(html), "count": "2"}
+    # As the page sends it (the grid's ETag): a delta answer, the notice out of band.
+    htmx = client.post(
+        url, data=data, headers=HX | {"If-None-Match": etag.group(1).replace("&#34;", '"')}
+    )
+    assert htmx.status_code == 409 and htmx.headers["HX-Reswap"] == "none"
+    assert htmx.headers["Retry-After"] == str(app.config["SEAT_POLL_SECONDS"])
+    assert "HX-Request" in htmx.headers["Vary"]
+    notice = _notice(htmx.get_data(as_text=True))
+    assert 'data-largest-block="0" data-free-seats="0" data-held-seats="12"' in notice
+    assert (
+        "Every seat left is in someone&#39;s basket right now: seats may come back within "
+        f"{app.config['HOLD_MINUTES']} minutes." in notice
+    )
+    assert f'<a href="/shows/{world.show_id}#waitlist">Join the waitlist</a>' in notice
+    # Without JavaScript: back to the map at the waitlist, which offers a place.
+    plain = client.post(url, data=data)
+    assert plain.status_code == 303
+    assert plain.headers["Location"].endswith(f"/shows/{world.show_id}#waitlist")
+    shown = page(client, f"/shows/{world.show_id}")
+    assert "in someone&#39;s basket right now" in shown
+    assert "You can join the waitlist below." in shown and 'id="join-waitlist"' in shown
+    assert _holds(app, world.customer_id) == 0
+
+
+def test_sold_out_says_so_and_offers_the_waitlist_both_ways(
+    app: Flask, client: FlaskClient
+) -> None:
+    world = seed(app)
+    with app.app_context():
+        buyer = factories.make_user()
+        show = db.session.get(Show, world.show_id)
+        factories.make_booking(buyer, show, ("A1", "A2", "A3", "A4", "A5", "A6"))
+        factories.make_booking(buyer, show, ("B1", "B2", "B3", "B4", "C3", "C4"))
+        db.session.commit()
+    log_in(client, world.customer_login)
+    token = csrf_from(page(client, f"/shows/{world.show_id}"))
+    url = f"/shows/{world.show_id}/quick-pick"
+    htmx = client.post(url, data={"csrf_token": token, "count": "1"}, headers=HX)
+    assert htmx.status_code == 409 and "Retry-After" not in htmx.headers
+    body = htmx.get_data(as_text=True)
+    assert body.lstrip().startswith('<section id="seat-grid"')  # no ETag sent: the grid
+    notice = _notice(body)
+    assert "Sold out: every seat of this show is sold." in notice
+    assert 'data-largest-block="0" data-free-seats="0" data-held-seats="0"' in notice
+    assert "Join the waitlist</a>" in notice
+    plain = client.post(url, data={"csrf_token": token, "count": "1"})
+    assert plain.status_code == 303 and plain.headers["Location"].endswith("#waitlist")
+    shown = page(client, f"/shows/{world.show_id}")
+    assert "Sold out: every seat of this show is sold. You can join the waitlist below." in shown
+    assert "This show is sold out." in shown and 'id="join-waitlist"' in shown
 
 
 def test_a_bad_count_or_kind_is_a_422_with_a_clear_message(app: Flask, client: FlaskClient) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from filmsphere.services.quick_pick import pick_best, ranked_blocks
+from filmsphere.services.quick_pick import pick_best, ranked_blocks, shortfall
 from filmsphere.services.seat_rules import SeatCell
 
 from .test_seat_rules import row
@@ -136,6 +136,67 @@ def test_no_block_left_gives_a_clear_reason() -> None:
     assert reason(house("S#S_S#"), 2) == "Only 1 seat is free in this show."
     assert reason(house("S#S#"), 1) == "No seats are free in this show."
     assert reason(house("S_S_P#P#"), 1, "premium") == "No premium seats are free in this show."
+
+
+def held_ids(cells: list[SeatCell], *labels: str) -> frozenset[int]:
+    """The seat ids of taken cells that are in someone's basket (held, not sold)."""
+    return frozenset(c.seat_id for c in cells if c.label in labels)
+
+
+def test_a_refusal_names_the_largest_block_left_and_the_free_seats() -> None:
+    cells = house("S_S_S_S#S_S_S#S#", "S#S_S_.S_S#S#")
+    short = shortfall(cells, 4, None, held_ids(cells, "A4", "B1"), 10)
+    assert (short.largest_block, short.free_seats, short.held_seats) == (3, 8, 2)
+    assert short.reason == (
+        "No 4 seats together; the most together now is 3. Ask for 3, or pick seats on the map."
+    )
+    assert not short.sold_out and not short.worth_waiting
+    # Fewer free than the party: said, with what fits together.
+    short = shortfall(house("S_S#S_S_S#"), 4, None, frozenset(), 10)
+    assert (short.largest_block, short.free_seats) == (2, 3)
+    assert short.reason == (
+        "Only 3 seats are free; the most together now is 2. Ask for 2, or pick seats on the map."
+    )
+    short = shortfall(house("S#S_S_S#"), 3, None, frozenset(), 10)
+    assert short.reason == "Only 2 seats are free. Ask for 2, or pick seats on the map."
+
+
+def test_the_largest_block_is_one_the_pick_would_hold() -> None:
+    # Split across an aisle when nothing side by side is as large, as the pick would.
+    assert shortfall(house("S#S_S_.S_S_S#"), 5, None, frozenset(), 10).largest_block == 4
+    # Larger than the party when the single-empty-seat rule refuses every smaller block.
+    short = shortfall(house("S#S_S_S#"), 1, None, frozenset(), 10)
+    assert short.largest_block == 2
+    assert short.reason == (
+        "Every choice of 1 seat would leave a single seat on its own; 2 together are free. "
+        "Ask for 2, or pick seats on the map."
+    )
+    # Only a category's seats count, free and held.
+    cells = house("S_S_S_S_", "P_P#P#P#")
+    short = shortfall(cells, 2, "premium", held_ids(cells, "B2", "B3"), 10)
+    assert (short.largest_block, short.free_seats, short.held_seats) == (1, 1, 2)
+
+
+def test_every_seat_left_in_a_basket_says_they_may_come_back() -> None:
+    cells = house("S#S#S#S#", "S#S#S#S#")
+    short = shortfall(cells, 2, None, held_ids(cells, "A2", "B3"), 10)
+    assert (short.largest_block, short.free_seats, short.held_seats) == (0, 0, 2)
+    assert short.worth_waiting and not short.sold_out
+    assert short.reason == (
+        "Every seat left is in someone's basket right now: seats may come back within 10 "
+        "minutes. The seat map shows them the moment they do."
+    )
+
+
+def test_nothing_free_and_nothing_held_is_sold_out() -> None:
+    cells = house("S#S#S#S#", "W#C#S#S#")
+    short = shortfall(cells, 1, None, frozenset(), 10)
+    assert short.sold_out and not short.worth_waiting
+    assert (short.largest_block, short.free_seats, short.held_seats) == (0, 0, 0)
+    assert short.reason == "Sold out: every seat of this show is sold."
+    assert shortfall(house("S_P#"), 1, "premium", frozenset(), 10).reason == (
+        "Every premium seat of this show is sold."
+    )
 
 
 def test_a_block_that_leaves_a_seat_alone_is_passed_over() -> None:

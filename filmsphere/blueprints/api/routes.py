@@ -21,7 +21,7 @@ from ...services.cancellation import QuoteChanged, cancel_tickets, quote_refund
 from ...services.checkin import check_in as check_in_ticket
 from ...services.checkout import checkout as pay
 from ...services.customer_bookings import past_bookings, upcoming_bookings
-from ...services.errors import DomainError
+from ...services.errors import DomainError, NoSeatsTogether
 from ...services.holds import toggle_hold
 from ...services.idempotency import checkout_token_for, request_digest
 from ...services.quick_hold import quick_hold
@@ -63,7 +63,20 @@ def _private(response: Response) -> Response:
 
 @bp.errorhandler(DomainError)
 def _domain_error(error: DomainError) -> Response:
-    return from_domain_error(error)
+    short = error.shortfall if isinstance(error, NoSeatsTogether) else None
+    if short is None:
+        return from_domain_error(error)
+    # A quick pick's refusal says what is left, so the client asks straight for what fits.
+    response = from_domain_error(
+        error,
+        largest_block=short.largest_block,
+        free_seats=short.free_seats,
+        held_seats=short.held_seats,
+        sold_out=short.sold_out,
+    )
+    if short.worth_waiting:
+        response.headers["Retry-After"] = str(current_app.config["SEAT_POLL_SECONDS"])
+    return response
 
 
 @bp.errorhandler(HTTPException)

@@ -30,9 +30,9 @@ from ...ratelimits import user_or_address
 from ...refusals import default_response, renders_refusals
 from ...security import verified_required
 from ...services.checkout import checkout as pay
-from ...services.errors import AlreadyPaid, DomainError, NotFound
+from ...services.errors import AlreadyPaid, DomainError, NoSeatsTogether, NotFound, SeatTaken
 from ...services.holds import HoldResult, toggle_hold
-from ...services.quick_pick import MAX_PARTY
+from ...services.quick_pick import MAX_PARTY, Shortfall
 from ...services.seatmap import (
     SeatMap,
     build_seat_map,
@@ -107,6 +107,8 @@ def _grid_context(seat_map_view: SeatMap, *, rows: bool = True, **extra: Any) ->
         "server_now": utcnow(),
         "grid_message": None,
         "grid_message_kind": "info",
+        "grid_message_data": {},
+        "grid_message_link": None,
         "announce": None,
         "basket_message": None,
         "grid_oob": False,
@@ -143,9 +145,11 @@ def _grid_response(
     kind: str = "info",
     announce: str | None = None,
     delta: bool = False,
+    **extra: Any,
 ) -> Response:
     """The grid and the basket; with `delta`, only what changed since the grid the client
-    shows, when it can tell (seat_delta.py)."""
+    shows, when it can tell (seat_delta.py). `extra` goes to the templates (e.g. the
+    notice's data and link)."""
     if delta:
         context = _grid_context(
             seat_map_view,
@@ -153,6 +157,7 @@ def _grid_response(
             grid_message=message,
             grid_message_kind=kind,
             announce=announce or message,
+            **extra,
         )
         answer = delta_response(seat_map_view, status, context)
         if answer is not None:
@@ -163,6 +168,7 @@ def _grid_response(
         grid_message=message,
         grid_message_kind=kind,
         announce=announce or message,
+        **extra,
     )
 
 
@@ -217,13 +223,37 @@ def _grid_refused(error: DomainError) -> ResponseReturnValue:
     if isinstance(error, NotFound):
         return default_response(error)
     show_id = int((request.view_args or {})["show_id"])
+    message = error.message
+    if isinstance(error, SeatTaken) and request.endpoint == "booking.toggle_seat":
+        # In a rush, clicking seat by seat mostly loses: one request is the better way.
+        message += " “Best seats together” holds free seats side by side in one go."
+    short = error.shortfall if isinstance(error, NoSeatsTogether) else None
+    # Nothing to pick now (sold out, or every seat in a basket): the waitlist may help.
+    waitlist = short is not None and (short.sold_out or short.worth_waiting)
     if not is_partial_request():
-        flash(error.message, "error")
-        return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
+        flash(message + (" You can join the waitlist below." if waitlist else ""), "error")
+        return redirect(_seat_map_url(show_id) + ("#waitlist" if waitlist else "#seat-grid"), 303)
+    extra = _what_is_left(short, show_id, waitlist) if short is not None else {}
     seat_map_view = _build_seat_map(show_id)
-    return _grid_response(
-        seat_map_view, error.status, message=error.message, kind="error", delta=True
+    response = _grid_response(
+        seat_map_view, error.status, message=message, kind="error", delta=True, **extra
     )
+    if short is not None and short.worth_waiting:
+        # Seats come back when a basket is let go: ask again after the page's next poll.
+        response.headers["Retry-After"] = str(current_app.config["SEAT_POLL_SECONDS"])
+    return response
+
+
+def _what_is_left(short: Shortfall, show_id: int, waitlist: bool) -> dict[str, Any]:
+    """A quick pick refusal's numbers on the grid's message (for a script, or the page's
+    own code, to ask its next question with) and the waitlist link."""
+    data = {
+        "largest-block": short.largest_block,
+        "free-seats": short.free_seats,
+        "held-seats": short.held_seats,
+    }
+    link = (_seat_map_url(show_id) + "#waitlist", "Join the waitlist") if waitlist else None
+    return {"grid_message_data": data, "grid_message_link": link}
 
 
 @bp.post("/shows/<int:show_id>/seats/<int:seat_id>")

@@ -7,7 +7,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from ...extensions import limiter
-from ...htmx import is_partial_request, trigger
+from ...htmx import is_partial_request
 from ...models import utcnow
 from ...ratelimits import user_or_address
 from ...refusals import renders_refusals
@@ -58,5 +58,6 @@ def quick_pick(show_id: int) -> BaseResponse:
     if not is_partial_request():
         flash(message, "success")
         return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
-    response = _grid_response(_build_seat_map(show_id, user_id), message=message, delta=True)
-    return trigger(response, "seats-changed")
+    # No "seats-changed" event: the answer already carries every change, and the event
+    # made the page fetch the whole grid again (with the ETag from before the pick).
+    return _grid_response(_build_seat_map(show_id, user_id), message=message, delta=True)
