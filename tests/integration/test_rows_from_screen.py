@@ -3,6 +3,8 @@ where it is and every row letter as its admin gave it; new layouts letter from t
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select, text
 
 from filmsphere.extensions import db
@@ -109,3 +111,16 @@ def test_the_migration_flips_rows_and_keeps_letters(
     finally:
         drop()
 
+
+def test_refund_deadlines_are_the_moments_refund_percent_changes(backend: str, ctx) -> None:  # type: ignore[no-untyped-def]
+    from filmsphere.services.cancellation import refund_deadlines, refund_percent
+
+    starts = now() + timedelta(hours=5)
+    limits = refund_deadlines(starts, now())
+    assert limits.full_until == starts - timedelta(hours=2)
+    assert limits.partial_until == starts - timedelta(minutes=20)
+    assert limits.percent_now == 100
+    assert refund_percent(starts, limits.full_until) == 100
+    assert refund_percent(starts, limits.full_until + timedelta(seconds=1)) == 80
+    assert refund_percent(starts, limits.partial_until) == 80
+    assert refund_percent(starts, limits.partial_until + timedelta(seconds=1)) == 0
