@@ -40,7 +40,7 @@ def test_the_migration_flips_rows_and_keeps_letters(
     )
     try:
         with app.app_context():
-            upgrade(revision="j17_api_tokens")
+            upgrade(revision="p16b_rows_from_screen-1")
             # The old way: line 1 is row A, the back row; row C nearest the screen. Seat 9 is
             # retired (an old ticket's seat) at row B's first cell.
             db.session.execute(
@@ -76,7 +76,7 @@ def test_the_migration_flips_rows_and_keeps_letters(
                     },
                 )
             db.session.commit()
-            upgrade()
+            upgrade(revision="p16b_rows_from_screen")
             rows = dict(db.session.execute(text("SELECT id, grid_row FROM seats")).all())
             assert rows == {1: 2, 2: 2, 3: 1, 4: 1, 5: 0, 9: 1}
             labels = dict(db.session.execute(text("SELECT id, row_label FROM seats")).all())
@@ -101,7 +101,7 @@ def test_the_migration_flips_rows_and_keeps_letters(
             assert db.session.get(Screen, 1).layout_version == 2  # type: ignore[union-attr]
             db.session.commit()
 
-            downgrade(revision="j17_api_tokens")
+            downgrade(revision="p16b_rows_from_screen-1")
             rows = dict(db.session.execute(text("SELECT id, grid_row FROM seats")).all())
             assert rows == {1: 0, 2: 0, 3: 1, 4: 1, 5: 2, 9: 1}
             layout = db.session.execute(text("SELECT layout FROM screens")).scalar_one()
