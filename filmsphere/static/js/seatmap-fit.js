@@ -1,5 +1,6 @@
 /* Seat map fitted to its box, with a magnifier: seatmap.css works out the seat size from
-   the house's columns and rows (set here as --cols and --rows); where seats come out
+   the house's columns and rows (read from the grid's data attributes, and set here as
+   --cols and --rows for browsers without typed attr()); where seats come out
    smaller than a 24 px target, the whole map is an overview and a tap magnifies the spot
    tapped, keeping it under the finger. Keys still move seat by seat (seatmap.js). The page
    works without this file: the map then scrolls inside its box. */
@@ -26,8 +27,7 @@
     var rows = rowsBox();
     if (!a || !rows) { return; }
     a.style.setProperty("--cols", String(parseInt(rows.getAttribute("data-columns"), 10) || 1));
-    a.style.setProperty("--rows", String(rows.querySelectorAll(".seat-row").length || 1));
-    a.setAttribute("data-fit", "");
+    a.style.setProperty("--rows", String(parseInt(rows.getAttribute("data-rows"), 10) || 1));
     if (a.getAttribute("data-zoom") === "near") { return; }
     var cell = rows.querySelector(".seat, .seat-gap");
     setZoom(cell && cell.getBoundingClientRect().width < MIN_TARGET ? "overview" : null);
