@@ -12,7 +12,7 @@ The flip goes through negative rows first: the unique index on active cells is c
 by row on PostgreSQL, so flipping in place would collide half way.
 
 Revision ID: p16b_rows_from_screen
-Revises: j17_api_tokens
+Revises: i15b_report_days
 Create Date: 2026-12-06 02:40:00
 
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'p16b_rows_from_screen'
-down_revision = 'j17_api_tokens'
+down_revision = 'i15b_report_days'
 branch_labels = None
 depends_on = None
 
