@@ -199,6 +199,24 @@ def test_basket_and_pay_stay_in_sight_while_seats_are_picked(
     assert axe_violations(device) == []
 
 
+def test_the_grand_fits_a_laptop_window_beside_the_basket(live: LiveServer, browser: Any) -> None:
+    """The demo's largest screen (7 rows of 24 cells) is whole in the first view at
+    1280 x 800; a 16-row house needs one scroll down to the map (test above)."""
+    from filmsphere.services.demo import SCREENS
+
+    login, show_id, _ = seed(live, SCREENS[0].layout)
+    context = browser.new_context(**LAPTOP, service_workers="block")
+    try:
+        page = context.new_page()
+        log_in(page, live, login, PASSWORD)
+        page.goto(live.path(f"/shows/{show_id}"))
+        rows = box(page.locator("#seat-grid .seat-rows"))
+        assert rows["y"] >= 0 and rows["y"] + rows["height"] <= 800
+        assert box(page.locator("#basket"))["x"] >= rows["x"] + rows["width"]
+    finally:
+        context.close()
+
+
 def test_refund_policy_names_this_shows_limits_next_to_pay(live: LiveServer, page: Any) -> None:
     login, show_id, seats = seed(live)
     with live.app.app_context():
