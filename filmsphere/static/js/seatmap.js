@@ -236,7 +236,7 @@
       // means the hold the page showed had ended and these seats are held afresh.
       holdEnded(before, "Your earlier hold had ended, so its seats were released. The seats in your basket are held from now.");
     } else if (Date.parse(before) <= Date.now() + offsetMs + 1000) {
-      holdEnded(before, "Your hold ran out, so those seats were released. Pick your seats again.");
+      holdEnded(before, "Your hold ran out, so the seats were released. Pick your seats again.");
     } else if (!now && !own) {
       holdEnded(before, "Your held seats were released (from another tab or device, or by holding seats for another show).");
     }
