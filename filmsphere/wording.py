@@ -12,6 +12,12 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return word if count == 1 else (many or word + "s")
 
 
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th … 11th, 12th, 13th … 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def format_time(value: datetime) -> str:
     return to_local(value).strftime("%H:%M")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model, db
@@ -38,8 +38,12 @@ class Screen(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(60), unique=True)
-    # Layout text: one line per row, one LAYOUT_CODES character per cell.
+    # Layout text: one line per row, from the screen backwards, one LAYOUT_CODES character
+    # per cell. Seat grid_row follows the lines: 0 is the row nearest the screen.
     layout: Mapped[str] = mapped_column(Text)
+    # Row letters run from the back (A furthest from the screen) instead of from the screen:
+    # screens drawn before issue 16 keep the letters their admins gave their rows.
+    row_a_at_back: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Bumped by every save of the layout: the key of in-process seat-layout caches.
     layout_version: Mapped[int] = mapped_column(default=1, server_default="1")
     is_active: Mapped[bool] = mapped_column(default=True)

@@ -92,6 +92,28 @@ def policy_text() -> str:
     )
 
 
+@dataclass(frozen=True)
+class RefundDeadlines:
+    """A show's refund limits as moments: what the seat map states next to Pay."""
+
+    full_until: datetime  # 100 % up to and including this moment
+    partial_until: datetime  # partial_percent up to and including this moment
+    partial_percent: int
+    percent_now: int
+
+
+def refund_deadlines(starts_at: datetime, now: datetime) -> RefundDeadlines:
+    """The moments a show's customer refund drops from 100 % to the partial percentage and
+    to nothing, as refund_percent applies them (pure: no database)."""
+    config = current_app.config
+    return RefundDeadlines(
+        full_until=starts_at - timedelta(minutes=int(config["REFUND_FULL_BEFORE_MINUTES"])),
+        partial_until=starts_at - timedelta(minutes=int(config["REFUND_PARTIAL_BEFORE_MINUTES"])),
+        partial_percent=int(config["REFUND_PARTIAL_PERCENT"]),
+        percent_now=refund_percent(starts_at, now),
+    )
+
+
 def refund_percent(starts_at: datetime, now: datetime) -> int:
     """The customer refund percentage at `now`. Edges are inclusive in the customer's
     favour: exactly 2 hours before the start is still 100 %, exactly 20 minutes before

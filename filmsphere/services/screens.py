@@ -31,9 +31,17 @@ def row_label(index: int) -> str:
     return chr(ord("A") + index)
 
 
-def parse_layout(layout: str) -> list[SeatSpec]:
-    """Turn layout text into seat specs. Rows are lines, top row (A) furthest from the
-    screen; seats are numbered from 1 per row, left to right, skipping gaps.
+def row_labels(row_count: int, row_a_at_back: bool = False) -> list[str]:
+    """The letters of a layout's rows, in line order (the screen's end first): A, B, C…
+    from the screen, or …C, B, A when the screen letters its rows from the back."""
+    labels = [row_label(r) for r in range(row_count)]
+    return labels[::-1] if row_a_at_back else labels
+
+
+def parse_layout(layout: str, row_a_at_back: bool = False) -> list[SeatSpec]:
+    """Turn layout text into seat specs. Rows are lines, the first one nearest the screen
+    (grid row 0), lettered A from the screen (or from the back: `row_a_at_back`); seats
+    are numbered from 1 per row, left to right, skipping gaps.
 
     Raises DomainError for unknown cell codes, too many rows or columns, or no seats.
     """
@@ -42,22 +50,23 @@ def parse_layout(layout: str) -> list[SeatSpec]:
         raise DomainError("The layout has no rows.")
     if len(lines) > MAX_ROWS:
         raise DomainError(f"A screen can have at most {MAX_ROWS} rows.")
+    labels = row_labels(len(lines), row_a_at_back)
     specs: list[SeatSpec] = []
     for r, line in enumerate(lines):
         if len(line) > MAX_COLUMNS:
-            raise DomainError(f"Row {row_label(r)} is longer than {MAX_COLUMNS} cells.")
+            raise DomainError(f"Row {labels[r]} is longer than {MAX_COLUMNS} cells.")
         number = 0
         for c, code in enumerate(line):
             if code not in LAYOUT_CODES:
                 raise DomainError(
-                    f"Row {row_label(r)}, cell {c + 1}: unknown code {code!r} "
+                    f"Row {labels[r]}, cell {c + 1}: unknown code {code!r} "
                     f"(use {' '.join(LAYOUT_CODES)})."
                 )
             category = LAYOUT_CODES[code]
             if category is None:
                 continue
             number += 1
-            specs.append(SeatSpec(row_label(r), number, r, c, category))
+            specs.append(SeatSpec(labels[r], number, r, c, category))
     if not specs:
         raise DomainError("The layout has no seats.")
     return specs
@@ -217,7 +226,7 @@ def update_layout(actor_id: int, screen_id: int, name: str, layout: str, now: da
     from ..models import Booking, SeatHold, Show, ShowStatus, Ticket, TicketStatus
     from .errors import NotFound
 
-    specs = parse_layout(layout)
+    parse_layout(layout)  # a bad layout is refused before any lock is taken
     name = screen_name(name)
     with write_transaction() as session:
         screen = session.scalars(
@@ -225,6 +234,7 @@ def update_layout(actor_id: int, screen_id: int, name: str, layout: str, now: da
         ).one_or_none()
         if screen is None:
             raise NotFound("That screen does not exist.")
+        specs = parse_layout(layout, screen.row_a_at_back)
         _refuse_taken_name(name, screen.id)
         before = _screen_snapshot(screen)
         wanted = {(s.grid_row, s.grid_col): s for s in specs}
@@ -355,11 +365,13 @@ class PreviewCell:
     category: str | None  # SeatCategory value; None for a gap
 
 
-def preview_rows(layout: str) -> list[tuple[str, list[PreviewCell]]]:
-    """The editor's grid: each row's label and its cells, seats numbered as parse_layout
-    would number them (gaps skipped)."""
+def preview_rows(layout: str, row_a_at_back: bool = False) -> list[tuple[str, list[PreviewCell]]]:
+    """The editor's grid: each row's label and its cells, seats lettered and numbered as
+    parse_layout would (gaps skipped)."""
     rows = []
-    for r, codes in enumerate(layout_grid(layout)):
+    grid = layout_grid(layout)
+    labels = row_labels(len(grid), row_a_at_back)
+    for r, codes in enumerate(grid):
         number = 0
         cells = []
         for c, code in enumerate(codes):
@@ -378,5 +390,5 @@ def preview_rows(layout: str) -> list[tuple[str, list[PreviewCell]]]:
                     str(category) if category is not None else None,
                 )
             )
-        rows.append((row_label(r), cells))
+        rows.append((labels[r], cells))
     return rows

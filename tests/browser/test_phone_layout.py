@@ -32,6 +32,8 @@ MEASURE_TARGETS = """() => {
     if (box.width === 0 || box.height === 0) continue;
     const style = getComputedStyle(el);
     if (style.visibility === 'hidden' || el.closest('.visually-hidden, .skip-link')) continue;
+    // Not a pointer target at all (the seat map's overview: a tap there magnifies the map).
+    if (style.pointerEvents === 'none') continue;
     if (el.tagName === 'A' && style.display === 'inline') {
       const own = (el.textContent || '').trim().length;
       if ((el.parentElement.textContent || '').trim().length > own) continue;

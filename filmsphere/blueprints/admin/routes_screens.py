@@ -37,7 +37,7 @@ def _editor_context(layout: str, screen: Screen | None, name: str, **extra: Any)
         "screen": screen,
         "name": name,
         "layout": layout,
-        "rows": screen_service.preview_rows(layout),
+        "rows": screen_service.preview_rows(layout, screen.row_a_at_back if screen else False),
         "row_count": len(grid),
         "column_count": len(grid[0]) if grid else 0,
         "codes": [(code, screen_service.CODE_NAMES[code]) for code in screen_service.CYCLE],

@@ -157,8 +157,10 @@ class SeatOut(Schema):
     number = fields.Integer(required=True)
     category = fields.String(required=True)
     price_coins = fields.Integer(required=True)
-    grid_row = fields.Integer(required=True)
-    grid_col = fields.Integer(required=True)
+    grid_row = fields.Integer(
+        required=True, metadata={"description": "0 is the row nearest the screen"}
+    )
+    grid_col = fields.Integer(required=True, metadata={"description": "0 is the left end"})
     state = fields.String(
         required=True, validate=validate.OneOf(["free", "mine", "taken", "broken"])
     )

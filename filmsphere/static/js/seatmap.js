@@ -9,9 +9,12 @@
   var offsetMs = 0;            // server clock minus client clock
   var announcedMinute = null;  // expiry for which "one minute left" was already said
   var expiredFor = null;       // expiry for which "your hold ran out" was already shown
-  var expiredText = null;      // that message, kept in the basket until seats are held again
+  var expiredText = null;      // that message, kept in the basket until the customer acts
   var refreshedAt = 0;         // when the grid was last asked for because a hold ran out
   var ticker = null;
+  var shownHold = null;        // the expiry of the hold the basket showed before a swap
+  var ownRequest = false;      // the swap answers this page's own click, quick pick or Pay
+  var ownPending = [];         // the xhr of own requests still in flight
 
   function grid() { return document.getElementById("seat-grid"); }
 
@@ -141,6 +144,27 @@
     }
   });
 
+  // The customer's own requests: releasing their seats is no news, and an old "hold
+  // ended" message is answered by acting again.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (isOwn(elt)) {
+      ownRequest = elt.id === "quick-pick" ? "quick-pick" : "click";
+      ownPending.push(event.detail.xhr);
+      expiredText = null;
+    }
+  });
+
+  // By the xhr: the seat clicked has been swapped out of the grid by now.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var i = ownPending.indexOf(event.detail.xhr);
+    if (i >= 0) { ownPending.splice(i, 1); }
+  });
+
+  function isOwn(elt) {
+    return !!(elt && elt.matches && elt.matches("#seat-grid button.seat, #quick-pick, #basket .pay-form"));
+  }
+
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (event.detail.xhr && event.detail.xhr.status === 304) {
       event.detail.shouldSwap = false;  // nothing changed: keep the grid (and the focus)
@@ -155,7 +179,13 @@
     savedScroll = scroller ? [scroller.scrollLeft, scroller.scrollTop] : null;
   });
 
+  // Redrawn baskets get what this script adds to them before anything is painted, so
+  // their height never dips and jolts a page scrolled to its end.
+  document.addEventListener("htmx:oobAfterSwap", function () { tick(); showExpired(); });
+
   document.addEventListener("htmx:afterSwap", function () {
+    tick();
+    showExpired();
     var scroller = document.querySelector("#seat-grid .seat-scroll");
     if (scroller && savedScroll) {
       scroller.scrollLeft = savedScroll[0];
@@ -182,8 +212,41 @@
       message.setAttribute("data-announced", "");
       announce(message.textContent.trim());
     }
+    noticeHoldEnded();
     startCountdown();
     showExpired();
+  }
+
+  // However the page learns that the hold it showed is gone — a poll, a click's answer, a
+  // redraw after the countdown — it says so, visibly and aloud, once per hold.
+  function heldUntil() {
+    var box = document.querySelector("#basket [data-countdown]");
+    return box ? box.getAttribute("data-expires") : null;
+  }
+
+  function noticeHoldEnded() {
+    var now = heldUntil();
+    var before = shownHold;
+    var own = ownRequest;
+    shownHold = now;
+    if (!ownPending.length) { ownRequest = false; }
+    if (!before || before === now || expiredFor === before) { return; }
+    if (now && own !== "quick-pick") {
+      // A hold's end never moves while it lives (clicks don't extend it): a new end
+      // means the hold the page showed had ended and these seats are held afresh.
+      holdEnded(before, "Your earlier hold had ended, so its seats were released. The seats in your basket are held from now.");
+    } else if (Date.parse(before) <= Date.now() + offsetMs + 1000) {
+      holdEnded(before, "Your hold ran out, so the seats were released. Pick your seats again.");
+    } else if (!now && !own) {
+      holdEnded(before, "Your held seats were released (from another tab or device, or by holding seats for another show).");
+    }
+  }
+
+  function holdEnded(key, text) {
+    expiredFor = key;
+    expiredText = text;
+    showExpired();
+    announce(text);
   }
 
   // ---- Hold countdown -----------------------------------------------------------------
@@ -198,22 +261,23 @@
     var left = Math.max(0, Math.ceil((expires - (Date.now() + offsetMs)) / 1000));
     var value = box.querySelector("[data-countdown-value]");
     var wrap = box.querySelector("[data-countdown-left]");
-    if (wrap) { wrap.hidden = false; }
+    if (wrap) { wrap.classList.remove("is-pending"); }
     if (value) { value.textContent = pad(Math.floor(left / 60)) + ":" + pad(left % 60); }
     var key = box.getAttribute("data-expires");
-    if (left <= 60 && left > 0 && announcedMinute !== key) {
+    var urgent = left <= 60 && left > 0;
+    box.classList.toggle("is-urgent", urgent);
+    var warning = box.querySelector("[data-countdown-warning]");
+    if (warning) { warning.hidden = !urgent; }
+    if (urgent && announcedMinute !== key) {
       announcedMinute = key;
       announce("One minute left to pay for your held seats.");
     }
     if (left === 0) {
       box.classList.add("is-expired");
       if (expiredFor !== key) {
-        expiredFor = key;
-        expiredText = box.getAttribute("data-expired-message");
         var pay = document.querySelector("#basket .pay-button");
         if (pay) { pay.disabled = true; }  // the hold is gone: paying can only be refused
-        showExpired();
-        announce(expiredText);
+        holdEnded(key, box.getAttribute("data-expired-message"));
       }
       // Redraw grid and basket now; ask again every few seconds while the basket still
       // shows this hold (a poll in flight drops the request: hx-sync="this:drop").
@@ -224,16 +288,11 @@
     }
   }
 
-  // The visible "your hold ran out" message. Redraws of the basket come from the server,
-  // which only knows the seats are free: put the message back until seats are held again.
+  // The visible "your hold ended" message. Redraws of the basket come from the server,
+  // which only knows the seats are free: put the message back until the customer acts.
   function showExpired() {
     var basket = document.getElementById("basket");
     if (!basket || !expiredText) { return; }
-    var box = basket.querySelector("[data-countdown]");
-    if (box && box.getAttribute("data-expires") !== expiredFor) {
-      expiredText = null;  // a new hold: the message is old news
-      return;
-    }
     if (basket.querySelector("[data-hold-expired]")) { return; }
     var message = document.createElement("p");
     message.className = "alert";
@@ -260,6 +319,7 @@
 
   function start() {
     initGrid();
+    shownHold = heldUntil();
     startCountdown();
   }
 
