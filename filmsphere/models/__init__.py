@@ -7,7 +7,7 @@ from .catalogue import Genre, Movie, movie_genres
 from .exchange import BookingExchange
 from .outbox import OutboxMessage
 from .reminder import BookingReminder, ReminderKind
-from .report_day import ReportDay, ReportDayRevenue
+from .report_day import ReportDay, ReportDayRevenue, ReportShowSales
 from .screen import LAYOUT_CODES, Screen, Seat, SeatCategory
 from .show import Show, ShowStatus
 from .transfer import TicketTransfer, TransferredTicket, TransferStatus
@@ -36,6 +36,7 @@ __all__ = [
     "ReminderKind",
     "ReportDay",
     "ReportDayRevenue",
+    "ReportShowSales",
     "Role",
     "Screen",
     "Seat",

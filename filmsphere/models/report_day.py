@@ -1,4 +1,5 @@
-"""The dashboard's figures of closed cinema days, rolled up once (services/report_days.py)."""
+"""The dashboard's figures of closed cinema days and ended shows, rolled up once
+(services/report_days.py)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,14 @@ class ReportDayRevenue(Model):
     screen_id: Mapped[int] = mapped_column(ForeignKey("screens.id"), primary_key=True)
     charged_coins: Mapped[int]
     refunded_coins: Mapped[int]
+
+
+class ReportShowSales(Model):
+    """A show that has ended: its tickets sold (active), which can no longer change."""
+
+    __tablename__ = "report_show_sales"
+
+    show_id: Mapped[int] = mapped_column(
+        ForeignKey("shows.id", ondelete="CASCADE"), primary_key=True
+    )
+    sold: Mapped[int]

@@ -32,6 +32,7 @@ from ..models import (
     Movie,
     ReportDay,
     ReportDayRevenue,
+    ReportShowSales,
     Screen,
     Seat,
     SeatCategory,
@@ -351,15 +352,24 @@ def _shows_in(bounds: list[datetime]) -> Any:
     )
 
 
+def live_sold(show_id: Any) -> Any:
+    """The tickets sold (active) of a show, counted (an index-only count)."""
+    return (
+        select(func.count())
+        .where(Ticket.show_id == show_id, Ticket.status == TicketStatus.ACTIVE)
+        .scalar_subquery()
+    )
+
+
 def _show_figures(bounds: list[datetime]) -> list[Row[Any]]:
     """(id, starts_at, movie id, film, screen, sold, sellable) of every live show starting
     in the period, in time order: one statement that counts only those shows' tickets
     (an index-only count per show on the live-seat index), for both the occupancy table
     and the top films."""
-    sold = (
-        select(func.count())
-        .where(Ticket.show_id == Show.id, Ticket.status == TicketStatus.ACTIVE)
-        .scalar_subquery()
+    # An ended show's count was rolled up (report_show_sales); COALESCE counts the others.
+    sold = func.coalesce(
+        select(ReportShowSales.sold).where(ReportShowSales.show_id == Show.id).scalar_subquery(),
+        live_sold(Show.id),
     )
     sellable = (
         select(Seat.screen_id, func.count().label("n"))

@@ -1,5 +1,6 @@
 """The dashboard's figures of closed days, rolled up once: report_days (money and
-activity per local day) and report_day_revenue (per day, film and screen).
+activity per local day), report_day_revenue (per day, film and screen) and
+report_show_sales (tickets sold of a show that has ended).
 
 Plain CREATE TABLE on both databases; `flask roll-up-reports` (cron) fills them.
 
@@ -49,8 +50,19 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint('day', 'movie_id', 'screen_id', name=op.f('pk_report_day_revenue')),
     )
+    op.create_table(
+        'report_show_sales',
+        sa.Column('show_id', sa.Integer(), nullable=False),
+        sa.Column('sold', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ['show_id'], ['shows.id'],
+            name=op.f('fk_report_show_sales_show_id_shows'), ondelete='CASCADE',
+        ),
+        sa.PrimaryKeyConstraint('show_id', name=op.f('pk_report_show_sales')),
+    )
 
 
 def downgrade():
+    op.drop_table('report_show_sales')
     op.drop_table('report_day_revenue')
     op.drop_table('report_days')

@@ -10,7 +10,14 @@ from sqlalchemy import func, select
 
 from filmsphere.cli import roll_up_reports
 from filmsphere.extensions import db
-from filmsphere.models import Booking, LedgerKind, ReportDay, ReportDayRevenue
+from filmsphere.models import (
+    Booking,
+    LedgerKind,
+    ReportDay,
+    ReportDayRevenue,
+    ReportShowSales,
+    Show,
+)
 from filmsphere.services.locks import lock_wallet
 from filmsphere.services.report_days import last_closed_day, roll_up_closed_days
 from filmsphere.services.reports import Period, build_report, report_table, table_keys
@@ -88,3 +95,21 @@ def test_the_cron_command_rolls_up(backend, app, runner):
     with app.app_context():
         # Every day of the last year is closed now: each gets its row, empty or not.
         assert db.session.scalar(select(func.count()).select_from(ReportDay)) == 366
+
+
+def test_ended_shows_keep_their_tickets_sold_and_the_others_are_counted_live(backend, ctx):
+    seed_fixture()
+    live = _report_values(WHOLE)
+    roll_up_closed_days(LATER, days=8)
+    stored = dict(db.session.execute(select(ReportShowSales.show_id, ReportShowSales.sold)).all())
+    shows = {s.starts_at: s.id for s in db.session.scalars(select(Show))}
+    # The four shows of March ended; the 5 April one (two tickets) is still ahead.
+    assert stored == {
+        shows[utc(28, 18)]: 2,  # A1 (A2 was cancelled) and A3
+        shows[utc(29, 23, 30)]: 2,
+        shows[utc(28, 12)]: 0,  # cancelled by the cinema
+        shows[utc(27, 15)]: 0,
+    }
+    assert _report_values(WHOLE) == live
+    ahead = Period(date(2026, 4, 5), date(2026, 4, 5))
+    assert build_report(ahead).occupancy.rows[0][4] == 2  # counted live
