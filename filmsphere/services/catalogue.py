@@ -19,6 +19,7 @@ from ..clock import local_day_bounds, to_local
 from ..extensions import db
 from ..models import Genre, Movie, Show, ShowStatus, movie_genres
 from .errors import DomainError, NotFound
+from .paging import Key, Page, keyset_page
 from .transaction import is_postgres
 
 PER_PAGE = 12
@@ -308,6 +309,24 @@ def search_movies(
     nexts = _next_shows([m.id for m in movies], now)
     cards = [MovieCard(m, nexts.get(m.id)) for m in movies]
     return MoviePage(cards, total, page, per_page)
+
+
+def search_movie_cards(
+    filters: MovieFilters, cursor: str | None, now: datetime, per_page: int = PER_PAGE
+) -> Page[MovieCard]:
+    """The page `cursor` names of search_movies' results (same filters, same order by
+    title), paged by keyset for the JSON API. Reads only; raises BadCursor."""
+    sort_title = func.lower(Movie.title)
+    page = keyset_page(
+        _search_query(filters, now).add_columns(sort_title),
+        [Key(sort_title, str), Key(Movie.id, int)],
+        lambda row: [row[1], row[0].id],
+        cursor,
+        per_page,
+        descending=False,
+    )
+    nexts = _next_shows([row[0].id for row in page.rows], now)
+    return page.with_rows([MovieCard(row[0], nexts.get(row[0].id)) for row in page.rows])
 
 
 def _next_shows(movie_ids: Sequence[int], now: datetime) -> dict[int, datetime]:

@@ -28,6 +28,7 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 LAST = "last"  # the cursor of the page at the end of the order
+MAX_TEXT_KEY = 200  # the longest text a cursor's key may hold (a film's title)
 MAX_CURSOR_LENGTH = 400
 
 
@@ -45,7 +46,7 @@ class Key:
     """One column of the sort key, and the type its cursor value must have."""
 
     column: Any
-    kind: type[int] | type[datetime]
+    kind: type[int] | type[str] | type[datetime]
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,10 @@ def decode_cursor(cursor: str, keys: Sequence[Key]) -> tuple[str, list[Any]]:
 def _value(raw: Any, kind: type) -> Any:
     if kind is int:
         if type(raw) is not int or not -MAX_DB_INT <= raw <= MAX_DB_INT:
+            raise BadCursor()
+        return raw
+    if kind is str:
+        if not isinstance(raw, str) or len(raw) > MAX_TEXT_KEY:
             raise BadCursor()
         return raw
     if not isinstance(raw, str) or len(raw) > 40:

@@ -114,7 +114,8 @@ def _now_and_user() -> tuple[Any, int]:
 @bp.response(200, schemas.FilmPage)
 @problems(400, 403, 404, 422)
 def films(query: dict[str, Any]) -> dict[str, Any]:
-    """Films now showing, with the search and filters of /movies (12 a page)."""
+    """Films now showing, with the search and filters of /movies, by title, 12 a page;
+    `cursor` is the `next` or `previous` of a page you got (a forged one is a 400)."""
     now = utcnow()
     day = catalogue.parse_day(query["date"], catalogue.local_date(now)) if query["date"] else None
     filters = catalogue.MovieFilters(
@@ -124,12 +125,11 @@ def films(query: dict[str, Any]) -> dict[str, Any]:
         rating=query["rating"],
         day=day,
     )
-    result = catalogue.search_movies(filters, query["page"], now)
+    page = catalogue.search_movie_cards(filters, query["cursor"], now)
     return {
-        "items": [present.film(c.movie, c.next_show_at) for c in result.cards],
-        "page": result.page,
-        "pages": result.pages,
-        "total": result.total,
+        "items": [present.film(c.movie, c.next_show_at) for c in page.rows],
+        "next": page.next,
+        "previous": page.previous,
     }
 
 

@@ -20,7 +20,11 @@ class FilmQuery(Schema):
     language = fields.String(load_default="", validate=validate.Length(max=40))
     rating = fields.String(load_default="", validate=validate.Length(max=8))
     date = fields.String(load_default="", metadata={"description": "YYYY-MM-DD, cinema time"})
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 10_000))
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Length(1, 400),
+        metadata={"description": "`next` or `previous` of a page you got; none: the first"},
+    )
 
 
 class DayQuery(Schema):
@@ -131,9 +135,8 @@ class Film(Schema):
 
 class FilmPage(Schema):
     items = fields.List(fields.Nested(Film), required=True)
-    page = fields.Integer(required=True)
-    pages = fields.Integer(required=True)
-    total = fields.Integer(required=True)
+    next = fields.String(allow_none=True, required=True)
+    previous = fields.String(allow_none=True, required=True)
 
 
 class FilmDetail(Film):
