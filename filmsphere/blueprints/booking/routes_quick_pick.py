@@ -13,8 +13,9 @@ from ...ratelimits import user_or_address
 from ...refusals import renders_refusals
 from ...security import verified_required
 from ...services.errors import DomainError
-from ...services.quick_hold import quick_hold
+from ...services.quick_hold import QuickHold, quick_hold
 from ...services.quick_pick import MAX_PARTY
+from ...wording import plural
 from .forms import QuickPickForm
 from .routes import (
     _build_seat_map,
@@ -37,7 +38,7 @@ def quick_pick(show_id: int) -> BaseResponse:
     ETag came along; without htmx: flash + 303 back to the map. Refusals (409 when no
     block fits, 422 for a bad form, 404 for an unknown show) are drawn like a seat
     click's."""
-    user_id = int(current_user.id)  # read once: after the commit it would reload the user
+    user_id = int(current_user.id)
     form = QuickPickForm()
     if not form.validate():
         raise DomainError(
@@ -46,18 +47,25 @@ def quick_pick(show_id: int) -> BaseResponse:
             else "Choose a kind of seat from the list."
         )
     held = quick_hold(user_id, show_id, form.count.data, form.chosen_category(), utcnow())
-    count = len(held.labels)
-    message = f"{'Seats' if count != 1 else 'Seat'} {', '.join(held.labels)} held for you." + (
-        f" {held.note}" if held.note else ""
-    )
-    if held.released_elsewhere:
-        message += (
-            " Your held seats for another show were released: you can hold seats for one "
-            "show at a time."
-        )
+    message = _held_words(held)
     if not is_partial_request():
         flash(message, "success")
         return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
     # No "seats-changed" event: the answer already carries every change, and the event
     # made the page fetch the whole grid again (with the ETag from before the pick).
     return _grid_response(_build_seat_map(show_id, user_id), message=message, delta=True)
+
+
+def _held_words(held: QuickHold) -> str:
+    """What a quick pick held, its note (an aisle between the seats), and whether it let
+    go of seats held for another show."""
+    count = len(held.labels)
+    words = f"{plural(count, 'Seat')} {', '.join(held.labels)} held for you."
+    if held.note:
+        words += f" {held.note}"
+    if held.released_elsewhere:
+        words += (
+            " Your held seats for another show were released: you can hold seats for one "
+            "show at a time."
+        )
+    return words
