@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
 from .clock import to_local
 
@@ -22,8 +22,9 @@ def format_time(value: datetime) -> str:
     return to_local(value).strftime("%H:%M")
 
 
-def format_datetime(value: datetime) -> str:
-    return to_local(value).strftime("%a %d %b %Y, %H:%M")
+def format_datetime(value: datetime, tz: tzinfo | None = None) -> str:
+    """In the cinema's zone; a caller formatting thousands passes clock.cinema_tz() once."""
+    return (value.astimezone(tz) if tz else to_local(value)).strftime("%a %d %b %Y, %H:%M")
 
 
 def format_date(value: date | datetime) -> str:

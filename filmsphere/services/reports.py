@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Row, and_, case, func, literal, select, true
 
-from ..clock import local_day_bounds
+from ..clock import cinema_tz, local_day_bounds
 from ..extensions import db
 from ..models import (
     Booking,
@@ -366,11 +366,8 @@ def _show_figures(bounds: list[datetime]) -> list[Row[Any]]:
     in the period, in time order: one statement that counts only those shows' tickets
     (an index-only count per show on the live-seat index), for both the occupancy table
     and the top films."""
-    # An ended show's count was rolled up (report_show_sales); COALESCE counts the others.
-    sold = func.coalesce(
-        select(ReportShowSales.sold).where(ReportShowSales.show_id == Show.id).scalar_subquery(),
-        live_sold(Show.id),
-    )
+    # An ended show's count was rolled up (report_show_sales, joined); the others counted.
+    sold = func.coalesce(ReportShowSales.sold, live_sold(Show.id))
     sellable = (
         select(Seat.screen_id, func.count().label("n"))
         .where(Seat.is_active.is_(True), Seat.category != SeatCategory.BROKEN)
@@ -391,6 +388,7 @@ def _show_figures(bounds: list[datetime]) -> list[Row[Any]]:
             .join(Movie, Movie.id == Show.movie_id)
             .join(Screen, Screen.id == Show.screen_id)
             .outerjoin(sellable, sellable.c.screen_id == Show.screen_id)
+            .outerjoin(ReportShowSales, ReportShowSales.show_id == Show.id)
             .where(_shows_in(bounds))
             .order_by(Show.starts_at, Show.id)
         ).all()
@@ -401,12 +399,21 @@ def _occupancy(figures: list[Row[Any]], limit: int | None) -> tuple[Table, int, 
     from ..wording import format_datetime
 
     shown = figures if limit is None else figures[:limit]
+    tz = cinema_tz()  # once: a year's CSV has 26k rows
     table = Table(
         "occupancy",
         "Occupancy per show",
         ["Show", "Starts", "Film", "Screen", "Sold", "Sellable seats", "Occupancy (%)"],
         [
-            [r[0], format_datetime(r[1]), r[3], r[4], int(r[5]), int(r[6]), _percent(r[5], r[6])]
+            [
+                r[0],
+                format_datetime(r[1], tz),
+                r[3],
+                r[4],
+                int(r[5]),
+                int(r[6]),
+                _percent(r[5], r[6]),
+            ]
             for r in shown
         ],
         [True, False, False, False, True, True, True],
