@@ -113,3 +113,17 @@ def test_ended_shows_keep_their_tickets_sold_and_the_others_are_counted_live(bac
     assert _report_values(WHOLE) == live
     ahead = Period(date(2026, 4, 5), date(2026, 4, 5))
     assert build_report(ahead).occupancy.rows[0][4] == 2  # counted live
+
+
+def test_a_report_reads_the_rolled_up_rows_not_the_tickets(backend, ctx):
+    """Proof the rolled-up rows are what a report reads for closed days and ended shows:
+    an edited row shows through (nothing would, were the report still counting live)."""
+    seed_fixture()
+    roll_up_closed_days(LATER, days=8)
+    db.session.get(ReportDay, date(2026, 3, 28)).charged_coins = 1000  # type: ignore[union-attr]
+    alpha_show = db.session.scalar(select(Show.id).where(Show.starts_at == utc(28, 18)))
+    db.session.get(ReportShowSales, alpha_show).sold = 5  # type: ignore[union-attr]
+    db.session.commit()
+    report = build_report(Period(FIRST, LAST))
+    assert report.revenue_by_day.rows[1] == ["2026-03-28", 1000, 0, 1000]
+    assert [r[4] for r in report.occupancy.rows if r[0] == alpha_show] == [5]
