@@ -60,7 +60,7 @@ def main() -> int:
         migrate()
         from filmsphere import create_app
         from filmsphere.models import utcnow
-        from filmsphere.services import accounts
+        from filmsphere.services.accounts import accounts
 
         app = create_app()
         with app.app_context():

@@ -139,8 +139,8 @@ def seed(customers: int) -> tuple[int, list[str]]:
     from filmsphere import create_app
     from filmsphere.extensions import db
     from filmsphere.models import Movie, Show, User
-    from filmsphere.services.screens import create_screen
-    from filmsphere.services.wallet import open_wallet
+    from filmsphere.services.catalogue.screens import create_screen
+    from filmsphere.services.wallet.wallet import open_wallet
 
     app = create_app()
     now = datetime.now(UTC)
@@ -871,12 +871,12 @@ def service_rush(
     from filmsphere import create_app
     from filmsphere.extensions import db
     from filmsphere.models import User
-    from filmsphere.services.cancellation import cancel_tickets
-    from filmsphere.services.checkout import checkout
+    from filmsphere.services.booking.cancellation import cancel_tickets
+    from filmsphere.services.booking.checkout import checkout
+    from filmsphere.services.booking.holds import toggle_hold
+    from filmsphere.services.booking.quick_hold import quick_hold
+    from filmsphere.services.booking.seatmap import build_seat_map
     from filmsphere.services.errors import DomainError, SeatRuleViolation
-    from filmsphere.services.holds import toggle_hold
-    from filmsphere.services.quick_hold import quick_hold
-    from filmsphere.services.seatmap import build_seat_map
 
     app = create_app({"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 40, "max_overflow": 10}})
     with app.app_context():

@@ -95,7 +95,7 @@ def main() -> int:
 
         from filmsphere import create_app
         from filmsphere.extensions import db
-        from filmsphere.services import notifications
+        from filmsphere.services.mail import notifications
 
         app = create_app()
         statements = [0]

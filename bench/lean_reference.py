@@ -20,7 +20,7 @@ What it does, like the app:
   the show; an expired hold is free at once. The unique (show, seat) constraint is the
   last word (a violation answers 409).
 - Quick pick `POST /shows/<id>/quick-pick` (`count` 1–10, optional `category`) takes the
-  best block from filmsphere/services/quick_pick.py over a snapshot of the map and holds
+  best block from filmsphere/services/booking/quick_pick.py over a snapshot of the map and holds
   it with the click's locks and checks (all seats or none); when someone else got a seat
   of it first, the same request tries the next best block (up to QUICK_PICK_ATTEMPTS).
 - Checkout `POST /shows/<id>/checkout` (`checkout_token`) pays all live holds in one
@@ -79,11 +79,10 @@ from markupsafe import escape
 from psycopg.rows import namedtuple_row
 from werkzeug.security import check_password_hash
 
-from filmsphere.services.checkout import new_reference
-from filmsphere.services.errors import SeatRuleViolation
-from filmsphere.services.pricing import CATEGORY_LABELS, seat_price
-from filmsphere.services.quick_pick import CATEGORIES, MAX_PARTY, pick_best, ranked_blocks
-from filmsphere.services.seat_rules import (
+from filmsphere.services.booking.checkout import new_reference
+from filmsphere.services.booking.pricing import CATEGORY_LABELS, seat_price
+from filmsphere.services.booking.quick_pick import CATEGORIES, MAX_PARTY, pick_best, ranked_blocks
+from filmsphere.services.booking.seat_rules import (
     SeatCell,
     check_companions,
     check_single_seats,
@@ -92,7 +91,8 @@ from filmsphere.services.seat_rules import (
     stranded_hint,
     stranded_seats,
 )
-from filmsphere.services.seatmap import not_bookable_reason
+from filmsphere.services.booking.seatmap import not_bookable_reason
+from filmsphere.services.errors import SeatRuleViolation
 
 HOLD_MINUTES = int(os.environ.get("FILMSPHERE_HOLD_MINUTES", "10"))
 MAX_SEATS_PER_SHOW = int(os.environ.get("FILMSPHERE_MAX_SEATS_PER_SHOW", "10"))

@@ -59,7 +59,7 @@ def seed(messages: int, rng: random.Random) -> list[int]:
     from filmsphere import create_app
     from filmsphere.extensions import db
     from filmsphere.models import Booking, Movie, Seat, Show, Ticket, User
-    from filmsphere.services.screens import create_screen
+    from filmsphere.services.catalogue.screens import create_screen
 
     app = create_app()
     now = datetime.now(UTC).replace(microsecond=0)
@@ -159,7 +159,7 @@ def queue_backlog(booking_ids: list[int]) -> None:
     from filmsphere import create_app
     from filmsphere.extensions import db
     from filmsphere.models.types import utcnow
-    from filmsphere.services.notifications import queue_booking_confirmation
+    from filmsphere.services.mail.notifications import queue_booking_confirmation
     from filmsphere.services.transaction import write_transaction
 
     app = create_app()
@@ -214,7 +214,7 @@ def time_sender() -> subprocess.CompletedProcess[str]:
 
     from filmsphere import create_app
     from filmsphere.models.types import utcnow
-    from filmsphere.services import emails, mailer
+    from filmsphere.services.mail import emails, mailer
 
     spent: Counter[str] = Counter()
 
@@ -264,7 +264,7 @@ def profile_sender(top: int) -> subprocess.CompletedProcess[str]:
 
     from filmsphere import create_app
     from filmsphere.models.types import utcnow
-    from filmsphere.services.mailer import send_pending
+    from filmsphere.services.mail.mailer import send_pending
 
     with create_app().app_context():
         profiler = cProfile.Profile()
@@ -391,7 +391,7 @@ def main() -> int:
         from filmsphere import create_app
         from filmsphere.extensions import db
         from filmsphere.models import Ticket
-        from filmsphere.services.ticket_codes import ticket_code
+        from filmsphere.services.door.ticket_codes import ticket_code
 
         with create_app().app_context():
             codes = {ticket_code(t) for t in db.session.scalars(db.select(Ticket))}

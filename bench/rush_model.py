@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.booking_rush import LAYOUT, Customer, Reply, Stats  # noqa: E402
-from filmsphere.services.quick_pick import ranked_blocks, shortfall  # noqa: E402
-from filmsphere.services.seat_rules import SeatCell, stranded_seats  # noqa: E402
+from filmsphere.services.booking.quick_pick import ranked_blocks, shortfall  # noqa: E402
+from filmsphere.services.booking.seat_rules import SeatCell, stranded_seats  # noqa: E402
 
 CATEGORY = {"S": "standard", "P": "premium", "V": "vip"}
 SHOW_ID = 1
@@ -134,7 +134,7 @@ class SeatMapModel:
         return "taken" if holder is not None or seat_id in self.sold else "free"
 
     def _quick_pick(self, user: int, party: int) -> Reply:
-        """The app's quick pick: the best block by services/quick_pick.py's rule instead of
+        """The app's quick pick: the best block by services/booking/quick_pick.py's rule instead of
         the customer's seats, or the refusal with what is left (as data, Retry-After)."""
         states = {"mine": "free", "free": "free", "taken": "taken"}
         cells = [

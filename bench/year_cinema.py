@@ -69,7 +69,7 @@ class FilmSpec:
     description: str
 
 
-# 28 films besides the 12 demo films (filmsphere/services/demo.py), invented like them.
+# 28 films besides the 12 demo films (filmsphere/services/ops/demo.py), invented like them.
 # fmt: off
 MORE_FILMS: tuple[FilmSpec, ...] = (
     FilmSpec("Paper Moons Over Lisbon", ("Romance", "Drama"), "Portuguese", "12A", 114, 15, 0.8,
@@ -177,7 +177,7 @@ DEMO_POPULARITY = {
 
 def all_films() -> list[FilmSpec]:
     """The demo's 12 films and the 28 above: 40 films."""
-    from filmsphere.services.demo import FILMS
+    from filmsphere.services.ops.demo import FILMS
 
     demo = [
         FilmSpec(

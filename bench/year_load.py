@@ -291,7 +291,7 @@ class YearLoader:
 
         from filmsphere.extensions import db
         from filmsphere.models import Genre, Movie, Seat
-        from filmsphere.services.screens import create_screen
+        from filmsphere.services.catalogue.screens import create_screen
 
         opening = _dt(self.opening)
         self.screen_ids: list[int] = []
@@ -386,7 +386,7 @@ class YearLoader:
 
     def make_users(self) -> None:
         from filmsphere.models import User
-        from filmsphere.services.accounts import hash_password
+        from filmsphere.services.accounts.accounts import hash_password
 
         rng = self.rng
         total = max(200, round(FULL_USERS * self.scale))
@@ -518,7 +518,7 @@ class YearLoader:
         return self.films[index].popularity * freshness(weeks)
 
     def make_shows(self) -> None:
-        from filmsphere.services.scheduling import show_end
+        from filmsphere.services.catalogue.scheduling import show_end
 
         rng = self.rng
         shows: list[ShowRow] = []
@@ -746,8 +746,8 @@ class YearLoader:
             TopUp,
             Wallet,
         )
-        from filmsphere.services.checkout import REFERENCE_ALPHABET, REFERENCE_LENGTH
-        from filmsphere.services.pricing import percent_of
+        from filmsphere.services.booking.checkout import REFERENCE_ALPHABET, REFERENCE_LENGTH
+        from filmsphere.services.booking.pricing import percent_of
 
         rng = self.rng
         copier = self.copier
@@ -1004,7 +1004,7 @@ class YearLoader:
 
     def write_audit(self, adjustments: list[Any], audit_model: Any) -> None:
         """The audit rows the admins' actions over the year left, in time order."""
-        from filmsphere.services.screens import parse_layout
+        from filmsphere.services.catalogue.screens import parse_layout
 
         rng = self.rng
         rows: list[tuple[float, int | None, str, str, str, Any, Any]] = []
@@ -1195,7 +1195,7 @@ class YearLoader:
         from sqlalchemy import select
 
         from filmsphere.models import Booking, OutboxMessage
-        from filmsphere.services.notifications import queue_booking_confirmation
+        from filmsphere.services.mail.notifications import queue_booking_confirmation
 
         ids = list(
             db.session.scalars(
@@ -1282,7 +1282,7 @@ def _price(base: int, category: str) -> int:
     key = (base, category)
     price = _PRICES.get(key)
     if price is None:
-        from filmsphere.services.pricing import seat_price
+        from filmsphere.services.booking.pricing import seat_price
 
         price = _PRICES[key] = seat_price(base, category)
     return price

@@ -336,8 +336,8 @@ class Client:
 
 def build_probes(url: str, meta: dict[str, str], secret: str) -> list[Probe]:
     """Every page the issue names, with arguments taken from the loaded data."""
-    from filmsphere.services.reports import table_keys
-    from filmsphere.services.ticket_codes import make_code
+    from filmsphere.services.door.ticket_codes import make_code
+    from filmsphere.services.ops.reports import table_keys
 
     with connect(url) as conn:
 

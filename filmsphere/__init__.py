@@ -26,7 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .security import register_security_headers
 
     register_security_headers(app)
-    from .services.mailer import register_sender
+    from .services.mail.mailer import register_sender
 
     register_sender(app)
     from .ratelimits import warn_if_limits_are_per_process
@@ -84,8 +84,8 @@ def register_extensions(app: Flask) -> None:
             configure_sqlite(db.engine)
 
     from .models.types import utcnow
-    from .services.sessions import SignedInUser
-    from .services.sessions import load_user as load_session_user
+    from .services.accounts.sessions import SignedInUser
+    from .services.accounts.sessions import load_user as load_session_user
 
     @login_manager.user_loader
     def load_user(session_key: str) -> SignedInUser | None:

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 @with_appcontext
 def audit_ledger() -> None:
     """Verify every wallet balance equals the sum of its ledger entries (exit 1 if not)."""
-    from .services.wallet import unbalanced_wallets
+    from .services.wallet.wallet import unbalanced_wallets
 
     problems = unbalanced_wallets()
     for wallet_id, balance, total, last in problems:
@@ -42,7 +42,7 @@ def seed_demo(force: bool) -> None:
     """Load demo films, screens, a week of shows and demo accounts; print the logins."""
     from flask import current_app
 
-    from .services.demo import seed_demo as run
+    from .services.ops.demo import seed_demo as run
 
     if current_app.config["ENV_NAME"] == "production" and not force:
         raise click.ClickException(
@@ -62,7 +62,7 @@ def seed_demo(force: bool) -> None:
 @with_appcontext
 def create_admin(email: str, username: str, full_name: str, password: str) -> None:
     """Create an administrator account (verified, with a wallet)."""
-    from .services.accounts import create_admin as run
+    from .services.accounts.accounts import create_admin as run
     from .services.errors import DomainError
 
     try:
@@ -95,7 +95,7 @@ def create_admin(email: str, username: str, full_name: str, password: str) -> No
 @with_appcontext
 def send_mail(watch: bool, interval: float, processes: int) -> None:
     """Send due messages from the outbox, with retries and backoff."""
-    from .services.mailer import send_pending, send_pending_in_processes
+    from .services.mail.mailer import send_pending, send_pending_in_processes
 
     if watch:
         if processes > 1:
@@ -168,7 +168,7 @@ def watch_outbox(interval: float) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from .extensions import db
-    from .services.mailer import send_pending
+    from .services.mail.mailer import send_pending
 
     click.echo(f"mail: watching the outbox (every {interval:g} s when idle)")
     failures = 0
@@ -220,7 +220,7 @@ def mail_health(stuck_minutes: int | None, failed_hours: int | None, quiet: bool
     """Exit 1 when mail is stuck or was given up recently, for cron and monitoring."""
     from datetime import timedelta
 
-    from .services.admin_mail import outbox_health
+    from .services.mail.admin_mail import outbox_health
 
     health = outbox_health(
         utcnow(),
@@ -241,8 +241,8 @@ def mail_health(stuck_minutes: int | None, failed_hours: int | None, quiet: bool
 def cleanup() -> None:
     """Delete expired holds and log-in sessions, mark past shows finished (never touches
     paid data), then offer the seats that came back to the shows' waitlists."""
-    from .services.cleanup import run_cleanup
-    from .services.waitlist import run_waitlists
+    from .services.booking.waitlist import run_waitlists
+    from .services.ops.cleanup import run_cleanup
 
     now = utcnow()
     result = run_cleanup(now)
@@ -254,7 +254,7 @@ def cleanup() -> None:
 @with_appcontext
 def send_reminders() -> None:
     """Queue the show reminders that are due (each goes once, however many runs)."""
-    from .services.reminders import send_reminders as run
+    from .services.mail.reminders import send_reminders as run
 
     click.echo(str(run(utcnow())))
 
@@ -264,7 +264,7 @@ def send_reminders() -> None:
 def roll_up_reports() -> None:
     """Store the dashboard's figures of every closed day of the last year not stored yet
     (a day's figures never change once it has ended; the dashboard reads them back)."""
-    from .services.report_days import roll_up_closed_days
+    from .services.ops.report_days import roll_up_closed_days
 
     click.echo(f"report days: {roll_up_closed_days(utcnow())} rolled up")
 

@@ -7,7 +7,7 @@ from flask import Flask
 from .assets import asset_url
 from .clock import local_today, to_local
 from .navigation import nav_user_links
-from .services.cancellation import refund_deadlines
+from .services.booking.cancellation import refund_deadlines
 from .wording import (
     format_category,
     format_coins,

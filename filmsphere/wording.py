@@ -35,7 +35,7 @@ def format_date(value: date | datetime) -> str:
 
 def format_category(value: str, capital: bool = True) -> str:
     """A seat category in words, the same everywhere: "Premium", "VIP", "wheelchair space"."""
-    from .services.pricing import CATEGORY_LABELS
+    from .services.booking.pricing import CATEGORY_LABELS
 
     label = CATEGORY_LABELS.get(value, value)
     return label[:1].upper() + label[1:] if capital else label

@@ -227,7 +227,7 @@ def ctx(app: Flask) -> Iterator[Flask]:
 
 def assert_ledger_balanced() -> None:
     """After every test: every wallet's balance equals the sum of its ledger entries."""
-    from filmsphere.services.wallet import unbalanced_wallets
+    from filmsphere.services.wallet.wallet import unbalanced_wallets
 
     problems = unbalanced_wallets()
     db.session.rollback()

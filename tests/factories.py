@@ -21,7 +21,7 @@ from filmsphere.models import (
     User,
 )
 from filmsphere.models.screen import LAYOUT_CODES
-from filmsphere.services.wallet import open_wallet
+from filmsphere.services.wallet.wallet import open_wallet
 
 _seq = itertools.count(1)
 PASSWORD = "Correct-Horse-42"
@@ -154,7 +154,7 @@ def make_booking(
     import secrets
 
     from filmsphere.services.locks import lock_wallet
-    from filmsphere.services.wallet import post_entry
+    from filmsphere.services.wallet.wallet import post_entry
 
     seats = [
         s

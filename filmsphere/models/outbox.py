@@ -33,7 +33,7 @@ class OutboxMessage(Model):
     to_address: Mapped[str] = mapped_column(String(254))
     # The facts the message will say (ids and the values true at the change: what a
     # cancellation cancelled and refunded, a verification code), rendered by the sender
-    # (services/emails.py); rows queued before that hold {"rendered": {"subject", "text",
+    # (services/mail/emails.py); rows queued before that hold {"rendered": {"subject", "text",
     # "html", "attachments"}} and are sent as written.
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="pending")

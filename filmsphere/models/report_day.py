@@ -1,5 +1,5 @@
 """The dashboard's figures of closed cinema days and ended shows, rolled up once
-(services/report_days.py)."""
+(services/ops/report_days.py)."""
 
 from __future__ import annotations
 

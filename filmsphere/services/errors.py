@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .quick_pick import Shortfall
+    from .booking.quick_pick import Shortfall
 
 
 class DomainError(Exception):

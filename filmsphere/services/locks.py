@@ -40,8 +40,8 @@ from ..models import (
     WaitlistStatus,
     Wallet,
 )
+from .booking.show_sale import for_sale_conditions
 from .errors import HoldExpired, NotFound
-from .show_sale import for_sale_conditions
 from .transaction import is_postgres
 
 GUARDS = frozenset({"seats", "holds", "bookings", "wallets", "tickets", "shows", "reminders"})

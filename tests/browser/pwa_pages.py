@@ -178,7 +178,7 @@ def seed(live: LiveServer) -> Seed:
 
 def undelivered_mail(user: Any, booking_id: int) -> None:
     """One message waiting for a retry and one given up, for the admin mail page."""
-    from filmsphere.services.outbox import queue_email
+    from filmsphere.services.mail.outbox import queue_email
     from filmsphere.services.transaction import write_transaction
 
     now = factories.now()
@@ -198,7 +198,7 @@ def undelivered_mail(user: Any, booking_id: int) -> None:
 def hold_seat(user_id: int, show_id: int) -> bool:
     """Hold one seat through the real service, if it exists yet."""
     try:
-        from filmsphere.services.holds import toggle_hold
+        from filmsphere.services.booking.holds import toggle_hold
     except ImportError:
         return False
     from filmsphere.extensions import db

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from filmsphere.models.types import utcnow
-from filmsphere.services.mailer import send_pending
+from filmsphere.services.mail.mailer import send_pending
 
 from ..support.smtp import Inbox, smtp_server
 from .artefacts import save_screenshot

@@ -286,7 +286,7 @@ def test_countdown_warns_and_the_grid_refreshes_when_the_hold_runs_out(
 ) -> None:
     from datetime import timedelta
 
-    from filmsphere.services.holds import toggle_hold
+    from filmsphere.services.booking.holds import toggle_hold
     from tests import factories
 
     data = seed(live)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from filmsphere.models.types import utcnow
-from filmsphere.services.cancellation import cancel_tickets
+from filmsphere.services.booking.cancellation import cancel_tickets
 
 from .conftest import LiveServer, log_in
 from .test_accessibility import axe_violations

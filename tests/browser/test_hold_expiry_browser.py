@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from filmsphere.extensions import db
 from filmsphere.models import User
-from filmsphere.services.holds import toggle_hold
+from filmsphere.services.booking.holds import toggle_hold
 from tests import factories
 
 from .conftest import LiveServer, log_in

@@ -50,7 +50,7 @@ def wait_until_cached(page: Any, paths: list[str]) -> None:
 @pytest.fixture
 def booked(live: LiveServer) -> dict[str, Any]:
     """A customer with a two-ticket booking for tomorrow."""
-    from filmsphere.services.ticket_codes import ticket_code
+    from filmsphere.services.door.ticket_codes import ticket_code
 
     with live.app.app_context():
         user = factories.make_user(username="olive")
@@ -263,7 +263,7 @@ def test_on_a_phone_a_customer_books_goes_offline_and_still_opens_the_ticket(
 
     from filmsphere.extensions import db
     from filmsphere.models import Booking
-    from filmsphere.services.ticket_codes import ticket_code
+    from filmsphere.services.door.ticket_codes import ticket_code
 
     with live.app.app_context():
         factories.make_user(username="pia")

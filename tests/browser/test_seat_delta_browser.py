@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from filmsphere.services.holds import toggle_hold
+from filmsphere.services.booking.holds import toggle_hold
 from tests import factories
 
 from .conftest import LiveServer, log_in

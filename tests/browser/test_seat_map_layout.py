@@ -202,7 +202,7 @@ def test_basket_and_pay_stay_in_sight_while_seats_are_picked(
 def test_the_grand_fits_a_laptop_window_beside_the_basket(live: LiveServer, browser: Any) -> None:
     """The demo's largest screen (7 rows of 24 cells) is whole in the first view at
     1280 x 800; a 16-row house needs one scroll down to the map (test above)."""
-    from filmsphere.services.demo import SCREENS
+    from filmsphere.services.ops.demo import SCREENS
 
     login, show_id, _ = seed(live, SCREENS[0].layout)
     context = browser.new_context(**LAPTOP, service_workers="block")
@@ -240,7 +240,7 @@ def test_refund_policy_names_this_shows_limits_next_to_pay(live: LiveServer, pag
 def test_one_minute_warning_and_the_end_of_the_hold_are_shown(
     live: LiveServer, device: Any
 ) -> None:
-    from filmsphere.services.holds import toggle_hold
+    from filmsphere.services.booking.holds import toggle_hold
     from tests import factories
 
     login, show_id, seats = seed(live)
@@ -267,7 +267,7 @@ def test_one_minute_warning_and_the_end_of_the_hold_are_shown(
 
 
 def test_a_hold_ended_elsewhere_is_told_when_a_poll_brings_it(live: LiveServer, page: Any) -> None:
-    from filmsphere.services.holds import toggle_hold
+    from filmsphere.services.booking.holds import toggle_hold
     from tests import factories
 
     live.app.config["SEAT_POLL_SECONDS"] = 1
@@ -299,7 +299,7 @@ def test_a_hold_that_ran_out_is_told_when_a_click_brings_it(live: LiveServer, pa
 
 
 def test_a_message_never_moves_a_seat(live: LiveServer, device: Any, size: str) -> None:
-    from filmsphere.services.holds import toggle_hold
+    from filmsphere.services.booking.holds import toggle_hold
     from tests import factories
 
     live.app.config["SEAT_POLL_SECONDS"] = 600  # the page still shows A2 free

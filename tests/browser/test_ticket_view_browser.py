@@ -35,7 +35,7 @@ SIZES: dict[str, dict[str, Any]] = {
 @pytest.fixture
 def booked(live: LiveServer) -> dict[str, Any]:
     """A customer with a three-ticket booking for tomorrow; codes in ticket order."""
-    from filmsphere.services.ticket_codes import ticket_code
+    from filmsphere.services.door.ticket_codes import ticket_code
 
     with live.app.app_context():
         user = factories.make_user(username="olive")

@@ -12,7 +12,7 @@ import zxingcpp
 
 from filmsphere.extensions import db
 from filmsphere.models import Ticket
-from filmsphere.services.ticket_codes import ticket_code
+from filmsphere.services.door.ticket_codes import ticket_code
 from tests import factories
 from tests.integration.tickets_support import Seeded, seed_booking
 
@@ -142,7 +142,7 @@ def test_camera_scanner_reads_a_ticket_and_checks_it_in(
 ) -> None:
     """The enhancement end to end: a fake camera shows the ticket's QR, the page decodes
     it (BarcodeDetector where Chromium has it, else the vendored jsQR) and submits it."""
-    from filmsphere.services.qr import qr_png
+    from filmsphere.services.door.qr import qr_png
 
     seeded, codes = _seed(live)
     qr = PIL.Image.open(io.BytesIO(qr_png(codes[0], box_size=6)))

@@ -10,7 +10,7 @@ import pytest
 
 from filmsphere.extensions import db
 from filmsphere.models import OutboxMessage
-from filmsphere.services.emails import render_message
+from filmsphere.services.mail.emails import render_message
 from tests import factories
 from tests.integration.tickets_support import seed_booking
 

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from filmsphere.extensions import db
 from filmsphere.models import Booking, LedgerEntry, OutboxMessage, Role, Ticket, User, Wallet
 from filmsphere.models.types import utcnow
-from filmsphere.services.mailer import send_pending
-from filmsphere.services.wallet import unbalanced_wallets
+from filmsphere.services.mail.mailer import send_pending
+from filmsphere.services.wallet.wallet import unbalanced_wallets
 
 from .. import factories
 from ..support.smtp import Inbox
@@ -347,8 +347,8 @@ def test_staff_accounts_are_not_closed_by_their_owner(backend: str, app: Flask) 
 
 
 def test_an_admin_cannot_reactivate_a_closed_account(backend: str, app: Flask) -> None:
-    from filmsphere.services.account_changes import close_account
-    from filmsphere.services.admin_users import set_active
+    from filmsphere.services.accounts.account_changes import close_account
+    from filmsphere.services.accounts.admin_users import set_active
     from filmsphere.services.errors import Conflict
 
     with app.app_context():
@@ -362,8 +362,8 @@ def test_an_admin_cannot_reactivate_a_closed_account(backend: str, app: Flask) -
 
 def test_closing_revokes_the_accounts_api_tokens(backend: str, app: Flask) -> None:
     from filmsphere.models import ApiToken
-    from filmsphere.services import api_tokens
-    from filmsphere.services.account_changes import close_account
+    from filmsphere.services.accounts import api_tokens
+    from filmsphere.services.accounts.account_changes import close_account
 
     with app.app_context():
         sam_id = factories.make_user(username="sam").id

@@ -24,7 +24,7 @@ from sqlalchemy import event
 
 from filmsphere.extensions import db
 from filmsphere.models import utcnow
-from filmsphere.services import accounts
+from filmsphere.services.accounts import accounts
 
 from ..conftest import csrf_from
 from ..factories import make_user

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from filmsphere.extensions import db
 from filmsphere.models import Role
-from filmsphere.services.audit import record_audit
+from filmsphere.services.ops.audit import record_audit
 from tests import factories
 from tests.conftest import pager_link
 

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from filmsphere.extensions import db
 from filmsphere.models import AuditEntry, Booking, OutboxMessage
 from filmsphere.models.types import utcnow
-from filmsphere.services.mailer import background_sender, send_pending
-from filmsphere.services.outbox import queue_email
+from filmsphere.services.mail.mailer import background_sender, send_pending
+from filmsphere.services.mail.outbox import queue_email
 from filmsphere.services.transaction import write_transaction
 
 from .. import factories

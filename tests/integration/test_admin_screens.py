@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from filmsphere.extensions import db
 from filmsphere.models import AuditEntry, Screen, Seat, SeatHold
-from filmsphere.services.screens import cycle_cell, resize_layout
+from filmsphere.services.catalogue.screens import cycle_cell, resize_layout
 from tests import factories
 
 from .test_admin_support import admin_client, post, token

@@ -21,7 +21,7 @@ from filmsphere.models import (
     Ticket,
     Wallet,
 )
-from filmsphere.services import scheduling
+from filmsphere.services.catalogue import scheduling
 from filmsphere.services.errors import Conflict, ShowOverlap
 from filmsphere.services.transaction import set_race_hook
 from tests import factories
@@ -313,8 +313,8 @@ def test_update_show_refuses_started_show(backend, ctx):
 
 def test_moving_a_show_to_another_screen_drops_its_holds(backend, ctx):
     from filmsphere.models import Role, Seat, SeatHold
-    from filmsphere.services.checkout import checkout
-    from filmsphere.services.holds import toggle_hold
+    from filmsphere.services.booking.checkout import checkout
+    from filmsphere.services.booking.holds import toggle_hold
 
     admin = factories.make_user(Role.ADMIN)
     customer = factories.make_user()
@@ -340,7 +340,7 @@ def test_moving_a_show_to_another_screen_drops_its_holds(backend, ctx):
 
 def test_checkout_refuses_a_hold_on_a_seat_of_another_screen(backend, ctx):
     from filmsphere.models import Seat, SeatHold
-    from filmsphere.services.checkout import checkout
+    from filmsphere.services.booking.checkout import checkout
 
     customer = factories.make_user(coins=100)
     show = factories.make_show(price=10)

@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 
 from filmsphere.extensions import db
 from filmsphere.models import Role, User, utcnow
-from filmsphere.services.sessions import start_session
+from filmsphere.services.accounts.sessions import start_session
 from tests import factories
 from tests.conftest import csrf_from
 

@@ -138,7 +138,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(backend, app, mo
     """Both count "one other admin" only if nothing serialises them: the admin rows are
     locked for the count, so one demotion waits and is then refused. The negative control
     counts without the lock and ends with no admin at all."""
-    from filmsphere.services import admin_users
+    from filmsphere.services.accounts import admin_users
 
     def race(with_lock: bool) -> list[object]:
         with app.app_context():

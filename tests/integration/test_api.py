@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from filmsphere.extensions import db
 from filmsphere.models import ApiToken, Booking, LedgerEntry, Role, Show, Ticket, User
-from filmsphere.services import idempotency
-from filmsphere.services.api_tokens import create_token, hash_secret, revoke_token
-from filmsphere.services.holds import toggle_hold
+from filmsphere.services.accounts.api_tokens import create_token, hash_secret, revoke_token
+from filmsphere.services.booking import idempotency
+from filmsphere.services.booking.holds import toggle_hold
 from filmsphere.services.transaction import set_race_hook
 from tests import factories as f
 from tests.conftest import get_csrf
@@ -161,7 +161,7 @@ def test_check_in_needs_staff(backend: str, world: dict[str, Any], client: Flask
     door = token_for(staff.id, ("check-in",))
     soon = f.make_show(starts_in=timedelta(minutes=30))
     booking = f.make_booking(db.session.get(User, world["customer"]), soon, ("A1",))  # type: ignore[arg-type]
-    from filmsphere.services.ticket_codes import ticket_code
+    from filmsphere.services.door.ticket_codes import ticket_code
 
     code = ticket_code(booking.tickets[0])
     first = call(client, "POST", "/check-in", door, json={"code": code})
@@ -203,7 +203,7 @@ def test_catalogue(backend: str, world: dict[str, Any], client: FlaskClient) -> 
     assert_problem(call(client, "GET", "/films/999999", token), 404, "couldn't find that film")
 
     starts = db.session.get(Show, world["show"]).starts_at  # type: ignore[union-attr]
-    from filmsphere.services.catalogue import local_date
+    from filmsphere.services.catalogue.catalogue import local_date
 
     day = call(client, "GET", f"/shows?date={local_date(starts)}", token).get_json()
     assert [s["id"] for fs in day["films"] for s in fs["shows"]] == [world["show"]]

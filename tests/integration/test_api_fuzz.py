@@ -10,7 +10,7 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 
 from filmsphere.models import Role
-from filmsphere.services.api_tokens import create_token
+from filmsphere.services.accounts.api_tokens import create_token
 from tests import factories as f
 
 schemathesis = pytest.importorskip("schemathesis")

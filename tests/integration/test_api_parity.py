@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 
 from filmsphere.extensions import db
 from filmsphere.models import Show, User
-from filmsphere.services.api_tokens import create_token
-from filmsphere.services.holds import toggle_hold
+from filmsphere.services.accounts.api_tokens import create_token
+from filmsphere.services.booking.holds import toggle_hold
 from filmsphere.wording import format_coins
 from tests import factories as f
 

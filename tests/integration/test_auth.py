@@ -25,10 +25,10 @@ from filmsphere.models import (
     Wallet,
 )
 from filmsphere.models.types import utcnow
-from filmsphere.services import accounts
-from filmsphere.services.account_requests import process_account_requests
-from filmsphere.services.emails import render_message
-from filmsphere.services.mailer import send_pending
+from filmsphere.services.accounts import accounts
+from filmsphere.services.accounts.account_requests import process_account_requests
+from filmsphere.services.mail.emails import render_message
+from filmsphere.services.mail.mailer import send_pending
 
 from ..conftest import get_csrf
 from ..factories import PASSWORD, make_user

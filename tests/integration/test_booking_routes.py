@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from filmsphere.extensions import db
 from filmsphere.models import Booking, LedgerEntry, LedgerKind, Seat, Wallet
-from filmsphere.services.holds import toggle_hold
+from filmsphere.services.booking.holds import toggle_hold
 from tests import factories
 from tests.conftest import csrf_from, get_csrf
 

@@ -11,14 +11,14 @@ from sqlalchemy import select
 
 from filmsphere.extensions import db
 from filmsphere.models import AuditEntry, Booking, LedgerEntry, OutboxMessage, Show, Ticket
-from filmsphere.services.cancellation import (
+from filmsphere.services.booking.cancellation import (
     cancel_booking_by_admin,
     cancel_show,
     cancel_tickets,
     quote_refund,
 )
-from filmsphere.services.checkout import checkout
-from filmsphere.services.emails import render_message
+from filmsphere.services.booking.checkout import checkout
+from filmsphere.services.booking.holds import toggle_hold
 from filmsphere.services.errors import (
     AlreadyDone,
     Conflict,
@@ -26,7 +26,7 @@ from filmsphere.services.errors import (
     NotFound,
     ShowNotBookable,
 )
-from filmsphere.services.holds import toggle_hold
+from filmsphere.services.mail.emails import render_message
 from tests import factories as f
 
 from .test_checkout import balance, hold
@@ -196,8 +196,8 @@ def test_cancel_show_refunds_everyone_and_stops_sales(backend: str, ctx: Flask) 
 
 def test_a_ticket_used_at_the_door_is_never_refunded(backend: str, ctx: Flask) -> None:
     from filmsphere.models import Role
-    from filmsphere.services.checkin import check_in
-    from filmsphere.services.ticket_codes import ticket_code
+    from filmsphere.services.door.checkin import check_in
+    from filmsphere.services.door.ticket_codes import ticket_code
 
     user = f.make_user(coins=100)
     staff = f.make_user(Role.STAFF)
@@ -223,7 +223,7 @@ def test_a_ticket_used_at_the_door_is_never_refunded(backend: str, ctx: Flask) -
 
 
 def test_a_quote_that_changed_before_confirmation_cancels_nothing(backend: str, ctx: Flask) -> None:
-    from filmsphere.services.cancellation import QuoteChanged
+    from filmsphere.services.booking.cancellation import QuoteChanged
 
     user = f.make_user(coins=100)
     show = f.make_show(starts_in=timedelta(hours=3), price=10)
@@ -280,8 +280,8 @@ def test_cancelling_only_the_companion_seat_keeps_the_wheelchair_space(
 
 def test_a_used_companion_seat_keeps_its_wheelchair_space_booked(backend: str, ctx: Flask) -> None:
     from filmsphere.models import Role
-    from filmsphere.services.checkin import check_in
-    from filmsphere.services.ticket_codes import ticket_code
+    from filmsphere.services.door.checkin import check_in
+    from filmsphere.services.door.ticket_codes import ticket_code
 
     user, staff = f.make_user(coins=100), f.make_user(Role.STAFF)
     show = f.make_show(starts_in=timedelta(minutes=90), price=10)
@@ -301,8 +301,8 @@ def _half_used_booking():  # type: ignore[no-untyped-def]
     """A booking of four 10-coin seats 90 minutes before the show: A1 cancelled earlier
     by the customer (80 %: 8 coins back), A2 used at the door, A3 and A4 untouched."""
     from filmsphere.models import Role
-    from filmsphere.services.checkin import check_in
-    from filmsphere.services.ticket_codes import ticket_code
+    from filmsphere.services.door.checkin import check_in
+    from filmsphere.services.door.ticket_codes import ticket_code
 
     admin, staff = f.make_user(Role.ADMIN), f.make_user(Role.STAFF)
     user = f.make_user(coins=100)

@@ -15,7 +15,7 @@ from sqlalchemy import event
 from filmsphere.clock import local_day_bounds
 from filmsphere.extensions import db
 from filmsphere.models import Movie, ShowStatus
-from filmsphere.services import catalogue
+from filmsphere.services.catalogue import catalogue
 from filmsphere.services.errors import NotFound
 from tests.factories import make_movie, make_screen, make_show
 

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from filmsphere.extensions import db
 from filmsphere.models import Movie, Screen, Seat, Show, User, Wallet, utcnow
-from filmsphere.services.demo import ACCOUNTS, FILMS, seed_demo
-from filmsphere.services.screens import sellable_seat_count
+from filmsphere.services.catalogue.screens import sellable_seat_count
+from filmsphere.services.ops.demo import ACCOUNTS, FILMS, seed_demo
 from tests.conftest import get_csrf
 
 

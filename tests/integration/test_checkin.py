@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 from filmsphere.clock import to_local
 from filmsphere.extensions import db
 from filmsphere.models import Role, Show, ShowStatus, Ticket, TicketStatus
-from filmsphere.services.checkin import check_in
-from filmsphere.services.ticket_codes import make_code, ticket_code
+from filmsphere.services.door.checkin import check_in
+from filmsphere.services.door.ticket_codes import make_code, ticket_code
 from tests import factories
 
 from .tickets_support import Seeded, log_in, page_csrf, seed_booking

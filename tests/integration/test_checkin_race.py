@@ -12,9 +12,9 @@ from flask import Flask
 from filmsphere.extensions import db
 from filmsphere.models import Role, Ticket
 from filmsphere.models.types import utcnow
-from filmsphere.services import checkin
+from filmsphere.services.door import checkin
+from filmsphere.services.door.ticket_codes import ticket_code
 from filmsphere.services.locks import guards_off
-from filmsphere.services.ticket_codes import ticket_code
 from filmsphere.services.transaction import set_race_hook
 from tests import factories
 from tests.integration.tickets_support import seed_booking

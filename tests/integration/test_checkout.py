@@ -18,7 +18,8 @@ from filmsphere.models import (
     Ticket,
     Wallet,
 )
-from filmsphere.services.checkout import REFERENCE_ALPHABET, checkout
+from filmsphere.services.booking.checkout import REFERENCE_ALPHABET, checkout
+from filmsphere.services.booking.holds import toggle_hold
 from filmsphere.services.errors import (
     DomainError,
     HoldExpired,
@@ -26,7 +27,6 @@ from filmsphere.services.errors import (
     SeatRuleViolation,
     ShowNotBookable,
 )
-from filmsphere.services.holds import toggle_hold
 from tests import factories as f
 
 from .test_holds import etag, seat_id

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from filmsphere.extensions import db
 from filmsphere.models import Booking, LedgerEntry, SeatHold, Show, Ticket, Wallet
-from filmsphere.services.cleanup import run_cleanup
 from filmsphere.services.errors import Conflict, DomainError
-from filmsphere.services.wallet import refill
+from filmsphere.services.ops.cleanup import run_cleanup
+from filmsphere.services.wallet.wallet import refill
 from tests import factories as f
 
 from .test_checkout import balance, hold

@@ -31,7 +31,7 @@ from filmsphere.models import (
     SeatHold,
     Wallet,
 )
-from filmsphere.services.holds import toggle_hold
+from filmsphere.services.booking.holds import toggle_hold
 from filmsphere.services.transaction import set_race_hook
 from tests import factories
 

@@ -18,8 +18,15 @@ from filmsphere.models import (
     Show,
     Ticket,
 )
-from filmsphere.services.checkin import check_in
-from filmsphere.services.emails import render_message
+from filmsphere.services.booking.exchange import (
+    AlreadyExchanged,
+    ExchangeQuoteChanged,
+    exchange_booking,
+    quote_exchange,
+    settle,
+)
+from filmsphere.services.door.checkin import check_in
+from filmsphere.services.door.ticket_codes import ticket_code
 from filmsphere.services.errors import (
     AlreadyDone,
     Conflict,
@@ -27,14 +34,7 @@ from filmsphere.services.errors import (
     InsufficientCoins,
     SeatRuleViolation,
 )
-from filmsphere.services.exchange import (
-    AlreadyExchanged,
-    ExchangeQuoteChanged,
-    exchange_booking,
-    quote_exchange,
-    settle,
-)
-from filmsphere.services.ticket_codes import ticket_code
+from filmsphere.services.mail.emails import render_message
 from tests import factories as f
 
 from .test_checkout import balance, hold

@@ -13,10 +13,10 @@ from sqlalchemy import delete, update
 
 from filmsphere.extensions import db
 from filmsphere.models import SeatHold, Ticket
-from filmsphere.services.checkout import checkout
+from filmsphere.services.booking.checkout import checkout
+from filmsphere.services.booking.exchange import ExchangeResult, exchange_booking
+from filmsphere.services.booking.holds import toggle_hold
 from filmsphere.services.errors import DomainError
-from filmsphere.services.exchange import ExchangeResult, exchange_booking
-from filmsphere.services.holds import toggle_hold
 from filmsphere.services.locks import guards_off
 from filmsphere.services.transaction import set_race_hook
 from tests import factories as f

@@ -9,11 +9,11 @@ from flask import Flask
 from filmsphere.extensions import db
 from filmsphere.models import Booking, Ticket
 from filmsphere.models.types import utcnow
-from filmsphere.services.cancellation import cancel_tickets
-from filmsphere.services.exchange import exchange_booking
-from filmsphere.services.mailer import send_pending
-from filmsphere.services.ticket_codes import ticket_code
-from filmsphere.services.waitlist import join_waitlist
+from filmsphere.services.booking.cancellation import cancel_tickets
+from filmsphere.services.booking.exchange import exchange_booking
+from filmsphere.services.booking.waitlist import join_waitlist
+from filmsphere.services.door.ticket_codes import ticket_code
+from filmsphere.services.mail.mailer import send_pending
 from tests import factories as f
 from tests.support.smtp import Inbox
 

@@ -10,14 +10,14 @@ from sqlalchemy import select
 
 from filmsphere.extensions import db
 from filmsphere.models import Seat, SeatHold, Show
+from filmsphere.services.booking.holds import toggle_hold
+from filmsphere.services.booking.seatmap import build_seat_map
 from filmsphere.services.errors import (
     NotFound,
     SeatRuleViolation,
     SeatUnavailable,
     ShowNotBookable,
 )
-from filmsphere.services.holds import toggle_hold
-from filmsphere.services.seatmap import build_seat_map
 from tests import factories as f
 
 
@@ -250,7 +250,7 @@ def test_retired_seats_are_not_shown(backend: str, ctx: Flask) -> None:
 
 
 def test_a_layout_change_shows_at_once_on_a_cached_seat_map(backend: str, ctx: Flask) -> None:
-    from filmsphere.services.screens import update_layout
+    from filmsphere.services.catalogue.screens import update_layout
 
     admin = f.make_user(role="admin")
     show = f.make_show(screen=f.make_screen("SSSS"))

@@ -19,7 +19,7 @@ from filmsphere.extensions import db
 from filmsphere.models import LedgerKind, Role, Seat, Ticket
 from filmsphere.services.locks import lock_wallet
 from filmsphere.services.transaction import write_transaction
-from filmsphere.services.wallet import post_entry, unbalanced_wallets
+from filmsphere.services.wallet.wallet import post_entry, unbalanced_wallets
 from tests import factories
 from tests.conftest import csrf_from
 from tests.support.fake_stripe import API_KEY, WEBHOOK_SECRET, fake_stripe

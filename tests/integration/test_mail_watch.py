@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 from filmsphere.extensions import db
 from filmsphere.models import OutboxMessage
 from filmsphere.models.types import utcnow
-from filmsphere.services.mailer import send_pending
-from filmsphere.services.outbox import queue_email
+from filmsphere.services.mail.mailer import send_pending
+from filmsphere.services.mail.outbox import queue_email
 from filmsphere.services.transaction import write_transaction
 
 from ..support.postgres import free_port

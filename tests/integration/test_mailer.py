@@ -21,8 +21,8 @@ from sqlalchemy.exc import OperationalError
 from filmsphere.extensions import db
 from filmsphere.models import OutboxMessage
 from filmsphere.models.types import utcnow
-from filmsphere.services.mailer import background_sender, retry_delay, send_pending
-from filmsphere.services.outbox import queue_email
+from filmsphere.services.mail.mailer import background_sender, retry_delay, send_pending
+from filmsphere.services.mail.outbox import queue_email
 from filmsphere.services.transaction import set_race_hook, write_transaction
 
 from ..conftest import get_csrf, make_app
@@ -362,7 +362,7 @@ def test_negative_control_without_the_claim_lock_messages_go_twice(
     backend: str, app: Flask, port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With the lock off, the race above really happens: the test can fail."""
-    from filmsphere.services import mailer
+    from filmsphere.services.mail import mailer
 
     monkeypatch.setattr(mailer, "CLAIM_WITH_SKIP_LOCKED", False)
     results, subjects = _race_two_senders(app, port)
@@ -533,7 +533,7 @@ def test_negative_control_without_kept_leases_a_slow_batch_goes_twice(
 ) -> None:
     """With renewals (and the lease-bound cut-off) off, A's lease runs out mid-batch and
     B sends A's last messages as well: the test above can fail."""
-    from filmsphere.services import mailer
+    from filmsphere.services.mail import mailer
 
     monkeypatch.setattr(mailer, "KEEP_LEASES", False)
     received, sent = _slow_batch_with_a_second_sender(database_url, tmp_path, port)
@@ -616,7 +616,7 @@ def test_negative_control_a_sent_message_left_unrecorded_is_sent_again(
     """Without recording through the outage the pass ends with the database error, the
     accepted message stays pending under its lease, and the next sender sends it again:
     the one duplicate the issue saw."""
-    from filmsphere.services import mailer
+    from filmsphere.services.mail import mailer
 
     monkeypatch.setattr(mailer, "RECORD_SENT_THROUGH_OUTAGES", False)
     inbox, raised = _database_outage_mid_send(database_url, tmp_path, port)
@@ -641,7 +641,7 @@ def test_a_sender_renews_its_lease_and_never_sends_a_row_it_lost(
     process would) while another sender takes "Message 2": it renews the rest before going
     on, learns that row is gone, and sends the others only. Without kept leases it sends
     the lost row as well."""
-    from filmsphere.services import mailer
+    from filmsphere.services.mail import mailer
 
     monkeypatch.setattr(mailer, "KEEP_LEASES", keep_leases)
     app = make_app(

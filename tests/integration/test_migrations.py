@@ -172,7 +172,7 @@ def test_mail_queued_before_rendering_moved_to_the_sender_still_leaves(
 
     from filmsphere import create_app
     from filmsphere.models.types import utcnow
-    from filmsphere.services.mailer import send_pending
+    from filmsphere.services.mail.mailer import send_pending
 
     from ..support.postgres import free_port
     from ..support.smtp import smtp_server
@@ -244,7 +244,7 @@ def test_the_senders_claim_walks_the_partial_index_of_pending_rows(backend: str,
 
     from filmsphere.models import OutboxMessage
     from filmsphere.models.types import utcnow
-    from filmsphere.services.mailer import due_ids
+    from filmsphere.services.mail.mailer import due_ids
 
     now = utcnow()
     rows = [

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from filmsphere.extensions import db
 from filmsphere.models import User
-from filmsphere.services.customer_bookings import BOOKINGS_PAGE_SIZE
+from filmsphere.services.booking.customer_bookings import BOOKINGS_PAGE_SIZE
 from tests import factories
 
 from .test_admin_support import sign_in

@@ -22,8 +22,8 @@ from werkzeug.routing import Rule
 from filmsphere.extensions import db
 from filmsphere.models import OutboxMessage, Role, utcnow
 from filmsphere.security import MAX_NEXT_LENGTH
-from filmsphere.services import accounts
-from filmsphere.services.emails import render_message
+from filmsphere.services.accounts import accounts
+from filmsphere.services.mail.emails import render_message
 from tests import factories
 
 from ..conftest import csrf_from

@@ -14,13 +14,13 @@ from flask import Flask
 
 from filmsphere.extensions import db
 from filmsphere.models import Booking, OutboxMessage, Ticket, TicketStatus
-from filmsphere.services.emails import Email, Part, render_message
-from filmsphere.services.notifications import (
+from filmsphere.services.door.ticket_codes import read_ticket_code, ticket_code
+from filmsphere.services.mail.emails import Email, Part, render_message
+from filmsphere.services.mail.notifications import (
     queue_admin_cancellation_notice,
     queue_booking_confirmation,
     queue_cancellation_notice,
 )
-from filmsphere.services.ticket_codes import read_ticket_code, ticket_code
 from filmsphere.services.transaction import write_transaction
 from tests import factories
 
@@ -184,9 +184,9 @@ def test_real_checkout_and_cancel_queue_the_emails(ctx: Flask, backend: str) -> 
     """Through booking-core's services: the confirmation lists every new ticket, and the
     cancellation notice the refunded one."""
     from filmsphere.models import Seat
-    from filmsphere.services.cancellation import cancel_tickets
-    from filmsphere.services.checkout import checkout
-    from filmsphere.services.holds import toggle_hold
+    from filmsphere.services.booking.cancellation import cancel_tickets
+    from filmsphere.services.booking.checkout import checkout
+    from filmsphere.services.booking.holds import toggle_hold
 
     user = factories.make_user()
     show = factories.make_show(starts_in=timedelta(days=2))

@@ -13,15 +13,15 @@ from flask.testing import FlaskCliRunner
 from filmsphere.extensions import db
 from filmsphere.models import OutboxMessage, Role, Ticket, TicketStatus
 from filmsphere.models.types import utcnow
-from filmsphere.services.cancellation import cancel_booking_by_admin
-from filmsphere.services.checkin import check_in
-from filmsphere.services.mailer import send_pending
-from filmsphere.services.notifications import (
+from filmsphere.services.booking.cancellation import cancel_booking_by_admin
+from filmsphere.services.door.checkin import check_in
+from filmsphere.services.door.ticket_codes import ticket_code
+from filmsphere.services.mail.mailer import send_pending
+from filmsphere.services.mail.notifications import (
     queue_admin_cancellation_notice,
     queue_booking_confirmation,
     queue_cancellation_notice,
 )
-from filmsphere.services.ticket_codes import ticket_code
 from filmsphere.services.transaction import write_transaction
 from tests.support import smtp
 from tests.support.smtp import Inbox, smtp_server

@@ -28,7 +28,7 @@ from filmsphere.models import (
     User,
     Wallet,
 )
-from filmsphere.services.cleanup import run_cleanup
+from filmsphere.services.ops.cleanup import run_cleanup
 from tests import factories
 from tests.conftest import pager_link
 

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from filmsphere.extensions import db
 from filmsphere.models import Seat, SeatHold, Show
+from filmsphere.services.booking.holds import toggle_hold
+from filmsphere.services.booking.quick_hold import quick_hold
 from filmsphere.services.errors import NoSeatsTogether, SeatRuleViolation, ShowNotBookable
-from filmsphere.services.holds import toggle_hold
-from filmsphere.services.quick_hold import quick_hold
 from tests import factories as f
 
 from .test_holds import seat_id

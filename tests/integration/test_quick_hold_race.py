@@ -12,9 +12,9 @@ from sqlalchemy import delete, func, select
 
 from filmsphere.extensions import db
 from filmsphere.models import SeatHold
+from filmsphere.services.booking.quick_hold import QuickHold, quick_hold
 from filmsphere.services.errors import NoSeatsTogether
 from filmsphere.services.locks import guards_off
-from filmsphere.services.quick_hold import QuickHold, quick_hold
 from tests import factories as f
 
 from .test_quick_hold import take

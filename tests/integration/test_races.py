@@ -25,14 +25,15 @@ from filmsphere.models import (
     Ticket,
     Wallet,
 )
-from filmsphere.services import cancellation, holds, wallet
-from filmsphere.services.cancellation import cancel_tickets
-from filmsphere.services.checkout import checkout
-from filmsphere.services.cleanup import run_cleanup
+from filmsphere.services.booking import cancellation, holds
+from filmsphere.services.booking.cancellation import cancel_tickets
+from filmsphere.services.booking.checkout import checkout
+from filmsphere.services.booking.holds import toggle_hold
 from filmsphere.services.errors import AlreadyDone, DomainError, SeatUnavailable, ShowNotBookable
-from filmsphere.services.holds import toggle_hold
 from filmsphere.services.locks import guards_off, lock_wallet
+from filmsphere.services.ops.cleanup import run_cleanup
 from filmsphere.services.transaction import set_race_hook, write_transaction
+from filmsphere.services.wallet import wallet
 from tests import factories as f
 
 from .test_checkout import balance, hold
@@ -502,7 +503,7 @@ def test_two_admins_cancelling_one_show_cancel_it_once(backend: str, ctx: Flask)
 
 def _close_while_checking_out(app: Flask) -> tuple[Any, Any, bool, int]:
     from filmsphere.models import User
-    from filmsphere.services.account_changes import close_account
+    from filmsphere.services.accounts.account_changes import close_account
 
     customer = f.make_user(coins=100)
     show = f.make_show(price=10)
@@ -537,7 +538,7 @@ def _close_while_checking_out(app: Flask) -> tuple[Any, Any, bool, int]:
 def test_closing_while_paying_refuses_the_close_once_the_ticket_exists(
     backend: str, ctx: Flask
 ) -> None:
-    from filmsphere.services.account_changes import HasUpcomingTickets
+    from filmsphere.services.accounts.account_changes import HasUpcomingTickets
 
     paid, closed, is_closed, active = _close_while_checking_out(ctx)
     assert isinstance(paid, Booking) and active == 1

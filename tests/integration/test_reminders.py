@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 from filmsphere.extensions import db
 from filmsphere.models import Booking, BookingReminder, OutboxMessage, Ticket, User
 from filmsphere.models.types import utcnow
-from filmsphere.services import reminders
-from filmsphere.services.cancellation import cancel_tickets
+from filmsphere.services.booking.cancellation import cancel_tickets
 from filmsphere.services.locks import guards_off
-from filmsphere.services.mailer import send_pending
+from filmsphere.services.mail import reminders
+from filmsphere.services.mail.mailer import send_pending
 from filmsphere.services.transaction import set_race_hook
 from tests.conftest import csrf_from
 from tests.support import smtp

@@ -24,7 +24,7 @@ from sqlalchemy import event, select
 from filmsphere.config import parse_coin_packs
 from filmsphere.extensions import db
 from filmsphere.models import Role, Seat, Show, User, utcnow
-from filmsphere.services.sessions import load_user, start_session
+from filmsphere.services.accounts.sessions import load_user, start_session
 from tests import factories
 from tests.conftest import csrf_from
 

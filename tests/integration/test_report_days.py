@@ -19,9 +19,9 @@ from filmsphere.models import (
     Show,
 )
 from filmsphere.services.locks import lock_wallet
-from filmsphere.services.report_days import last_closed_day, roll_up_closed_days
-from filmsphere.services.reports import Period, build_report, report_table, table_keys
-from filmsphere.services.wallet import post_entry
+from filmsphere.services.ops.report_days import last_closed_day, roll_up_closed_days
+from filmsphere.services.ops.reports import Period, build_report, report_table, table_keys
+from filmsphere.services.wallet.wallet import post_entry
 
 from .test_reports import FIRST, LAST, app_overrides, seed_fixture, utc  # noqa: F401
 

@@ -14,7 +14,7 @@ from filmsphere.extensions import db
 from filmsphere.models import Booking, LedgerKind, Show, Ticket
 from filmsphere.models.types import UTCDateTime
 from filmsphere.services.locks import lock_wallet
-from filmsphere.services.reports import (
+from filmsphere.services.ops.reports import (
     Period,
     _bounds,
     _bucket,
@@ -23,7 +23,7 @@ from filmsphere.services.reports import (
     make_period,
     to_csv,
 )
-from filmsphere.services.wallet import post_entry
+from filmsphere.services.wallet.wallet import post_entry
 from tests import factories
 
 from .test_admin_support import admin_client
@@ -194,7 +194,7 @@ def test_csv_cells_that_look_like_formulas_are_defused():
 
 
 def build_table_for_csv():  # type: ignore[no-untyped-def]
-    from filmsphere.services.reports import Table
+    from filmsphere.services.ops.reports import Table
 
     return Table("t", "T", ["Film", "Net"], [["=cmd|' /C calc'!A0", 3]], [False, True])
 

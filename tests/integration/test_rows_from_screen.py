@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from filmsphere.extensions import db
 from filmsphere.models import Screen, Seat
-from filmsphere.services import screens as screen_service
+from filmsphere.services.catalogue import screens as screen_service
 
 from ..factories import make_user, now
 from .test_migrations import _fresh_database
@@ -113,7 +113,7 @@ def test_the_migration_flips_rows_and_keeps_letters(
 
 
 def test_refund_deadlines_are_the_moments_refund_percent_changes(backend: str, ctx) -> None:  # type: ignore[no-untyped-def]
-    from filmsphere.services.cancellation import refund_deadlines, refund_percent
+    from filmsphere.services.booking.cancellation import refund_deadlines, refund_percent
 
     starts = now() + timedelta(hours=5)
     limits = refund_deadlines(starts, now())

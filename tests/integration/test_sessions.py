@@ -15,10 +15,10 @@ from sqlalchemy import event, func, select, update
 
 from filmsphere.extensions import db
 from filmsphere.models import OutboxMessage, UserSession, utcnow
-from filmsphere.services import accounts
-from filmsphere.services.account_requests import process_account_requests
-from filmsphere.services.cleanup import run_cleanup
-from filmsphere.services.emails import render_message
+from filmsphere.services.accounts import accounts
+from filmsphere.services.accounts.account_requests import process_account_requests
+from filmsphere.services.mail.emails import render_message
+from filmsphere.services.ops.cleanup import run_cleanup
 
 from ..conftest import get_csrf
 from ..factories import PASSWORD, make_user
@@ -240,4 +240,4 @@ def test_only_set_password_writes_a_password_hash() -> None:
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if re.search(r"\.password_hash\s*=[^=]", line)
     )
-    assert len(writers) == 1 and writers[0].startswith("services/accounts.py:"), writers
+    assert len(writers) == 1 and writers[0].startswith("services/accounts/accounts.py:"), writers

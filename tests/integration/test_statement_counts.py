@@ -14,9 +14,9 @@ from sqlalchemy import event
 
 from filmsphere.extensions import db
 from filmsphere.models import LedgerKind, OutboxMessage, Role, User
-from filmsphere.services.audit import record_audit
 from filmsphere.services.locks import lock_wallet
-from filmsphere.services.wallet import post_entry
+from filmsphere.services.ops.audit import record_audit
+from filmsphere.services.wallet.wallet import post_entry
 from tests import factories
 
 from .test_admin_support import sign_in

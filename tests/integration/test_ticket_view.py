@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from filmsphere.extensions import db
 from filmsphere.models import Booking, TicketStatus
-from filmsphere.services.ticket_codes import ticket_code
+from filmsphere.services.door.ticket_codes import ticket_code
 from tests import factories
 
 from .tickets_support import log_in, qr_codes_in, seed_booking

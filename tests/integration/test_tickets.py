@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 
 from filmsphere.extensions import db
 from filmsphere.models import Booking, BookingStatus, Ticket, TicketStatus
-from filmsphere.services.checkin import check_in
-from filmsphere.services.ticket_codes import ticket_code
+from filmsphere.services.door.checkin import check_in
+from filmsphere.services.door.ticket_codes import ticket_code
 from tests import factories
 
 from .tickets_support import log_in, qr_codes_in, seed_booking

@@ -18,8 +18,8 @@ from filmsphere.blueprints.topup.routes import topup_panel_data
 from filmsphere.config import ConfigError, parse_coin_packs
 from filmsphere.extensions import db
 from filmsphere.models import TopUp, User, Wallet, utcnow
-from filmsphere.services.sessions import SignedInUser, start_session
-from filmsphere.services.topup import format_money
+from filmsphere.services.accounts.sessions import SignedInUser, start_session
+from filmsphere.services.wallet.topup import format_money
 from tests.conftest import csrf_from, make_app
 from tests.factories import make_user
 from tests.support.fake_stripe import (

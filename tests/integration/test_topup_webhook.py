@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from filmsphere.config import parse_coin_packs
 from filmsphere.extensions import db
 from filmsphere.models import LedgerEntry, LedgerKind, TopUp, Wallet, utcnow
-from filmsphere.services import topup as topup_service
 from filmsphere.services.transaction import set_race_hook
+from filmsphere.services.wallet import topup as topup_service
 from tests.conftest import make_app
 from tests.factories import make_user
 from tests.support.fake_stripe import API_KEY, WEBHOOK_SECRET, checkout_event, sign

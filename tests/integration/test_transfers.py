@@ -24,12 +24,13 @@ from filmsphere.models import (
     Wallet,
 )
 from filmsphere.models.types import utcnow
-from filmsphere.services import checkin, transfers
-from filmsphere.services.emails import render_message
+from filmsphere.services.booking import transfers
+from filmsphere.services.door import checkin
+from filmsphere.services.door.ticket_codes import ticket_code
 from filmsphere.services.errors import AlreadyDone, DomainError, Forbidden
 from filmsphere.services.locks import guards_off
-from filmsphere.services.mailer import send_pending
-from filmsphere.services.ticket_codes import ticket_code
+from filmsphere.services.mail.emails import render_message
+from filmsphere.services.mail.mailer import send_pending
 from filmsphere.services.transaction import set_race_hook
 from tests import factories
 from tests.conftest import csrf_from
@@ -472,7 +473,7 @@ def test_after_the_transfer_refunds_follow_the_ticket_and_a_cancelled_offer_is_r
     """The friend cancels the received ticket: the policy refunds them (the ticket kept its
     price), the sender's wallet is untouched. A ticket the sender cancelled while it was on
     offer can't be accepted any more."""
-    from filmsphere.services.cancellation import cancel_tickets
+    from filmsphere.services.booking.cancellation import cancel_tickets
 
     seeded, friend_id, friend_email = _seed(app)
     first = _offer(app, seeded, friend_email, 0)

@@ -12,17 +12,17 @@ from sqlalchemy import select
 
 from filmsphere.extensions import db
 from filmsphere.models import Booking, OutboxMessage, SeatHold, Show, User, WaitlistEntry
-from filmsphere.services.cancellation import cancel_booking_by_admin, cancel_tickets
-from filmsphere.services.checkout import checkout
-from filmsphere.services.emails import render_message
-from filmsphere.services.errors import AlreadyDone, Conflict, DomainError
-from filmsphere.services.waitlist import (
+from filmsphere.services.booking.cancellation import cancel_booking_by_admin, cancel_tickets
+from filmsphere.services.booking.checkout import checkout
+from filmsphere.services.booking.waitlist import (
     join_waitlist,
     leave_waitlist,
     offer_returned_seats,
     run_waitlists,
     waitlist_view,
 )
+from filmsphere.services.errors import AlreadyDone, Conflict, DomainError
+from filmsphere.services.mail.emails import render_message
 from tests import factories as f
 
 from .test_checkout import hold

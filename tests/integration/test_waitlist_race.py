@@ -12,11 +12,11 @@ from sqlalchemy import delete, select
 
 from filmsphere.extensions import db
 from filmsphere.models import Booking, SeatHold
+from filmsphere.services.booking.holds import HoldResult, toggle_hold
+from filmsphere.services.booking.waitlist import join_waitlist, offer_returned_seats
 from filmsphere.services.errors import SeatUnavailable
-from filmsphere.services.holds import HoldResult, toggle_hold
 from filmsphere.services.locks import guards_off
 from filmsphere.services.transaction import set_race_hook
-from filmsphere.services.waitlist import join_waitlist, offer_returned_seats
 from tests import factories as f
 
 from .test_holds import seat_id

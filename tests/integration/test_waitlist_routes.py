@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from filmsphere.models.types import utcnow
-from filmsphere.services.cancellation import cancel_tickets
+from filmsphere.services.booking.cancellation import cancel_tickets
 from tests import factories as f
 from tests.conftest import csrf_from
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from filmsphere.extensions import db
 from filmsphere.models import LedgerEntry, LedgerKind, User, Wallet
 from filmsphere.services.locks import lock_wallet
-from filmsphere.services.wallet import post_entry
+from filmsphere.services.wallet.wallet import post_entry
 from tests import factories
 from tests.conftest import csrf_from, pager_link
 

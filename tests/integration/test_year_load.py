@@ -11,8 +11,8 @@ from sqlalchemy import func, select, text
 from bench.year_load import YearLoader
 from filmsphere.extensions import db
 from filmsphere.models import OutboxMessage
-from filmsphere.services.emails import render_message
-from filmsphere.services.wallet import unbalanced_wallets
+from filmsphere.services.mail.emails import render_message
+from filmsphere.services.wallet.wallet import unbalanced_wallets
 
 pytestmark = pytest.mark.postgres_only
 

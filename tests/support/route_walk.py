@@ -30,7 +30,7 @@ from werkzeug.utils import cached_property
 
 from filmsphere.extensions import db
 from filmsphere.models import utcnow
-from filmsphere.services.sessions import load_user as load_session_user
+from filmsphere.services.accounts.sessions import load_user as load_session_user
 from tests.conftest import csrf_from
 
 # Hostile values for every field and string path part: a NUL, numbers past any column

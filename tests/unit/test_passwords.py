@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from filmsphere.services.accounts import (
+from filmsphere.services.accounts.accounts import (
     COMMON_PASSWORDS,
     InvalidInput,
     check_username,
@@ -63,7 +63,7 @@ def test_the_app_default_hash_is_scrypt() -> None:
     from flask import Flask
 
     from filmsphere.config import Config, TestConfig
-    from filmsphere.services.accounts import hash_password
+    from filmsphere.services.accounts.accounts import hash_password
 
     assert Config().PASSWORD_HASH_METHOD is None
     assert TestConfig().PASSWORD_HASH_METHOD == "pbkdf2:sha256:1000"

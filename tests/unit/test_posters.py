@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from filmsphere.services.posters import poster_etag, poster_svg, wrap_title, xml_text
+from filmsphere.services.catalogue.posters import poster_etag, poster_svg, wrap_title, xml_text
 
 SVG = "{http://www.w3.org/2000/svg}"
 NASTY = 'Bad <script>alert("x")</script> & "Quotes" \'too\'\x00\x1b'

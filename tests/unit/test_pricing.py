@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from filmsphere.services.pricing import percent_of, seat_price
+from filmsphere.services.booking.pricing import percent_of, seat_price
 
 
 @pytest.mark.parametrize(

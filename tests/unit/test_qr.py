@@ -8,7 +8,7 @@ import PIL.Image
 import pytest
 import zxingcpp
 
-from filmsphere.services import qr
+from filmsphere.services.door import qr
 
 CODE = "FS1.12345.678.ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCD"
 

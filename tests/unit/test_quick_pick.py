@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from filmsphere.services.quick_pick import pick_best, ranked_blocks, shortfall
-from filmsphere.services.seat_rules import SeatCell
+from filmsphere.services.booking.quick_pick import pick_best, ranked_blocks, shortfall
+from filmsphere.services.booking.seat_rules import SeatCell
 
 from .test_seat_rules import row
 

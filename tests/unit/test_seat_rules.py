@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from filmsphere.services.errors import SeatRuleViolation
-from filmsphere.services.seat_rules import (
+from filmsphere.services.booking.seat_rules import (
     SeatCell,
     check_companions,
     check_single_seats,
     lonely_companions,
     stranded_seats,
 )
+from filmsphere.services.errors import SeatRuleViolation
 
 CODES = {"S": "standard", "P": "premium", "V": "vip", "W": "wheelchair", "C": "companion"}
 CODES["X"] = "broken"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from filmsphere.services.ticket_codes import InvalidTicketCode, make_code, read_ticket_code
+from filmsphere.services.door.ticket_codes import InvalidTicketCode, make_code, read_ticket_code
 
 SECRET = "unit-test-secret"
 ALPHABET = "".join(sorted(set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.abcxyz- ")))

@@ -12,7 +12,14 @@ from ...clock import local_today
 from ...refusals import renders_refusals
 from ...security import admin_required
 from ...services.errors import DomainError
-from ...services.reports import Period, build_report, make_period, report_table, table_keys, to_csv
+from ...services.ops.reports import (
+    Period,
+    build_report,
+    make_period,
+    report_table,
+    table_keys,
+    to_csv,
+)
 from .base import arg_date, bp
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template, request
 
 from ...security import admin_required
-from ...services.admin_audit import audit_actions, list_audit
+from ...services.ops.admin_audit import audit_actions, list_audit
 from .base import arg_date, bp
 
 

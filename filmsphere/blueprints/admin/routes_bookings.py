@@ -7,7 +7,7 @@ from werkzeug.wrappers import Response
 
 from ...refusals import renders_refusals
 from ...security import admin_required
-from ...services.admin_bookings import booking_detail, search_bookings
+from ...services.booking.admin_bookings import booking_detail, search_bookings
 from .base import actor_id, arg_date, bp, message_page, now
 from .forms import ReasonForm
 
@@ -44,7 +44,7 @@ def booking(booking_id: int) -> tuple[str, int]:
 @admin_required
 def booking_cancel(booking_id: int) -> Response | tuple[str, int]:
     """Cancel every active ticket not used at the door with a 100 % refund and an email."""
-    from ...services.cancellation import cancel_booking_by_admin
+    from ...services.booking.cancellation import cancel_booking_by_admin
 
     form = ReasonForm()
     if not form.validate():

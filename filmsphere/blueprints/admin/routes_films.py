@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from ...models import Movie
 from ...refusals import renders_refusals
 from ...security import admin_required
-from ...services import admin_films
+from ...services.catalogue import admin_films
 from ...services.errors import DomainError, NotFound
 from .base import actor_id, bp, form_status, message_page, now, view_arg
 from .forms import FilmForm, PosterForm

@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response
 
 from ...refusals import renders_refusals
 from ...security import admin_required
-from ...services.admin_mail import list_undelivered, outbox_health, resend_message
 from ...services.errors import DomainError
+from ...services.mail.admin_mail import list_undelivered, outbox_health, resend_message
 from .base import actor_id, bp, now
 
 

@@ -14,7 +14,7 @@ from ...htmx import is_partial_request
 from ...models import Screen
 from ...refusals import renders_refusals
 from ...security import admin_required
-from ...services import screens as screen_service
+from ...services.catalogue import screens as screen_service
 from ...services.errors import DomainError
 from .base import actor_id, bp, now
 

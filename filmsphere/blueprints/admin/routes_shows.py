@@ -15,7 +15,7 @@ from ...extensions import db
 from ...models import Movie, Screen, Show
 from ...refusals import renders_refusals
 from ...security import admin_required
-from ...services import scheduling
+from ...services.catalogue import scheduling
 from ...services.errors import DomainError
 from .base import actor_id, arg_date, arg_int, bp, form_status, message_page, now
 from .forms import ReasonForm, ShowForm
@@ -151,7 +151,7 @@ def show_edit(show_id: int) -> Response | tuple[str, int]:
 def show_cancel(show_id: int) -> Response | tuple[str, int]:
     """Cancel a show: every ticket refunded 100 %, every customer emailed, audited, in one
     transaction (services.cancellation.cancel_show)."""
-    from ...services.cancellation import cancel_show
+    from ...services.booking.cancellation import cancel_show
 
     reason_form = ReasonForm()
     if not reason_form.validate():

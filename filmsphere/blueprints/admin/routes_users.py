@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from ...refusals import renders_refusals
 from ...security import admin_required
-from ...services import admin_users
+from ...services.accounts import admin_users
 from ...services.errors import DomainError, NotFound
 from .base import actor_id, bp, message_page, now, view_arg
 from .forms import CoinAdjustForm, RoleForm

@@ -11,7 +11,7 @@ from flask import request
 from flask_limiter.util import get_remote_address
 
 from ...models import Role, utcnow
-from ...services.api_tokens import (
+from ...services.accounts.api_tokens import (
     UNAUTHENTICATED,
     InvalidToken,
     MissingScope,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ...models import Booking, Movie
-from ...services.booking_page import BookingPage
-from ...services.cancellation import RefundQuote
-from ...services.catalogue import ShowSlot
-from ...services.checkin import CheckInResult
-from ...services.seatmap import Basket, SeatMap, SeatView
-from ...services.wallet_page import WalletPage
+from ...services.booking.booking_page import BookingPage
+from ...services.booking.cancellation import RefundQuote
+from ...services.booking.seatmap import Basket, SeatMap, SeatView
+from ...services.catalogue.catalogue import ShowSlot
+from ...services.door.checkin import CheckInResult
+from ...services.wallet.wallet_page import WalletPage
 
 
 def film(movie: Movie, next_show_at: Any = None) -> dict[str, Any]:

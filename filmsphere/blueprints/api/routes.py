@@ -15,18 +15,18 @@ from werkzeug.exceptions import HTTPException
 
 from ...extensions import csrf, limiter
 from ...models import utcnow
-from ...services import catalogue
-from ...services.booking_page import booking_page
-from ...services.cancellation import QuoteChanged, cancel_tickets, quote_refund
-from ...services.checkin import check_in as check_in_ticket
-from ...services.checkout import checkout as pay
-from ...services.customer_bookings import past_bookings, upcoming_bookings
+from ...services.booking.booking_page import booking_page
+from ...services.booking.cancellation import QuoteChanged, cancel_tickets, quote_refund
+from ...services.booking.checkout import checkout as pay
+from ...services.booking.customer_bookings import past_bookings, upcoming_bookings
+from ...services.booking.holds import toggle_hold
+from ...services.booking.idempotency import checkout_token_for, request_digest
+from ...services.booking.quick_hold import quick_hold
+from ...services.booking.seatmap import build_seat_map
+from ...services.catalogue import catalogue
+from ...services.door.checkin import check_in as check_in_ticket
 from ...services.errors import DomainError, NoSeatsTogether
-from ...services.holds import toggle_hold
-from ...services.idempotency import checkout_token_for, request_digest
-from ...services.quick_hold import quick_hold
-from ...services.seatmap import build_seat_map
-from ...services.wallet_page import customer_wallet_page
+from ...services.wallet.wallet_page import customer_wallet_page
 from . import present, schemas
 from .auth import identity, rate_limit_key, scope_required
 from .problems import PROBLEM_JSON, from_domain_error, from_http_exception, problem

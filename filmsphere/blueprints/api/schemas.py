@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ...services.quick_pick import CATEGORIES
+from ...services.booking.quick_pick import CATEGORIES
 
 MAX_ID = 2**31 - 1
 Id = lambda **kw: fields.Integer(validate=validate.Range(1, MAX_ID), **kw)  # noqa: E731

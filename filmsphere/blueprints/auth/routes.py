@@ -24,7 +24,7 @@ from ...models import User
 from ...models.types import utcnow
 from ...refusals import default_response, renders_refusals, status_and_message
 from ...security import local_path
-from ...services import accounts, sessions
+from ...services.accounts import accounts, sessions
 from ...services.errors import DomainError
 from .forms import (
     PASSWORD_HINT,

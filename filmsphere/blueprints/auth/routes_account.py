@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from ...models import Role
 from ...models.types import utcnow
 from ...refusals import renders_refusals, status_and_message
-from ...services import account_changes, accounts, api_tokens, sessions
+from ...services.accounts import account_changes, accounts, api_tokens, sessions
 from ...services.errors import DomainError
 from .forms import (
     PASSWORD_HINT,

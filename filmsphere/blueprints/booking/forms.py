@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
 from ...forms import AppForm
-from ...services.quick_pick import MAX_PARTY, QuickPickCategory
+from ...services.booking.quick_pick import MAX_PARTY, QuickPickCategory
 
 
 class CheckoutForm(AppForm):

@@ -29,18 +29,18 @@ from ...models import utcnow
 from ...ratelimits import user_or_address
 from ...refusals import default_response, renders_refusals
 from ...security import verified_required
-from ...services.checkout import checkout as pay
-from ...services.errors import AlreadyPaid, DomainError, NoSeatsTogether, NotFound, SeatTaken
-from ...services.holds import HoldResult, toggle_hold
-from ...services.quick_pick import MAX_PARTY, Shortfall
-from ...services.seatmap import (
+from ...services.booking.checkout import checkout as pay
+from ...services.booking.holds import HoldResult, toggle_hold
+from ...services.booking.quick_pick import MAX_PARTY, Shortfall
+from ...services.booking.seatmap import (
     SeatMap,
     build_seat_map,
     get_show,
     read_seat_state,
     seat_map_from,
 )
-from ...services.waitlist import free_ordinary_seats, waitlist_view
+from ...services.booking.waitlist import free_ordinary_seats, waitlist_view
+from ...services.errors import AlreadyPaid, DomainError, NoSeatsTogether, NotFound, SeatTaken
 from ...wording import format_coins, plural
 from ..bookings.routes import booking_url
 from .forms import CheckoutForm, QuickPickForm

@@ -12,9 +12,9 @@ from ...models import utcnow
 from ...ratelimits import user_or_address
 from ...refusals import renders_refusals
 from ...security import verified_required
+from ...services.booking.quick_hold import QuickHold, quick_hold
+from ...services.booking.quick_pick import MAX_PARTY
 from ...services.errors import DomainError
-from ...services.quick_hold import QuickHold, quick_hold
-from ...services.quick_pick import MAX_PARTY
 from ...wording import plural
 from .forms import QuickPickForm
 from .routes import (

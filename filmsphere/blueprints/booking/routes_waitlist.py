@@ -16,8 +16,8 @@ from ...models import utcnow
 from ...ratelimits import user_or_address
 from ...refusals import default_response, renders_refusals
 from ...security import verified_required
+from ...services.booking.waitlist import join_waitlist, leave_waitlist, waitlist_view
 from ...services.errors import DomainError, NotFound
-from ...services.waitlist import join_waitlist, leave_waitlist, waitlist_view
 from ...wording import plural
 from .forms import JoinWaitlistForm
 from .routes import bp

@@ -14,7 +14,7 @@ from functools import lru_cache
 from flask import request, url_for
 from markupsafe import Markup, escape
 
-from ...services.seatmap import SeatMap, SeatView
+from ...services.booking.seatmap import SeatMap, SeatView
 
 GAP = '\n                <span class="seat-gap" aria-hidden="true"></span>'
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Response, make_response, render_template, request
 
-from ...services.seatmap import SeatMap, changed_seats
+from ...services.booking.seatmap import SeatMap, changed_seats
 from .seat_buttons import seat_button_html
 
 

@@ -20,20 +20,20 @@ from flask_login import current_user, login_required
 from ...htmx import is_partial_request, redirect_as_hx_redirect
 from ...models import Booking, utcnow
 from ...refusals import default_response, renders_refusals
-from ...services.booking_page import booking_page
-from ...services.calendar import booking_ics, ics_filename
-from ...services.cancellation import (
+from ...services.booking.booking_page import booking_page
+from ...services.booking.cancellation import (
     QuoteChanged,
     SelectionChanged,
     cancellable_booking,
     confirm_cancellation,
     quote_selection,
 )
-from ...services.customer_bookings import get_booking, past_bookings, upcoming_bookings
-from ...services.door_tickets import door_tickets
+from ...services.booking.customer_bookings import get_booking, past_bookings, upcoming_bookings
+from ...services.booking.exchange import can_exchange, exchanged_for
+from ...services.booking.transfers import booking_transfers
+from ...services.door.door_tickets import door_tickets
 from ...services.errors import AlreadyDone, DomainError, NotFound
-from ...services.exchange import can_exchange, exchanged_for
-from ...services.transfers import booking_transfers
+from ...services.mail.calendar import booking_ics, ics_filename
 from ...wording import format_category, format_coins, plural
 from .forms import CancelForm
 

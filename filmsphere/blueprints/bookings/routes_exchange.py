@@ -14,9 +14,8 @@ from ... import MAX_DB_INT
 from ...models import utcnow
 from ...refusals import default_response, renders_refusals
 from ...security import verified_required
-from ...services.cancellation import policy_text
-from ...services.errors import AlreadyDone, DomainError, NotFound
-from ...services.exchange import (
+from ...services.booking.cancellation import policy_text
+from ...services.booking.exchange import (
     AlreadyExchanged,
     ExchangeQuoteChanged,
     check_exchange_target,
@@ -25,6 +24,7 @@ from ...services.exchange import (
     exchangeable_booking,
     quote_exchange,
 )
+from ...services.errors import AlreadyDone, DomainError, NotFound
 from ...wording import format_coins
 from .forms import ConfirmExchangeForm, PickShowForm
 from .routes import booking_url, bp

@@ -12,7 +12,7 @@ from ...htmx import is_partial_request
 from ...models import Booking, utcnow
 from ...ratelimits import user_or_address
 from ...refusals import default_response, renders_refusals
-from ...services import transfers
+from ...services.booking import transfers
 from ...services.errors import DomainError, NotFound
 from ...wording import format_category
 from .forms import SendTicketForm

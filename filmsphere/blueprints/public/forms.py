@@ -9,7 +9,7 @@ from wtforms import SearchField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Length, Optional
 
 from ...forms import AppForm
-from ...services.catalogue import FilterOptions, MovieFilters, parse_day
+from ...services.catalogue.catalogue import FilterOptions, MovieFilters, parse_day
 
 
 class MovieFilterForm(AppForm):

@@ -25,8 +25,8 @@ from ...errors import discard_session, render_error
 from ...extensions import db
 from ...htmx import is_partial_request
 from ...models import Movie, utcnow
-from ...services import catalogue
-from ...services.posters import poster_etag, poster_svg
+from ...services.catalogue import catalogue
+from ...services.catalogue.posters import poster_etag, poster_svg
 from .forms import MovieFilterForm
 
 bp = Blueprint("public", __name__)

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from ...htmx import is_partial_request
-from ...services.reminders import set_reminders
+from ...services.mail.reminders import set_reminders
 from .forms import ReminderForm
 
 bp = Blueprint("reminders", __name__)

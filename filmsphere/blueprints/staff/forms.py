@@ -9,7 +9,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ...forms import AppForm
-from ...services.checkin import ShowOption
+from ...services.door.checkin import ShowOption
 
 ANY_SHOW = 0
 

@@ -8,8 +8,8 @@ from flask_login import current_user
 from ...htmx import is_partial_request
 from ...models import utcnow
 from ...security import staff_required
-from ...services.checkin import CheckInResult, todays_shows
-from ...services.checkin import check_in as check_in_ticket
+from ...services.door.checkin import CheckInResult, todays_shows
+from ...services.door.checkin import check_in as check_in_ticket
 from .forms import ANY_SHOW, CheckInForm
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")

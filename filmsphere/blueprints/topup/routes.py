@@ -20,8 +20,8 @@ from ...extensions import csrf, limiter
 from ...models import TopUp, utcnow
 from ...ratelimits import user_or_address
 from ...refusals import default_response, renders_refusals, status_and_message
-from ...services import topup as topup_service
 from ...services.errors import DomainError
+from ...services.wallet import topup as topup_service
 from .forms import TopUpForm
 
 bp = Blueprint("topup", __name__)

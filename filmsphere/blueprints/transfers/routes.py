@@ -12,8 +12,8 @@ from flask_login import current_user, login_required
 from ...htmx import is_partial_request, redirect_as_hx_redirect
 from ...models import utcnow
 from ...refusals import default_response, renders_refusals
-from ...services import transfers
-from ...services.customer_bookings import get_booking
+from ...services.booking import transfers
+from ...services.booking.customer_bookings import get_booking
 from ...services.errors import DomainError, NotFound
 
 bp = Blueprint("transfers", __name__)

@@ -21,7 +21,7 @@ from ...htmx import is_partial_request, trigger
 from ...models import utcnow
 from ...refusals import renders_refusals
 from ...services.errors import DomainError, NotFound
-from ...services.wallet_page import WalletPage, customer_wallet_page
+from ...services.wallet.wallet_page import WalletPage, customer_wallet_page
 from ...wording import format_coins
 from ..topup.routes import topup_panel_data
 
@@ -58,7 +58,7 @@ def _refill_refused(error: DomainError) -> BaseResponse:
 def refill() -> BaseResponse:
     """Top the balance back up to the refill target (where enabled, at most once per
     interval). htmx: the summary with the message and the ledger out of band."""
-    from ...services.wallet import refill as run_refill
+    from ...services.wallet.wallet import refill as run_refill
 
     if not current_app.config["REFILL_ENABLED"]:
         return _refill_answer("Refill is not available here.", "error", 404)

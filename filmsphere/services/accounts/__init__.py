@@ -1,0 +1,1 @@
+"""Accounts: registration, log-in sessions, account changes, API tokens, admin user management."""

@@ -1,0 +1,490 @@
+"""The seat map as view objects: rows of seats with their state, legend, basket, ETag.
+
+Read-only, two queries: the show (with its screen's layout version and, for a customer,
+the wallet balance) and the seats' claims (live holds and sold tickets together); the
+ETag comes from those alone (read_seat_state), so a poll of an unchanged map is a 304
+before any seat view is built. The
+per-layout part (rows, prices, names, legend) is built once per screen layout version and
+price and shared by every request of the process; only seat states are worked out per
+request. Templates render these objects and never query.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, cast
+
+from flask import current_app
+from sqlalchemy import bindparam, literal, select, union_all
+
+from ...extensions import db
+from ...models import (
+    Screen,
+    SeatCategory,
+    SeatHold,
+    Show,
+    Ticket,
+    TicketStatus,
+    Wallet,
+)
+from ...models import Seat as SeatModel
+from ..errors import NotFound
+from .pricing import CATEGORY_LABELS, seat_price
+from .seat_rules import CellState, SeatCell, stranded_hint, stranded_seats
+from .show_sale import ShowState, not_bookable_reason
+
+SeatState = Literal["free", "mine", "taken", "broken"]
+
+LEGEND_ORDER = (
+    SeatCategory.STANDARD,
+    SeatCategory.PREMIUM,
+    SeatCategory.VIP,
+    SeatCategory.WHEELCHAIR,
+    SeatCategory.COMPANION,
+)
+
+
+# eq=False: one view object per seat and state is shared by every request (see _layout),
+# so identity is equality, and hashing it (the seat buttons' markup cache) is free.
+@dataclass(frozen=True, eq=False)
+class SeatView:
+    id: int
+    row_label: str
+    number: int
+    grid_row: int
+    grid_col: int
+    category: str
+    price_coins: int
+    state: SeatState
+    accessible_name: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.row_label}{self.number}"
+
+
+@dataclass(frozen=True)
+class LegendItem:
+    category: str
+    label: str
+    price_coins: int
+
+
+@dataclass(frozen=True)
+class Basket:
+    seats: list[SeatView]
+    total_coins: int
+    balance_coins: int
+    balance_after_coins: int
+    expires_at: datetime | None
+    # The single-empty-seat rule, told while picking (checkout is where it is enforced).
+    warning: str | None = None
+
+
+@dataclass(frozen=True)
+class SeatMap:
+    show: ShowState
+    rows: list[tuple[str, list[SeatView | None]]]
+    columns: int
+    legend: list[LegendItem]
+    basket: Basket | None
+    bookable: bool
+    not_bookable_reason: str | None
+    etag: str
+
+
+# The hot read statements are built once, with bound parameters: SQLAlchemy then reuses
+# each one's cache key and compiled form instead of rebuilding them on every request
+# (which cost more CPU than the queries themselves in the ticket-rush benchmark).
+_SHOW_COLUMNS = (
+    Show.id,
+    Show.screen_id,
+    Show.status,
+    Show.starts_at,
+    Show.ends_at,
+    Show.base_price_coins,
+)
+_SHOW_STATE = select(*_SHOW_COLUMNS).where(Show.id == bindparam("show_id"))
+# The seat map's show row: the rule columns, the layout version and the viewer's balance
+# (NULL for a visitor) in one round trip.
+_SHOW_FOR_MAP = (
+    select(
+        *_SHOW_COLUMNS,
+        Screen.layout_version,
+        select(Wallet.balance_coins)
+        .where(Wallet.user_id == bindparam("user_id"))
+        .scalar_subquery()
+        .label("balance_coins"),
+    )
+    .join(Screen, Screen.id == Show.screen_id)
+    .where(Show.id == bindparam("show_id"))
+)
+_SEATS = (
+    select(
+        SeatModel.id,
+        SeatModel.row_label,
+        SeatModel.number,
+        SeatModel.grid_row,
+        SeatModel.grid_col,
+        SeatModel.category,
+        Screen.layout_version,
+    )
+    .join(Screen, Screen.id == SeatModel.screen_id)
+    .where(SeatModel.screen_id == bindparam("screen_id"), SeatModel.is_active.is_(True))
+    .order_by(SeatModel.grid_row, SeatModel.grid_col)
+)
+# Live holds (with their customer) and sold seats in one round trip; a sold seat comes
+# with user_id and expires_at NULL.
+_CLAIMS = union_all(
+    select(SeatHold.seat_id, SeatHold.user_id, SeatHold.expires_at).where(
+        SeatHold.show_id == bindparam("show_id"), SeatHold.expires_at > bindparam("now")
+    ),
+    select(
+        Ticket.seat_id,
+        literal(None, SeatHold.user_id.type).label("user_id"),
+        literal(None, SeatHold.expires_at.type).label("expires_at"),
+    ).where(Ticket.show_id == bindparam("show_id"), Ticket.status == TicketStatus.ACTIVE),
+)
+
+
+def show_state(show_id: int) -> ShowState:
+    """Read a show's rule columns with one small query (no ORM entity, no joined film or
+    screen). Raises NotFound for an unknown show."""
+    row = db.session.execute(_SHOW_STATE, {"show_id": show_id}).one_or_none()
+    if row is None:
+        raise NotFound("There is no such show.")
+    return cast(ShowState, row)
+
+
+def get_show(show_id: int) -> Show:
+    """The show with its film and screen (the seat map page's heading). Raises NotFound."""
+    show = db.session.get(Show, show_id)
+    if show is None:
+        raise NotFound("There is no such show.")
+    return show
+
+
+def accessible_name(row_label: str, number: int, category: str, price: int, state: str) -> str:
+    if category == SeatCategory.BROKEN:
+        return f"Row {row_label}, seat {number}, out of order"
+    name = f"Row {row_label}, seat {number}, {CATEGORY_LABELS[category]}, {price} coins"
+    if state == "taken":
+        name += ", taken"
+    return name
+
+
+@dataclass(frozen=True)
+class SeatStates:
+    """What a seat map shows, as read (two queries), before any seat view is built: enough
+    for the ETag, so an unchanged map is answered without building it."""
+
+    show: Any  # the show's rule columns, layout version and the viewer's balance
+    user_id: int | None
+    sold: frozenset[int]
+    holder: dict[int, int]  # seat id -> the customer holding it (live holds only)
+    my_expiry: datetime | None
+    not_bookable_reason: str | None
+    etag: str
+
+
+def read_seat_state(show_id: int, user_id: int | None, now: datetime) -> SeatStates:
+    """The seat states of a show as `user_id` sees them (None: a visitor), and their ETag.
+
+    A hold whose expires_at has passed counts as free. The ETag is a digest of the viewer
+    and of everything the grid and basket show, so it changes exactly when they do (a
+    hold, a sale, a refund, a hold running out, the show starting, a new layout or price,
+    the viewer's balance). Raises NotFound for an unknown show.
+    """
+    show = db.session.execute(_SHOW_FOR_MAP, {"show_id": show_id, "user_id": user_id}).first()
+    if show is None:
+        raise NotFound("There is no such show.")
+    claims = db.session.execute(_CLAIMS, {"show_id": show_id, "now": now}).all()
+    sold: set[int] = set()
+    holder: dict[int, int] = {}
+    my_expiry = None
+    for seat_id, holder_id, expires_at in claims:
+        if expires_at is None:
+            sold.add(seat_id)
+            continue
+        holder[seat_id] = holder_id
+        if holder_id == user_id and (my_expiry is None or expires_at < my_expiry):
+            my_expiry = expires_at
+    reason = not_bookable_reason(show, now)
+    taken = sold.union(s for s, h in holder.items() if h != user_id)
+    mine = {s for s, h in holder.items() if h == user_id}
+    layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
+    etag = _etag(
+        show,
+        reason,
+        user_id,
+        taken=sorted(taken),
+        mine=sorted(mine),
+        my_expiry=my_expiry,
+        states=_state_bits(layout, show, taken, mine),
+    )
+    return SeatStates(show, user_id, frozenset(sold), holder, my_expiry, reason, etag)
+
+
+def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
+    """The seat map of a show as `user_id` sees it (None: a visitor, read only).
+
+    Retired seats are not shown; broken seats are shown and never sellable; expired holds
+    count as free (see read_seat_state). Raises NotFound for an unknown show.
+    """
+    return seat_map_from(read_seat_state(show_id, user_id, now))
+
+
+def seat_map_from(state: SeatStates) -> SeatMap:
+    """The seat map's views built from states already read (no query once the screen's
+    layout is cached)."""
+    show, user_id, sold, holder = state.show, state.user_id, state.sold, state.holder
+    layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
+    mine: list[SeatView] = []
+    grid: list[tuple[str, list[SeatView | None]]] = []
+    for label, cells in layout.rows:
+        row: list[SeatView | None] = []
+        for variants in cells:
+            if variants is None:
+                row.append(None)
+                continue
+            seat_id = variants.free.id
+            if variants.broken is not None:
+                view = variants.broken
+            elif seat_id in sold:
+                view = variants.taken
+            elif seat_id in holder:
+                if holder[seat_id] == user_id:
+                    view = variants.mine
+                    mine.append(view)
+                else:
+                    view = variants.taken
+            else:
+                view = variants.free
+            row.append(view)
+        grid.append((label, row))
+
+    basket = None
+    if user_id is not None:
+        balance = show.balance_coins or 0
+        total = sum(v.price_coins for v in mine)
+        basket = Basket(
+            seats=mine,
+            total_coins=total,
+            balance_coins=balance,
+            balance_after_coins=balance - total,
+            expires_at=state.my_expiry,
+            warning=_stranding_warning(grid, mine),
+        )
+    reason = state.not_bookable_reason
+    return SeatMap(
+        show=cast(ShowState, show),
+        rows=grid,
+        columns=layout.columns,
+        legend=layout.legend,
+        basket=basket,
+        bookable=reason is None,
+        not_bookable_reason=reason,
+        etag=state.etag,
+    )
+
+
+def _stranding_warning(
+    grid: list[tuple[str, list[SeatView | None]]], mine: list[SeatView]
+) -> str | None:
+    """What checkout would say about single empty seats, from the rows the customer's
+    seats are in, as this map shows them (no extra query)."""
+    if not mine:
+        return None
+    rows = {v.grid_row for v in mine}
+    states: dict[str, CellState] = {"mine": "chosen", "free": "free"}
+    cells = [
+        SeatCell(v.id, v.label, v.grid_row, v.grid_col, v.category, states.get(v.state, "taken"))
+        for _, row in grid
+        for v in row
+        if v is not None and v.grid_row in rows
+    ]
+    stranded = stranded_seats(cells)
+    return stranded_hint(stranded[0]) if stranded else None
+
+
+@dataclass(frozen=True)
+class _SeatVariants:
+    """One seat's view in each state it can be shown in (views are immutable, shared)."""
+
+    free: SeatView
+    mine: SeatView
+    taken: SeatView
+    broken: SeatView | None  # set for a broken seat: always shown as such
+
+
+@dataclass(frozen=True)
+class _Layout:
+    rows: list[tuple[str, list[_SeatVariants | None]]]
+    columns: int
+    legend: list[LegendItem]
+    index: dict[int, int]  # seat id -> its place in the grid's reading order (state bits)
+
+
+def _view(s: Any, price: int, state: SeatState) -> SeatView:
+    return SeatView(
+        id=s.id,
+        row_label=s.row_label,
+        number=s.number,
+        grid_row=s.grid_row,
+        grid_col=s.grid_col,
+        category=s.category,
+        price_coins=price,
+        state=state,
+        accessible_name=accessible_name(s.row_label, s.number, s.category, price, state),
+    )
+
+
+_MAX_LAYOUTS = 256
+
+
+def _layout(screen_id: int, layout_version: int, base_price_coins: int) -> _Layout:
+    """The per-layout part of the seat map (rows, gaps, prices, names, legend), built once
+    per (screen, layout version, base price) and shared by the app's requests.
+
+    update_layout bumps the screen's layout_version whenever it changes the seats, so a
+    key never goes stale. The seats are read with the version in the same statement: a
+    layout saved in between is cached under its own, new version. The cache belongs to
+    the app (one per process in production, a fresh one per test app).
+    """
+    cache: dict[tuple[int, int, int], _Layout] = current_app.extensions.setdefault(
+        "filmsphere_seat_layouts", {}
+    )
+    cached = cache.get((screen_id, layout_version, base_price_coins))
+    if cached is not None:
+        return cached
+    seats = db.session.execute(_SEATS, {"screen_id": screen_id}).all()
+    version = seats[0].layout_version if seats else layout_version
+    built = _build_layout(base_price_coins, seats)
+    if len(cache) >= _MAX_LAYOUTS:
+        cache.clear()  # prices and layouts change rarely: a full reset is fine
+    cache[(screen_id, version, base_price_coins)] = built
+    return built
+
+
+def _build_layout(base_price_coins: int, seats: Sequence[Any]) -> _Layout:
+    rows: dict[int, tuple[str, dict[int, _SeatVariants]]] = {}
+    columns = 0
+    legend_prices: dict[str, int] = {}
+    for s in seats:
+        broken = s.category == SeatCategory.BROKEN
+        price = 0 if broken else seat_price(base_price_coins, s.category)
+        variants = _SeatVariants(
+            free=_view(s, price, "free"),
+            mine=_view(s, price, "mine"),
+            taken=_view(s, price, "taken"),
+            broken=_view(s, price, "broken") if broken else None,
+        )
+        rows.setdefault(s.grid_row, (s.row_label, {}))[1][s.grid_col] = variants
+        columns = max(columns, s.grid_col + 1)
+        if not broken:
+            legend_prices[s.category] = price
+    grid = [
+        (label, [cells.get(col) for col in range(columns)])
+        for _, (label, cells) in sorted(rows.items())
+    ]
+    order = [v.free.id for _, cells in grid for v in cells if v is not None]
+    return _Layout(
+        rows=grid,
+        index={seat_id: place for place, seat_id in enumerate(order)},
+        columns=columns,
+        legend=[
+            LegendItem(category=c, label=CATEGORY_LABELS[c], price_coins=legend_prices[c])
+            for c in LEGEND_ORDER
+            if c in legend_prices
+        ],
+    )
+
+
+def _etag(
+    show: Any,
+    reason: str | None,
+    user_id: int | None,
+    *,
+    taken: list[int],
+    mine: list[int],
+    my_expiry: datetime | None,
+    states: str,
+) -> str:
+    # The viewer, and everything the grid and basket show: the layout and prices, whether
+    # seats can be picked, which seats are taken and which are the viewer's (a hold that
+    # ran out has left these sets), when the viewer's hold ends, and their balance.
+    parts = (
+        user_id,
+        show.id,
+        show.screen_id,
+        show.layout_version,
+        show.base_price_coins,
+        reason,
+        taken,
+        mine,
+        my_expiry.isoformat() if my_expiry else "-",
+        show.balance_coins if user_id is not None else None,
+    )
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
+    return f'W/"seats-{digest}.{states}"'
+
+
+# --- what a client already shows -------------------------------------------------------
+#
+# The ETag ends with the seat states the grid shows, as two bitmaps in the layout's
+# reading order (taken, mine; ~70 characters for 200 seats) behind the layout key. A
+# click that sends the ETag of the grid it shows can then be answered with only the
+# seats whose state differs, without the server keeping anything per client.
+
+
+def _state_bits(layout: _Layout, show: Any, taken: set[int], mine: set[int]) -> str:
+    size = (len(layout.index) + 7) // 8
+    return ".".join(
+        (
+            f"{show.layout_version}-{show.base_price_coins}",
+            _bits(layout.index, taken, size),
+            _bits(layout.index, mine, size),
+        )
+    )
+
+
+def _bits(index: dict[int, int], seat_ids: set[int], size: int) -> str:
+    value = 0
+    for seat_id in seat_ids:
+        place = index.get(seat_id)
+        if place is not None:  # a hold on a seat retired since: not on the grid
+            value |= 1 << place
+    return base64.urlsafe_b64encode(value.to_bytes(size, "little")).decode().rstrip("=")
+
+
+def changed_seats(seat_map: SeatMap, client_etag: str) -> list[SeatView] | None:
+    """The seats whose state differs from the grid the client shows (the one `client_etag`
+    came with), in reading order; None when that can't be told (no or a foreign ETag, a
+    new layout or price): then the client needs the whole grid."""
+    ours, theirs = seat_map.etag.split("."), client_etag.strip().split(".")
+    if len(theirs) != 4 or len(ours) != 4 or theirs[1] != ours[1]:
+        return None
+    try:
+        taken, mine = (
+            int.from_bytes(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)), "little")
+            for part in (theirs[2], theirs[3].rstrip('"'))
+        )
+    except ValueError:
+        return None
+    changed: list[SeatView] = []
+    place = 0
+    for _, row in seat_map.rows:
+        for view in row:
+            if view is None:
+                continue
+            bit = 1 << place
+            place += 1
+            shown = "taken" if taken & bit else "mine" if mine & bit else "free"
+            now = "taken" if view.state == "taken" else view.state
+            if view.state != "broken" and now != shown:
+                changed.append(view)
+    return changed

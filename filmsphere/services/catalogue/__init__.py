@@ -1,0 +1,1 @@
+"""The catalogue: films, screens and their layouts, scheduling, posters."""

@@ -1,0 +1,1 @@
+"""The cinema door: signed ticket codes, their QR images, check-in, the door ticket."""

@@ -1,0 +1,1 @@
+"""Email: the outbox, what each message says, the sender, reminders, calendar files."""

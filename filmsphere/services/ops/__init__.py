@@ -1,0 +1,1 @@
+"""Operations: reports and their roll-ups, cleanup, the audit log, demo data."""

@@ -1,0 +1,1 @@
+"""The coin wallet: ledger writes, the wallet page, Stripe top-ups."""
