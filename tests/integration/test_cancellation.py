@@ -214,7 +214,7 @@ def test_a_ticket_used_at_the_door_is_never_refunded(backend: str, ctx: Flask) -
     assert balance(user.id) == 80
     # "Whole booking" cancels only what was not used: 80 % of one ticket.
     quote = cancel_tickets(user.id, booking.reference, None, f.now())
-    assert [line.ticket_id for line in quote.lines] == [unused.id]
+    assert [line.id for line in quote.lines] == [unused.id]
     assert balance(user.id) == 88
     db.session.expire_all()
     assert db.session.get(Ticket, used.id).status == "active"  # type: ignore[union-attr]

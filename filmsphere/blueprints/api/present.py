@@ -107,7 +107,7 @@ def booking(page: BookingPage) -> dict[str, Any]:
                 "id": card.id,
                 "seat_label": card.seat_label,
                 "row": card.row_label,
-                "number": card.seat_number,
+                "number": card.number,
                 "category": card.category,
                 "price_coins": card.price_coins,
                 "status": card.status,
@@ -125,7 +125,7 @@ def quote(value: RefundQuote) -> dict[str, Any]:
         "reference": value.reference,
         "lines": [
             {
-                "ticket_id": line.ticket_id,
+                "ticket_id": line.id,
                 "seat_label": line.seat_label,
                 "price_coins": line.price_coins,
                 "refund_coins": line.refund_coins,

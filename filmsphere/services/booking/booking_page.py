@@ -12,28 +12,18 @@ from ...models import Booking, Movie, Screen, Show, TicketStatus
 from ..door.qr import qr_svg
 from ..door.ticket_codes import ticket_code
 from .customer_bookings import get_booking
+from .ticket_lines import TicketLine
 
 CardStatus = Literal["active", "used", "cancelled"]
 
 
 @dataclass(frozen=True)
-class TicketCard:
-    id: int
-    row_label: str
-    seat_number: int
-    seat_label: str
-    category: str
-    price_coins: int
+class TicketCard(TicketLine):
     status: CardStatus
-    refund_coins: int | None
     cancelled_at: datetime | None
     checked_in_at: datetime | None
     code: str | None  # active tickets only
     qr: Markup | None  # inline SVG, active tickets only
-
-    @property
-    def accessible_seat(self) -> str:
-        return f"Row {self.row_label}, seat {self.seat_number}"
 
 
 @dataclass(frozen=True)
@@ -69,15 +59,9 @@ def booking_page(user_id: int, reference: str, now: datetime) -> BookingPage:
         code = ticket_code(ticket) if status == "active" else None
         label = f"Row {ticket.seat.row_label}, seat {ticket.seat.number}"
         cards.append(
-            TicketCard(
-                id=ticket.id,
-                row_label=ticket.seat.row_label,
-                seat_number=ticket.seat.number,
-                seat_label=ticket.seat.label,
-                category=ticket.category,
-                price_coins=ticket.price_coins,
+            TicketCard.of(
+                ticket,
                 status=status,
-                refund_coins=ticket.refund_coins,
                 cancelled_at=ticket.cancelled_at,
                 checked_in_at=ticket.checked_in_at,
                 code=code,

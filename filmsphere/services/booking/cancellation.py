@@ -31,21 +31,14 @@ from ..wallet.wallet import post_entry
 from .customer_bookings import get_booking
 from .pricing import percent_of
 from .seat_rules import SeatCell, lonely_companions
+from .ticket_lines import TicketLine
 from .waitlist import seats_returned
-
-
-@dataclass(frozen=True)
-class RefundLine:
-    ticket_id: int
-    seat_label: str
-    price_coins: int
-    refund_coins: int
 
 
 @dataclass(frozen=True)
 class RefundQuote:
     reference: str
-    lines: list[RefundLine]
+    lines: list[TicketLine]  # refund_coins: what the quote refunds
     percent: int
     refund_total: int
     policy_text: str
@@ -209,15 +202,12 @@ def _companion_note(picked_ids: set[int], tickets: list[Ticket]) -> str | None:
 def _quote(
     booking: Booking, tickets: list[Ticket], percent: int, note: str | None = None
 ) -> RefundQuote:
-    lines = [
-        RefundLine(t.id, t.seat.label, t.price_coins, percent_of(t.price_coins, percent))
-        for t in tickets
-    ]
+    lines = [TicketLine.of(t, refund_coins=percent_of(t.price_coins, percent)) for t in tickets]
     return RefundQuote(
         reference=booking.reference,
         lines=lines,
         percent=percent,
-        refund_total=sum(line.refund_coins for line in lines),
+        refund_total=sum(line.refund_coins or 0 for line in lines),
         policy_text=policy_text(),
         note=note,
     )
@@ -337,7 +327,7 @@ def _apply(
     reason: str | None,
 ) -> None:
     """Cancel the tickets, write one refund ledger entry, update the booking status."""
-    refunds = {line.ticket_id: line.refund_coins for line in quote.lines}
+    refunds = {line.id: line.refund_coins for line in quote.lines}
     for ticket in tickets:
         ticket.status = TicketStatus.CANCELLED
         ticket.refund_coins = refunds[ticket.id]

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from ...extensions import db
 from ...models import Booking, Show, Ticket, User
 from ...wording import format_datetime
+from ..booking.ticket_lines import TicketLine
 from ..door.qr import qr_png
 from ..door.ticket_codes import ticket_code
 from .calendar import booking_calendar, calendar_method, ics_filename
@@ -67,16 +68,9 @@ class CannotRender(Exception):
 
 
 @dataclass(frozen=True)
-class EmailTicket:
+class EmailTicket(TicketLine):
     """One ticket as the email templates show it."""
 
-    id: int
-    seat_label: str
-    row_label: str
-    number: int
-    category: str
-    price_coins: int
-    refund_coins: int | None
     code: str | None  # confirmations only
     cid: str | None  # Content-ID of its inline QR image
 
@@ -295,13 +289,8 @@ def _common(booking: Booking, batch: Batch) -> dict[str, Any]:
 
 
 def _line(ticket: Ticket, refund: int | None = None, code: str | None = None) -> EmailTicket:
-    return EmailTicket(
-        id=ticket.id,
-        seat_label=ticket.seat.label,
-        row_label=ticket.seat.row_label,
-        number=ticket.seat.number,
-        category=ticket.category,
-        price_coins=ticket.price_coins,
+    return EmailTicket.of(
+        ticket,
         refund_coins=refund,
         code=code,
         cid=f"ticket-{ticket.id}@filmsphere" if code else None,
