@@ -557,7 +557,8 @@ PAGE = (
     "{minutes} min · {rating}</p></header>{notice}"
     '<div class="booking-layout"><div class="seat-area">'
     '<section class="legend-panel" aria-label="Prices and key">{legend}</section>'
-    '{grid}</div>{basket}</div><p id="seat-message" role="status" class="visually-hidden"></p>'
+    '{grid}</div><div class="booking-side">{basket}</div></div>'
+    '<p id="seat-message" role="status" class="visually-hidden"></p>'
     "</main></body></html>"
 )
 

@@ -199,20 +199,42 @@ def test_basket_and_pay_stay_in_sight_while_seats_are_picked(
     assert axe_violations(device) == []
 
 
-def test_the_grand_fits_a_laptop_window_beside_the_basket(live: LiveServer, browser: Any) -> None:
-    """The demo's largest screen (7 rows of 24 cells) is whole in the first view at
-    1280 x 800; a 16-row house needs one scroll down to the map (test above)."""
+@pytest.mark.parametrize("house", ["the Grand", "400 seats"])
+def test_a_large_house_fits_a_laptop_window_beside_the_basket(
+    live: LiveServer, browser: Any, house: str
+) -> None:
+    """The demo's largest screen (7 rows of 24 cells) and a 400-seat house (16 rows of 27
+    cells) are whole in the first view at 1280 x 800, screen and every row, beside the
+    basket with its countdown and Pay, while seats in the first and last rows are picked;
+    the key is in that view too, under the map."""
     from filmsphere.services.ops.demo import SCREENS
 
-    login, show_id, _ = seed(live, SCREENS[0].layout)
+    login, show_id, seats = seed(live, SCREENS[0].layout if house == "the Grand" else HOUSE_400)
+    rows: dict[str, list[str]] = {}
+    for label in sorted(seats, key=lambda label: int(re.sub(r"^[A-Z]+", "", label))):
+        rows.setdefault(re.sub(r"\d+$", "", label), []).append(label)
+    first, last = rows[min(rows)], rows[max(rows)]
     context = browser.new_context(**LAPTOP, service_workers="block")
     try:
         page = context.new_page()
         log_in(page, live, login, PASSWORD)
         page.goto(live.path(f"/shows/{show_id}"))
-        rows = box(page.locator("#seat-grid .seat-rows"))
-        assert rows["y"] >= 0 and rows["y"] + rows["height"] <= 800
-        assert box(page.locator("#basket"))["x"] >= rows["x"] + rows["width"]
+        for label in (first[0], last[len(last) // 2], last[len(last) // 2 + 1]):
+            pick(page, "laptop", seats[label])  # a click scrolls to a seat out of view
+            assert page.evaluate("window.scrollY") == 0
+            assert in_viewport(page, page.locator("#screen-marker"))
+            tops_and_bottoms = page.evaluate(
+                "() => [...document.querySelectorAll('#seat-grid button.seat')].map(b => {"
+                " const r = b.getBoundingClientRect(); return [r.top, r.bottom]; })"
+            )
+            assert len(tops_and_bottoms) == len(seats)
+            assert all(top >= 0 and bottom <= 800 for top, bottom in tops_and_bottoms)
+            for part in ("#basket [data-countdown]", "#pay-button", ".legend-panel"):
+                assert in_viewport(page, page.locator(part)), part
+        map_box = box(page.locator("#seat-grid .seat-rows"))
+        assert box(page.locator("#basket"))["x"] >= map_box["x"] + map_box["width"]
+        expect(page.locator("#pay-button")).to_have_text(re.compile(r"^Pay \d+ coins$"))
+        save_screenshot(page, f"seat-map-laptop-{house.replace(' ', '-').lower()}")
     finally:
         context.close()
 
