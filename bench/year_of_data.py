@@ -603,6 +603,8 @@ def http_phase(
 ) -> tuple[list[Probe], dict[str, Result], bool]:
     clients = {role: Client(role) for role in ("visitor", "customer", "staff", "admin")}
     probes = build_probes(url, meta, env["FILMSPHERE_SECRET_KEY"])
+    if args.only:
+        probes = [p for p in probes if any(text in p.name for text in args.only)]
     results = {p.name: Result() for p in probes}
     log = server_log(url)
     inspected = False
@@ -768,6 +770,12 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=10.0, help="seconds per request, about")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--only",
+        metavar="TEXT",
+        action="append",
+        help="time only the requests whose name contains TEXT (repeatable); skips the cron",
+    )
     args = parser.parse_args()
     if not 0 < args.scale <= 2:
         parser.error("--scale must be more than 0 and at most 2")
@@ -802,7 +810,9 @@ def main() -> int:
         holds, pending = prepare_cron_work(url, meta)
         print(f"cron work waiting: {holds} expired holds, {pending:,} pending emails", flush=True)
         probes, results, inspected = http_phase(url, meta, env, args)
-        cron = cron_phase(url, meta, os.environ | env, pending, server_log(url))
+        cron = []
+        if not args.only:
+            cron = cron_phase(url, meta, os.environ | env, pending, server_log(url))
         print()
         print(
             f"A year of data (scale {meta['scale']}), measured {started_at:%Y-%m-%d %H:%M} UTC "
