@@ -1,9 +1,10 @@
 """The seat map as view objects: rows of seats with their state, legend, basket, ETag.
 
-Read-only, two queries: the show (with its screen's layout version and, for a customer,
+Read-only, one query: the show (with its screen's layout version and, for a customer,
 the wallet balance) and the seats' claims (live holds and sold tickets together); the
-ETag comes from those alone (read_seat_state), so a poll of an unchanged map is a 304
-before any seat view is built. The
+ETag comes from that alone (read_seat_state), so a poll of an unchanged map is a 304
+before any seat view is built. For a poll the same query also checks the viewer's log-in
+session (read_seat_state_of_session), so an unchanged map costs one statement. The
 per-layout part (rows, prices, names, legend) is built once per screen layout version and
 price and shared by every request of the process; only seat states are worked out per
 request. Templates render these objects and never query.
@@ -19,7 +20,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from flask import current_app
-from sqlalchemy import bindparam, literal, select, union_all
+from sqlalchemy import Integer, Select, bindparam, literal, select, true, union_all
 
 from ...extensions import db
 from ...models import (
@@ -32,6 +33,7 @@ from ...models import (
     Wallet,
 )
 from ...models import Seat as SeatModel
+from ..accounts.sessions import LIVE_SESSION_USER_ID, SessionKey, key_parameters
 from ..errors import NotFound
 from .pricing import CATEGORY_LABELS, seat_price
 from .seat_rules import CellState, SeatCell, stranded_hint, stranded_seats
@@ -109,20 +111,6 @@ _SHOW_COLUMNS = (
     Show.base_price_coins,
 )
 _SHOW_STATE = select(*_SHOW_COLUMNS).where(Show.id == bindparam("show_id"))
-# The seat map's show row: the rule columns, the layout version and the viewer's balance
-# (NULL for a visitor) in one round trip.
-_SHOW_FOR_MAP = (
-    select(
-        *_SHOW_COLUMNS,
-        Screen.layout_version,
-        select(Wallet.balance_coins)
-        .where(Wallet.user_id == bindparam("user_id"))
-        .scalar_subquery()
-        .label("balance_coins"),
-    )
-    .join(Screen, Screen.id == Show.screen_id)
-    .where(Show.id == bindparam("show_id"))
-)
 _SEATS = (
     select(
         SeatModel.id,
@@ -137,8 +125,8 @@ _SEATS = (
     .where(SeatModel.screen_id == bindparam("screen_id"), SeatModel.is_active.is_(True))
     .order_by(SeatModel.grid_row, SeatModel.grid_col)
 )
-# Live holds (with their customer) and sold seats in one round trip; a sold seat comes
-# with user_id and expires_at NULL.
+# Live holds (with their customer) and sold seats; a sold seat comes with user_id and
+# expires_at NULL.
 _CLAIMS = union_all(
     select(SeatHold.seat_id, SeatHold.user_id, SeatHold.expires_at).where(
         SeatHold.show_id == bindparam("show_id"), SeatHold.expires_at > bindparam("now")
@@ -148,7 +136,39 @@ _CLAIMS = union_all(
         literal(None, SeatHold.user_id.type).label("user_id"),
         literal(None, SeatHold.expires_at.type).label("expires_at"),
     ).where(Ticket.show_id == bindparam("show_id"), Ticket.status == TicketStatus.ACTIVE),
-)
+).subquery("claims")
+
+
+def _map_read(viewer: Any) -> Select[Any]:
+    """The seat map's one round trip: a row per claim (one row of NULL claim columns when
+    there is none), each with the show's rule columns, its screen's layout version, the
+    viewer (`viewer`: bound `user_id`, or a session check) and the viewer's balance."""
+    return (
+        select(
+            *_SHOW_COLUMNS,
+            Screen.layout_version,
+            viewer.label("viewer_id"),
+            # The balance of a confirmed viewer only (none for a key that failed).
+            select(Wallet.balance_coins)
+            .where(Wallet.user_id == viewer)
+            .scalar_subquery()
+            .label("balance_coins"),
+            _CLAIMS.c.seat_id,
+            _CLAIMS.c.user_id.label("holder_id"),
+            _CLAIMS.c.expires_at,
+        )
+        .select_from(Show)
+        .join(Screen, Screen.id == Show.screen_id)
+        .outerjoin(_CLAIMS, true())
+        .where(Show.id == bindparam("show_id"))
+    )
+
+
+# The viewer as the caller knows them (None: a visitor); or the user whose log-in session
+# the cookie's key names, NULL unless that session is live (sessions.py's check, bound
+# parameters session_id, user_id, secret_hash, now).
+_MAP_READ = _map_read(bindparam("user_id", type_=Integer))
+_MAP_READ_OF_SESSION = _map_read(LIVE_SESSION_USER_ID)
 
 
 def show_state(show_id: int) -> ShowState:
@@ -183,7 +203,7 @@ class SeatStates:
     for the ETag, so an unchanged map is answered without building it."""
 
     show: Any  # the show's rule columns, layout version and the viewer's balance
-    user_id: int | None
+    user_id: int | None  # the viewer (None: a visitor)
     sold: frozenset[int]
     holder: dict[int, int]  # seat id -> the customer holding it (live holds only)
     my_expiry: datetime | None
@@ -192,24 +212,50 @@ class SeatStates:
 
 
 def read_seat_state(show_id: int, user_id: int | None, now: datetime) -> SeatStates:
-    """The seat states of a show as `user_id` sees them (None: a visitor), and their ETag.
+    """The seat states of a show as `user_id` sees them (None: a visitor), and their ETag,
+    in one statement.
 
     A hold whose expires_at has passed counts as free. The ETag is a digest of the viewer
     and of everything the grid and basket show, so it changes exactly when they do (a
     hold, a sale, a refund, a hold running out, the show starting, a new layout or price,
     the viewer's balance). Raises NotFound for an unknown show.
     """
-    show = db.session.execute(_SHOW_FOR_MAP, {"show_id": show_id, "user_id": user_id}).first()
-    if show is None:
+    rows = db.session.execute(_MAP_READ, {"show_id": show_id, "user_id": user_id, "now": now}).all()
+    return _seat_states(rows, now)
+
+
+def read_seat_state_of_session(show_id: int, session_key: Any, now: datetime) -> SeatStates:
+    """read_seat_state for the viewer whose log-in session key (flask-login's id in the
+    signed session cookie, sessions.py) is `session_key`, checked in the same statement:
+    the customer when their session is live, else a visitor (logged out, expired, ended
+    elsewhere, deactivated, no key or not a key). Nothing else about the user is loaded,
+    so a poll of an unchanged map costs this one statement. Raises NotFound."""
+    key = SessionKey.parse(session_key)
+    if key is None:
+        return read_seat_state(show_id, None, now)
+    rows = db.session.execute(
+        _MAP_READ_OF_SESSION, key_parameters(key, now) | {"show_id": show_id}
+    ).all()
+    return _seat_states(rows, now)
+
+
+def _seat_states(rows: Sequence[Any], now: datetime) -> SeatStates:
+    if not rows:
         raise NotFound("There is no such show.")
-    claims = db.session.execute(_CLAIMS, {"show_id": show_id, "now": now}).all()
+    show = rows[0]
+    user_id = show.viewer_id
     sold: set[int] = set()
     holder: dict[int, int] = {}
     my_expiry = None
-    for seat_id, holder_id, expires_at in claims:
+    for row in rows:
+        seat_id = row.seat_id
+        if seat_id is None:  # the show has no claim at all
+            continue
+        expires_at = row.expires_at
         if expires_at is None:
             sold.add(seat_id)
             continue
+        holder_id = row.holder_id
         holder[seat_id] = holder_id
         if holder_id == user_id and (my_expiry is None or expires_at < my_expiry):
             my_expiry = expires_at
