@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -36,8 +36,13 @@ admin_required = role_required(Role.ADMIN)
 
 
 def content_security_policy() -> str:
+    return _policy(bool(current_app.config.get("STRIPE_SECRET_KEY")))
+
+
+@cache  # every response sends it: built once per setting
+def _policy(stripe: bool) -> str:
     form_action = "'self'"
-    if current_app.config.get("STRIPE_SECRET_KEY"):
+    if stripe:
         form_action += " https://checkout.stripe.com"
     return "; ".join(
         [
