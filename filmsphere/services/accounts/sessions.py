@@ -4,7 +4,8 @@ flask-login keeps the user's id in the signed session cookie and, with "keep me 
 in", in a signed remember cookie. Both would stay valid after logout if they carried only
 the user id. Here the id they carry is a session key, `<user id>:<session id>:<secret>`;
 the server keeps the session's row with a SHA-256 of the secret. Each request loads the
-user and checks the session in one query (load_user); logging out deletes the row, so a
+user and checks the session in one query (load_user; a seat-map poll makes the same check
+inside its one read instead, LIVE_SESSION_USER_ID); logging out deletes the row, so a
 copied session or remember cookie is refused from then on. Ending every session of a user
 ("log out everywhere", password change or reset, deactivation) deletes all their rows.
 """
