@@ -20,7 +20,8 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from flask import current_app
-from sqlalchemy import Integer, Select, bindparam, literal, select, true, union_all
+from sqlalchemy import Integer, Select, String, bindparam, func, or_, select, true
+from sqlalchemy import cast as sql_cast
 
 from ...extensions import db
 from ...models import (
@@ -125,41 +126,53 @@ _SEATS = (
     .where(SeatModel.screen_id == bindparam("screen_id"), SeatModel.is_active.is_(True))
     .order_by(SeatModel.grid_row, SeatModel.grid_col)
 )
-# Live holds (with their customer) and sold seats; a sold seat comes with user_id and
-# expires_at NULL.
-_CLAIMS = union_all(
-    select(SeatHold.seat_id, SeatHold.user_id, SeatHold.expires_at).where(
-        SeatHold.show_id == bindparam("show_id"), SeatHold.expires_at > bindparam("now")
-    ),
-    select(
-        Ticket.seat_id,
-        literal(None, SeatHold.user_id.type).label("user_id"),
-        literal(None, SeatHold.expires_at.type).label("expires_at"),
-    ).where(Ticket.show_id == bindparam("show_id"), Ticket.status == TicketStatus.ACTIVE),
-).subquery("claims")
+
+
+def _seat_ids(column: Any, *conditions: Any) -> Any:
+    """The ids in `column` of the rows matching `conditions`, as one comma-separated string
+    (NULL for none). A show's claims come as three such strings, not as a row per seat:
+    fetching 80 rows cost a poll more CPU than all the rest of the read."""
+    return (
+        select(func.aggregate_strings(sql_cast(column, String), ","))
+        .where(*conditions)
+        .scalar_subquery()
+    )
 
 
 def _map_read(viewer: Any) -> Select[Any]:
-    """The seat map's one round trip: a row per claim (one row of NULL claim columns when
-    there is none), each with the show's rule columns, its screen's layout version, the
-    viewer (`viewer`: bound `user_id`, or a session check) and the viewer's balance."""
+    """The seat map's one round trip: the show's rule columns, its screen's layout
+    version, the viewer (`viewer`: bound `user_id`, or a session check; NULL for a
+    visitor), the viewer's balance and the end of their hold, and the seats sold, held by
+    others and held by the viewer (live holds only)."""
+    seen_by = select(viewer.label("viewer_id")).subquery("viewer")
+    viewer_id = seen_by.c.viewer_id
+    live = (SeatHold.show_id == bindparam("show_id"), SeatHold.expires_at > bindparam("now"))
     return (
         select(
             *_SHOW_COLUMNS,
             Screen.layout_version,
-            viewer.label("viewer_id"),
-            # The balance of a confirmed viewer only (none for a key that failed).
+            viewer_id,
             select(Wallet.balance_coins)
-            .where(Wallet.user_id == viewer)
+            .where(Wallet.user_id == viewer_id)
             .scalar_subquery()
             .label("balance_coins"),
-            _CLAIMS.c.seat_id,
-            _CLAIMS.c.user_id.label("holder_id"),
-            _CLAIMS.c.expires_at,
+            select(func.min(SeatHold.expires_at))
+            .where(*live, SeatHold.user_id == viewer_id)
+            .scalar_subquery()
+            .label("my_expiry"),
+            _seat_ids(
+                Ticket.seat_id,
+                Ticket.show_id == bindparam("show_id"),
+                Ticket.status == TicketStatus.ACTIVE,
+            ).label("sold"),
+            _seat_ids(
+                SeatHold.seat_id, *live, or_(viewer_id.is_(None), SeatHold.user_id != viewer_id)
+            ).label("held"),
+            _seat_ids(SeatHold.seat_id, *live, SeatHold.user_id == viewer_id).label("mine"),
         )
         .select_from(Show)
         .join(Screen, Screen.id == Show.screen_id)
-        .outerjoin(_CLAIMS, true())
+        .join(seen_by, true())
         .where(Show.id == bindparam("show_id"))
     )
 
@@ -205,7 +218,8 @@ class SeatStates:
     show: Any  # the show's rule columns, layout version and the viewer's balance
     user_id: int | None  # the viewer (None: a visitor)
     sold: frozenset[int]
-    holder: dict[int, int]  # seat id -> the customer holding it (live holds only)
+    held: frozenset[int]  # seats in others' live holds
+    mine: frozenset[int]  # seats in the viewer's live holds
     my_expiry: datetime | None
     not_bookable_reason: str | None
     etag: str
@@ -221,7 +235,7 @@ def read_seat_state(show_id: int, user_id: int | None, now: datetime) -> SeatSta
     the viewer's balance). Raises NotFound for an unknown show.
     """
     return _seat_states(
-        _map_rows(_MAP_READ, {"show_id": show_id, "user_id": user_id, "now": now}), now
+        _map_row(_MAP_READ, {"show_id": show_id, "user_id": user_id, "now": now}), now
     )
 
 
@@ -235,41 +249,25 @@ def read_seat_state_of_session(show_id: int, session_key: Any, now: datetime) ->
     if key is None:
         return read_seat_state(show_id, None, now)
     return _seat_states(
-        _map_rows(_MAP_READ_OF_SESSION, key_parameters(key, now) | {"show_id": show_id}), now
+        _map_row(_MAP_READ_OF_SESSION, key_parameters(key, now) | {"show_id": show_id}), now
     )
 
 
-def _map_rows(statement: Select[Any], params: dict[str, Any]) -> Sequence[Any]:
+def _map_row(statement: Select[Any], params: dict[str, Any]) -> Any:
     # On the session's connection, not through the ORM's execute: no entity comes back,
     # and that layer cost more CPU than the statement itself. The flush is the ORM's
     # autoflush (nothing to do unless a service has objects pending).
     db.session.flush()
-    return db.session.connection().execute(statement, params).all()
+    return db.session.connection().execute(statement, params).first()
 
 
-def _seat_states(rows: Sequence[Any], now: datetime) -> SeatStates:
-    if not rows:
+def _seat_states(show: Any, now: datetime) -> SeatStates:
+    if show is None:
         raise NotFound("There is no such show.")
-    show = rows[0]
     user_id = show.viewer_id
-    sold: set[int] = set()
-    holder: dict[int, int] = {}
-    my_expiry = None
-    for row in rows:
-        seat_id = row.seat_id
-        if seat_id is None:  # the show has no claim at all
-            continue
-        expires_at = row.expires_at
-        if expires_at is None:
-            sold.add(seat_id)
-            continue
-        holder_id = row.holder_id
-        holder[seat_id] = holder_id
-        if holder_id == user_id and (my_expiry is None or expires_at < my_expiry):
-            my_expiry = expires_at
+    sold, held, mine = _id_set(show.sold), _id_set(show.held), _id_set(show.mine)
     reason = not_bookable_reason(show, now)
-    taken = sold.union(s for s, h in holder.items() if h != user_id)
-    mine = {s for s, h in holder.items() if h == user_id}
+    taken = sold | held
     layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
     etag = _etag(
         show,
@@ -277,10 +275,14 @@ def _seat_states(rows: Sequence[Any], now: datetime) -> SeatStates:
         user_id,
         taken=sorted(taken),
         mine=sorted(mine),
-        my_expiry=my_expiry,
+        my_expiry=show.my_expiry,
         states=_state_bits(layout, show, taken, mine),
     )
-    return SeatStates(show, user_id, frozenset(sold), holder, my_expiry, reason, etag)
+    return SeatStates(show, user_id, sold, held, mine, show.my_expiry, reason, etag)
+
+
+def _id_set(ids: str | None) -> frozenset[int]:
+    return frozenset(map(int, ids.split(","))) if ids else frozenset()
 
 
 def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
@@ -295,7 +297,7 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
 def seat_map_from(state: SeatStates) -> SeatMap:
     """The seat map's views built from states already read (no query once the screen's
     layout is cached)."""
-    show, user_id, sold, holder = state.show, state.user_id, state.sold, state.holder
+    show, sold, held = state.show, state.sold, state.held
     layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
     mine: list[SeatView] = []
     grid: list[tuple[str, list[SeatView | None]]] = []
@@ -308,21 +310,18 @@ def seat_map_from(state: SeatStates) -> SeatMap:
             seat_id = variants.free.id
             if variants.broken is not None:
                 view = variants.broken
-            elif seat_id in sold:
+            elif seat_id in sold or seat_id in held:
                 view = variants.taken
-            elif seat_id in holder:
-                if holder[seat_id] == user_id:
-                    view = variants.mine
-                    mine.append(view)
-                else:
-                    view = variants.taken
+            elif seat_id in state.mine:
+                view = variants.mine
+                mine.append(view)
             else:
                 view = variants.free
             row.append(view)
         grid.append((label, row))
 
     basket = None
-    if user_id is not None:
+    if state.user_id is not None:
         balance = show.balance_coins or 0
         total = sum(v.price_coins for v in mine)
         basket = Basket(
@@ -495,7 +494,7 @@ def _etag(
 # seats whose state differs, without the server keeping anything per client.
 
 
-def _state_bits(layout: _Layout, show: Any, taken: set[int], mine: set[int]) -> str:
+def _state_bits(layout: _Layout, show: Any, taken: frozenset[int], mine: frozenset[int]) -> str:
     size = (len(layout.index) + 7) // 8
     return ".".join(
         (
@@ -506,7 +505,7 @@ def _state_bits(layout: _Layout, show: Any, taken: set[int], mine: set[int]) -> 
     )
 
 
-def _bits(index: dict[int, int], seat_ids: set[int], size: int) -> str:
+def _bits(index: dict[int, int], seat_ids: frozenset[int], size: int) -> str:
     value = 0
     for seat_id in seat_ids:
         place = index.get(seat_id)
