@@ -113,7 +113,8 @@ def test_a_click_is_one_transaction(backend: str, app: Flask, client: FlaskClien
         held = client.post(url, data=data, headers=HX)
     assert held.status_code == 200
     # The user (with the session check), seat, hold rows, wallet, rule facts, the insert
-    # and the seat map after it: all in one transaction.
+    # and the seat map after it: all in one transaction. The rate limiter (on, keyed from
+    # the session) adds no query, and the user is loaded once.
     # (SQLite ends the user's read transaction before a write one: BEGIN IMMEDIATE.)
     assert seen.begins == (1 if backend == "postgresql" else 2), seen.statements
     assert len(seen.sql) == 7, seen.statements
