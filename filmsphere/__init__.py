@@ -63,7 +63,23 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
-    login_manager.init_app(app)
+    # flask-login's own context processor loads the user for every template rendered.
+    # A full page needs them (the menu) and loads them here, before rendering (templates
+    # never query); an htmx fragment gets the lazy proxy, which loads them only if its
+    # template asks (a polled seat grid never does; views that need the user have it).
+    login_manager.init_app(app, add_context_processor=False)
+
+    @app.context_processor
+    def _current_user() -> dict[str, Any]:
+        from flask import has_request_context
+        from flask_login import current_user
+
+        from .htmx import is_partial_request
+
+        if has_request_context() and is_partial_request():
+            return {"current_user": current_user}
+        return {"current_user": current_user._get_current_object()}
+
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -36,8 +36,13 @@ admin_required = role_required(Role.ADMIN)
 
 
 def content_security_policy() -> str:
+    return _policy(bool(current_app.config.get("STRIPE_SECRET_KEY")))
+
+
+@cache  # every response sends it: built once per setting
+def _policy(stripe: bool) -> str:
     form_action = "'self'"
-    if current_app.config.get("STRIPE_SECRET_KEY"):
+    if stripe:
         form_action += " https://checkout.stripe.com"
     return "; ".join(
         [
@@ -74,12 +79,21 @@ def register_security_headers(app: Flask) -> None:
         return response
 
 
+# Where flask-login keeps the log-in's id (a session key, services/sessions.py) in the
+# signed session cookie.
+LOGIN_KEY = "_user_id"
+
+
+def remember_cookie_sent() -> bool:
+    """Whether the request carries flask-login's "keep me logged in" cookie."""
+    return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+
+
 def _is_private() -> bool:
     """Whether the response belongs to a signed-in visitor. Read from the session and the
     remember cookie, not by loading the user: a response that never needed the account
     must not fail on it (while the database is down, every response would)."""
-    remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
-    return "_user_id" in session or remember in request.cookies
+    return LOGIN_KEY in session or remember_cookie_sent()
 
 
 # A `next` address goes back into a Location header (percent-encoded in the log-in URL,

@@ -15,6 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -28,19 +29,22 @@ from ...htmx import is_partial_request, redirect_as_hx_redirect, trigger
 from ...models import utcnow
 from ...ratelimits import user_or_address
 from ...refusals import default_response, renders_refusals
-from ...security import verified_required
+from ...security import LOGIN_KEY, remember_cookie_sent, verified_required
 from ...services.booking.checkout import checkout as pay
-from ...services.booking.holds import HoldResult, toggle_hold
+from ...services.booking.holds import HoldResult, toggle_hold, toggle_hold_and_read
 from ...services.booking.quick_pick import MAX_PARTY, Shortfall
 from ...services.booking.seatmap import (
     SeatMap,
+    SeatStates,
     build_seat_map,
     get_show,
     read_seat_state,
+    read_seat_state_of_session,
     seat_map_from,
 )
 from ...services.booking.waitlist import free_ordinary_seats, waitlist_view
 from ...services.errors import AlreadyPaid, DomainError, NoSeatsTogether, NotFound, SeatTaken
+from ...services.transaction import one_statement_read
 from ...wording import format_coins, plural
 from ..bookings.routes import booking_url
 from .forms import CheckoutForm, QuickPickForm
@@ -207,13 +211,26 @@ def seat_grid(show_id: int) -> BaseResponse:
     the browser to the seat map page."""
     if not is_partial_request():
         return redirect(_seat_map_url(show_id), 303)
-    state = read_seat_state(show_id, _user_id(), utcnow())
+    state = _poll_state(show_id)
     if _etag_matches(state.etag):
         response = Response(status=304)
         response.headers["ETag"] = state.etag
         response.headers["Cache-Control"] = "private, no-cache"
         return response
     return _grid_response(seat_map_from(state))
+
+
+def _poll_state(show_id: int) -> SeatStates:
+    """The seat states for a poll in one statement that also checks the log-in session
+    the signed cookie names (the user is not loaded: a poll needs only their id). The
+    ETag is worked out for the viewer that check confirms, so a cookie of an ended
+    session polls as a visitor and never matches its customer's ETag. A log-in kept only
+    in the remember cookie takes flask-login's way, which restores the session."""
+    key = session.get(LOGIN_KEY)
+    if key is None and remember_cookie_sent():
+        return read_seat_state(show_id, _user_id(), utcnow())
+    one_statement_read()
+    return read_seat_state_of_session(show_id, key, utcnow())
 
 
 def _grid_refused(error: DomainError) -> ResponseReturnValue:
@@ -234,6 +251,8 @@ def _grid_refused(error: DomainError) -> ResponseReturnValue:
         flash(message + (" You can join the waitlist below." if waitlist else ""), "error")
         return redirect(_seat_map_url(show_id) + ("#waitlist" if waitlist else "#seat-grid"), 303)
     extra = _what_is_left(short, show_id, waitlist) if short is not None else {}
+    # The refused unit of work has rolled back; the user is loaded: the map is one read.
+    one_statement_read()
     seat_map_view = _build_seat_map(show_id)
     response = _grid_response(
         seat_map_view, error.status, message=message, kind="error", delta=True, **extra
@@ -264,12 +283,13 @@ def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
     """Hold a free seat or release one of mine. htmx: the seats that changed plus the
     basket out of band; otherwise 303 back."""
     user_id = int(current_user.id)
-    result = toggle_hold(user_id, show_id, seat_id, utcnow())
-    message, note = _click_words(result)
     if not is_partial_request():
+        message, note = _click_words(toggle_hold(user_id, show_id, seat_id, utcnow()))
         flash(message + (f" {note}" if note else ""), "warning" if note else "success")
         return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
-    seat_map_view = _build_seat_map(show_id, user_id)
+    result, state = toggle_hold_and_read(user_id, show_id, seat_id, utcnow())
+    message, note = _click_words(result)
+    seat_map_view = seat_map_from(state)
     announce = " ".join(filter(None, (message, _basket_words(seat_map_view.basket), note)))
     response = _grid_response(
         seat_map_view, message=note, kind="warning", announce=announce, delta=True

@@ -4,7 +4,8 @@ flask-login keeps the user's id in the signed session cookie and, with "keep me 
 in", in a signed remember cookie. Both would stay valid after logout if they carried only
 the user id. Here the id they carry is a session key, `<user id>:<session id>:<secret>`;
 the server keeps the session's row with a SHA-256 of the secret. Each request loads the
-user and checks the session in one query (load_user); logging out deletes the row, so a
+user and checks the session in one query (load_user; a seat-map poll makes the same check
+inside its one read instead, LIVE_SESSION_USER_ID); logging out deletes the row, so a
 copied session or remember cookie is refused from then on. Ending every session of a user
 ("log out everywhere", password change or reset, deactivation) deletes all their rows.
 """
@@ -71,19 +72,30 @@ _COPIED = (
     "reminders_enabled",
 )
 
+# What makes a session key good: its row, unexpired, of an active account. Bound
+# parameters session_id, user_id, secret_hash, now (see key_parameters).
+_LIVE_SESSION = (
+    UserSession.id == bindparam("session_id"),
+    UserSession.user_id == bindparam("user_id"),
+    UserSession.secret_hash == bindparam("secret_hash"),
+    UserSession.expires_at > bindparam("now"),
+    User.is_active_account.is_(True),
+)
 # Built once: every request runs it, and rebuilding the statement (its cache key) each
 # time costs more CPU than running it.
 _USER_BY_SESSION = (
     select(*(getattr(User, name) for name in _COPIED))
     .select_from(User)
     .join(UserSession, UserSession.user_id == User.id)
-    .where(
-        UserSession.id == bindparam("session_id"),
-        UserSession.user_id == bindparam("user_id"),
-        UserSession.secret_hash == bindparam("secret_hash"),
-        UserSession.expires_at > bindparam("now"),
-        User.is_active_account.is_(True),
-    )
+    .where(*_LIVE_SESSION)
+)
+# The same check as a column of another statement (a poll's one read, seatmap.py): the
+# user id when the key is good, else NULL.
+LIVE_SESSION_USER_ID = (
+    select(UserSession.user_id)
+    .join(User, User.id == UserSession.user_id)
+    .where(*_LIVE_SESSION)
+    .scalar_subquery()
 )
 
 
@@ -147,16 +159,18 @@ def load_user(raw_key: str, now: datetime) -> SignedInUser | None:
     key = SessionKey.parse(raw_key)
     if key is None:
         return None
-    row = db.session.execute(
-        _USER_BY_SESSION,
-        {
-            "session_id": key.session_id,
-            "user_id": key.user_id,
-            "secret_hash": key.secret_hash,
-            "now": now,
-        },
-    ).one_or_none()
+    row = db.session.execute(_USER_BY_SESSION, key_parameters(key, now)).one_or_none()
     return None if row is None else SignedInUser(**row._mapping, session_key=raw_key)
+
+
+def key_parameters(key: SessionKey, now: datetime) -> dict[str, Any]:
+    """The bound parameters of the live-session check (LIVE_SESSION_USER_ID) for `key`."""
+    return {
+        "session_id": key.session_id,
+        "user_id": key.user_id,
+        "secret_hash": key.secret_hash,
+        "now": now,
+    }
 
 
 def end_session(raw_key: str | None) -> None:

@@ -118,7 +118,7 @@ def _cells(
     seat_map = seat_map_from(state)
     if not seat_map.bookable:
         raise ShowNotBookable(seat_map.not_bookable_reason or "This show can't be booked.")
-    held = frozenset(lost.union(s for s, h in state.holder.items() if h != user_id))
+    held = frozenset(lost.union(state.held))
     states: dict[str, CellState] = {"free": "free", "mine": "free"}
     cells = [
         SeatCell(

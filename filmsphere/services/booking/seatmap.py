@@ -1,9 +1,10 @@
 """The seat map as view objects: rows of seats with their state, legend, basket, ETag.
 
-Read-only, two queries: the show (with its screen's layout version and, for a customer,
+Read-only, one query: the show (with its screen's layout version and, for a customer,
 the wallet balance) and the seats' claims (live holds and sold tickets together); the
-ETag comes from those alone (read_seat_state), so a poll of an unchanged map is a 304
-before any seat view is built. The
+ETag comes from that alone (read_seat_state), so a poll of an unchanged map is a 304
+before any seat view is built. For a poll the same query also checks the viewer's log-in
+session (read_seat_state_of_session), so an unchanged map costs one statement. The
 per-layout part (rows, prices, names, legend) is built once per screen layout version and
 price and shared by every request of the process; only seat states are worked out per
 request. Templates render these objects and never query.
@@ -19,7 +20,8 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from flask import current_app
-from sqlalchemy import bindparam, literal, select, union_all
+from sqlalchemy import Integer, Select, String, bindparam, func, or_, select, true
+from sqlalchemy import cast as sql_cast
 
 from ...extensions import db
 from ...models import (
@@ -32,6 +34,7 @@ from ...models import (
     Wallet,
 )
 from ...models import Seat as SeatModel
+from ..accounts.sessions import LIVE_SESSION_USER_ID, SessionKey, key_parameters
 from ..errors import NotFound
 from .pricing import CATEGORY_LABELS, seat_price
 from .seat_rules import CellState, SeatCell, stranded_hint, stranded_seats
@@ -109,20 +112,6 @@ _SHOW_COLUMNS = (
     Show.base_price_coins,
 )
 _SHOW_STATE = select(*_SHOW_COLUMNS).where(Show.id == bindparam("show_id"))
-# The seat map's show row: the rule columns, the layout version and the viewer's balance
-# (NULL for a visitor) in one round trip.
-_SHOW_FOR_MAP = (
-    select(
-        *_SHOW_COLUMNS,
-        Screen.layout_version,
-        select(Wallet.balance_coins)
-        .where(Wallet.user_id == bindparam("user_id"))
-        .scalar_subquery()
-        .label("balance_coins"),
-    )
-    .join(Screen, Screen.id == Show.screen_id)
-    .where(Show.id == bindparam("show_id"))
-)
 _SEATS = (
     select(
         SeatModel.id,
@@ -137,18 +126,62 @@ _SEATS = (
     .where(SeatModel.screen_id == bindparam("screen_id"), SeatModel.is_active.is_(True))
     .order_by(SeatModel.grid_row, SeatModel.grid_col)
 )
-# Live holds (with their customer) and sold seats in one round trip; a sold seat comes
-# with user_id and expires_at NULL.
-_CLAIMS = union_all(
-    select(SeatHold.seat_id, SeatHold.user_id, SeatHold.expires_at).where(
-        SeatHold.show_id == bindparam("show_id"), SeatHold.expires_at > bindparam("now")
-    ),
-    select(
-        Ticket.seat_id,
-        literal(None, SeatHold.user_id.type).label("user_id"),
-        literal(None, SeatHold.expires_at.type).label("expires_at"),
-    ).where(Ticket.show_id == bindparam("show_id"), Ticket.status == TicketStatus.ACTIVE),
-)
+
+
+def _seat_ids(column: Any, *conditions: Any) -> Any:
+    """The ids in `column` of the rows matching `conditions`, as one comma-separated string
+    (NULL for none). A show's claims come as three such strings, not as a row per seat:
+    fetching 80 rows cost a poll more CPU than all the rest of the read."""
+    return (
+        select(func.aggregate_strings(sql_cast(column, String), ","))
+        .where(*conditions)
+        .scalar_subquery()
+    )
+
+
+def _map_read(viewer: Any) -> Select[Any]:
+    """The seat map's one round trip: the show's rule columns, its screen's layout
+    version, the viewer (`viewer`: bound `user_id`, or a session check; NULL for a
+    visitor), the viewer's balance and the end of their hold, and the seats sold, held by
+    others and held by the viewer (live holds only)."""
+    seen_by = select(viewer.label("viewer_id")).subquery("viewer")
+    viewer_id = seen_by.c.viewer_id
+    live = (SeatHold.show_id == bindparam("show_id"), SeatHold.expires_at > bindparam("now"))
+    return (
+        select(
+            *_SHOW_COLUMNS,
+            Screen.layout_version,
+            viewer_id,
+            select(Wallet.balance_coins)
+            .where(Wallet.user_id == viewer_id)
+            .scalar_subquery()
+            .label("balance_coins"),
+            select(func.min(SeatHold.expires_at))
+            .where(*live, SeatHold.user_id == viewer_id)
+            .scalar_subquery()
+            .label("my_expiry"),
+            _seat_ids(
+                Ticket.seat_id,
+                Ticket.show_id == bindparam("show_id"),
+                Ticket.status == TicketStatus.ACTIVE,
+            ).label("sold"),
+            _seat_ids(
+                SeatHold.seat_id, *live, or_(viewer_id.is_(None), SeatHold.user_id != viewer_id)
+            ).label("held"),
+            _seat_ids(SeatHold.seat_id, *live, SeatHold.user_id == viewer_id).label("mine"),
+        )
+        .select_from(Show)
+        .join(Screen, Screen.id == Show.screen_id)
+        .join(seen_by, true())
+        .where(Show.id == bindparam("show_id"))
+    )
+
+
+# The viewer as the caller knows them (None: a visitor); or the user whose log-in session
+# the cookie's key names, NULL unless that session is live (sessions.py's check, bound
+# parameters session_id, user_id, secret_hash, now).
+_MAP_READ = _map_read(bindparam("user_id", type_=Integer))
+_MAP_READ_OF_SESSION = _map_read(LIVE_SESSION_USER_ID)
 
 
 def show_state(show_id: int) -> ShowState:
@@ -183,39 +216,58 @@ class SeatStates:
     for the ETag, so an unchanged map is answered without building it."""
 
     show: Any  # the show's rule columns, layout version and the viewer's balance
-    user_id: int | None
+    user_id: int | None  # the viewer (None: a visitor)
     sold: frozenset[int]
-    holder: dict[int, int]  # seat id -> the customer holding it (live holds only)
+    held: frozenset[int]  # seats in others' live holds
+    mine: frozenset[int]  # seats in the viewer's live holds
     my_expiry: datetime | None
     not_bookable_reason: str | None
     etag: str
 
 
 def read_seat_state(show_id: int, user_id: int | None, now: datetime) -> SeatStates:
-    """The seat states of a show as `user_id` sees them (None: a visitor), and their ETag.
+    """The seat states of a show as `user_id` sees them (None: a visitor), and their ETag,
+    in one statement.
 
     A hold whose expires_at has passed counts as free. The ETag is a digest of the viewer
     and of everything the grid and basket show, so it changes exactly when they do (a
     hold, a sale, a refund, a hold running out, the show starting, a new layout or price,
     the viewer's balance). Raises NotFound for an unknown show.
     """
-    show = db.session.execute(_SHOW_FOR_MAP, {"show_id": show_id, "user_id": user_id}).first()
+    return _seat_states(
+        _map_row(_MAP_READ, {"show_id": show_id, "user_id": user_id, "now": now}), now
+    )
+
+
+def read_seat_state_of_session(show_id: int, session_key: Any, now: datetime) -> SeatStates:
+    """read_seat_state for the viewer whose log-in session key (flask-login's id in the
+    signed session cookie, sessions.py) is `session_key`, checked in the same statement:
+    the customer when their session is live, else a visitor (logged out, expired, ended
+    elsewhere, deactivated, no key or not a key). Nothing else about the user is loaded,
+    so a poll of an unchanged map costs this one statement. Raises NotFound."""
+    key = SessionKey.parse(session_key)
+    if key is None:
+        return read_seat_state(show_id, None, now)
+    return _seat_states(
+        _map_row(_MAP_READ_OF_SESSION, key_parameters(key, now) | {"show_id": show_id}), now
+    )
+
+
+def _map_row(statement: Select[Any], params: dict[str, Any]) -> Any:
+    # On the session's connection, not through the ORM's execute: no entity comes back,
+    # and that layer cost more CPU than the statement itself. The flush is the ORM's
+    # autoflush (nothing to do unless a service has objects pending).
+    db.session.flush()
+    return db.session.connection().execute(statement, params).first()
+
+
+def _seat_states(show: Any, now: datetime) -> SeatStates:
     if show is None:
         raise NotFound("There is no such show.")
-    claims = db.session.execute(_CLAIMS, {"show_id": show_id, "now": now}).all()
-    sold: set[int] = set()
-    holder: dict[int, int] = {}
-    my_expiry = None
-    for seat_id, holder_id, expires_at in claims:
-        if expires_at is None:
-            sold.add(seat_id)
-            continue
-        holder[seat_id] = holder_id
-        if holder_id == user_id and (my_expiry is None or expires_at < my_expiry):
-            my_expiry = expires_at
+    user_id = show.viewer_id
+    sold, held, mine = _id_set(show.sold), _id_set(show.held), _id_set(show.mine)
     reason = not_bookable_reason(show, now)
-    taken = sold.union(s for s, h in holder.items() if h != user_id)
-    mine = {s for s, h in holder.items() if h == user_id}
+    taken = sold | held
     layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
     etag = _etag(
         show,
@@ -223,10 +275,14 @@ def read_seat_state(show_id: int, user_id: int | None, now: datetime) -> SeatSta
         user_id,
         taken=sorted(taken),
         mine=sorted(mine),
-        my_expiry=my_expiry,
+        my_expiry=show.my_expiry,
         states=_state_bits(layout, show, taken, mine),
     )
-    return SeatStates(show, user_id, frozenset(sold), holder, my_expiry, reason, etag)
+    return SeatStates(show, user_id, sold, held, mine, show.my_expiry, reason, etag)
+
+
+def _id_set(ids: str | None) -> frozenset[int]:
+    return frozenset(map(int, ids.split(","))) if ids else frozenset()
 
 
 def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
@@ -241,7 +297,7 @@ def build_seat_map(show_id: int, user_id: int | None, now: datetime) -> SeatMap:
 def seat_map_from(state: SeatStates) -> SeatMap:
     """The seat map's views built from states already read (no query once the screen's
     layout is cached)."""
-    show, user_id, sold, holder = state.show, state.user_id, state.sold, state.holder
+    show, sold, held = state.show, state.sold, state.held
     layout = _layout(show.screen_id, show.layout_version, show.base_price_coins)
     mine: list[SeatView] = []
     grid: list[tuple[str, list[SeatView | None]]] = []
@@ -254,21 +310,18 @@ def seat_map_from(state: SeatStates) -> SeatMap:
             seat_id = variants.free.id
             if variants.broken is not None:
                 view = variants.broken
-            elif seat_id in sold:
+            elif seat_id in sold or seat_id in held:
                 view = variants.taken
-            elif seat_id in holder:
-                if holder[seat_id] == user_id:
-                    view = variants.mine
-                    mine.append(view)
-                else:
-                    view = variants.taken
+            elif seat_id in state.mine:
+                view = variants.mine
+                mine.append(view)
             else:
                 view = variants.free
             row.append(view)
         grid.append((label, row))
 
     basket = None
-    if user_id is not None:
+    if state.user_id is not None:
         balance = show.balance_coins or 0
         total = sum(v.price_coins for v in mine)
         basket = Basket(
@@ -441,7 +494,7 @@ def _etag(
 # seats whose state differs, without the server keeping anything per client.
 
 
-def _state_bits(layout: _Layout, show: Any, taken: set[int], mine: set[int]) -> str:
+def _state_bits(layout: _Layout, show: Any, taken: frozenset[int], mine: frozenset[int]) -> str:
     size = (len(layout.index) + 7) // 8
     return ".".join(
         (
@@ -452,7 +505,7 @@ def _state_bits(layout: _Layout, show: Any, taken: set[int], mine: set[int]) -> 
     )
 
 
-def _bits(index: dict[int, int], seat_ids: set[int], size: int) -> str:
+def _bits(index: dict[int, int], seat_ids: frozenset[int], size: int) -> str:
     value = 0
     for seat_id in seat_ids:
         place = index.get(seat_id)
