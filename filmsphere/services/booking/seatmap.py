@@ -169,9 +169,12 @@ def get_show(show_id: int) -> Show:
 
 
 def accessible_name(row_label: str, number: int, category: str, price: int, state: str) -> str:
+    # A standard seat is the plain one, on screen and read aloud (every byte of a seat is
+    # sent 200+ times a poll): only another category is named.
     if category == SeatCategory.BROKEN:
         return f"Row {row_label}, seat {number}, out of order"
-    name = f"Row {row_label}, seat {number}, {CATEGORY_LABELS[category]}, {price} coins"
+    kind = "" if category == SeatCategory.STANDARD else f" {CATEGORY_LABELS[category]},"
+    name = f"Row {row_label}, seat {number},{kind} {price} coins"
     if state == "taken":
         name += ", taken"
     return name
