@@ -97,14 +97,13 @@ def test_without_an_etag_or_with_a_foreign_one_the_whole_grid_comes(
 RUSH_ROW = "SSSS.SSSSSSSSSSSS.SSSS"
 
 
-def test_a_click_answer_on_a_200_seat_show_stays_under_10_kb(
-    app: Flask, client: FlaskClient
-) -> None:
+def busy_rush_show(app: Flask) -> tuple[int, list[int]]:
+    """The 200-seat rush house (10 rows of 20, two aisles) with six others holding ten
+    seats each: its show id and seat ids."""
     from filmsphere.extensions import db
     from filmsphere.models import Seat
     from tests import factories
 
-    world = seed(app)
     with app.app_context():
         show = factories.make_show(screen=factories.make_screen("\n".join([RUSH_ROW] * 10)))
         show_id = show.id
@@ -113,8 +112,16 @@ def test_a_click_answer_on_a_200_seat_show_stays_under_10_kb(
         )
         others = [factories.make_user().id for _ in range(6)]
     assert len(seat_ids) == 200
-    for n, seat in enumerate(seat_ids[:60]):  # a busy house: six others hold ten seats each
+    for n, seat in enumerate(seat_ids[:60]):
         hold(app, others[n // 10], show_id, seat)
+    return show_id, seat_ids
+
+
+def test_a_click_answer_on_a_200_seat_show_stays_under_10_kb(
+    app: Flask, client: FlaskClient
+) -> None:
+    world = seed(app)
+    show_id, seat_ids = busy_rush_show(app)
     log_in(client, world.customer_login)
     html = page(client, f"/shows/{show_id}")
     response = client.post(
@@ -131,20 +138,8 @@ def test_a_full_grid_of_a_200_seat_show_costs_under_150_bytes_a_seat(
 ) -> None:
     """A changed map's poll answer (grid + basket) for a customer holding a seat on the
     busy rush house: every seat drawn, each under 150 bytes on average (was ~460)."""
-    from filmsphere.extensions import db
-    from filmsphere.models import Seat
-    from tests import factories
-
     world = seed(app)
-    with app.app_context():
-        show = factories.make_show(screen=factories.make_screen("\n".join([RUSH_ROW] * 10)))
-        show_id = show.id
-        seat_ids = list(
-            db.session.scalars(db.select(Seat.id).where(Seat.screen_id == show.screen_id))
-        )
-        others = [factories.make_user().id for _ in range(6)]
-    for n, seat in enumerate(seat_ids[:60]):
-        hold(app, others[n // 10], show_id, seat)
+    show_id, seat_ids = busy_rush_show(app)
     log_in(client, world.customer_login)
     hold(app, world.customer_id, show_id, seat_ids[100])
     response = client.get(f"/shows/{show_id}/seats", headers=HX)
