@@ -265,9 +265,10 @@ def _what_is_left(short: Shortfall, show_id: int, waitlist: bool) -> dict[str, A
 def toggle_seat(show_id: int, seat_id: int | None = None) -> ResponseReturnValue:
     """Hold a free seat or release one of mine. htmx: the seats that changed plus the
     basket out of band; otherwise 303 back."""
-    seat_id = seat_id or _seat_from_form()
     if seat_id is None:
-        return render_error(400, "Choose a seat on the seat map.")
+        seat_id = _seat_from_form()
+        if seat_id is None:
+            return render_error(400, "Choose a seat on the seat map.")
     user_id = int(current_user.id)
     result = toggle_hold(user_id, show_id, seat_id, utcnow())
     message, note = _click_words(result)
