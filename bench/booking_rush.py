@@ -68,7 +68,7 @@ import threading
 import time
 from collections import Counter
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,9 +91,13 @@ ROW_LAYOUTS = {
 }
 LAYOUT = "\n".join(ROW_LAYOUTS[c] for c in "SSSSSPPPPV")  # 10 rows × 20 = 200 seats
 
+# A seat's row and column are its place in the grid: the rows in order, a cell (seat or
+# gap) per column. A free seat has no state class.
+ROW_RE = re.compile(r'<div class="seat-row"[^>]*>(.*?)</div>', re.S)
+CELL_RE = re.compile(r'<span class="seat-gap"></span>|<button[^>]*>')
 SEAT_RE = re.compile(
-    r'id="seat-(\d+)" class="seat seat-(\w+) is-(\w+)"\s+aria-label="Row (\w+), seat (\d+)'
-    r'[^"]*" data-row="(\d+)" data-col="(\d+)"'
+    r'id="seat-(\d+)" class="seat(?: seat-\w+)?(?: is-(\w+))?"'
+    r'[^>]*aria-label="Row (\w+), seat (\d+)'
 )
 CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 TOKEN_RE = re.compile(r'name="checkout_token" value="([^"]+)"')
@@ -485,9 +489,20 @@ class Customer:
 
     @staticmethod
     def parse(html: str) -> list[GridSeat]:
+        """The seats of a whole grid, or of a click's delta (out-of-band buttons, which
+        carry no place: row and column -1)."""
+        rows = ROW_RE.findall(html)
+        cells = [
+            (r, c, cell)
+            for r, row in enumerate(rows)
+            for c, cell in enumerate(CELL_RE.findall(row))
+        ]
+        if not rows:
+            cells = [(-1, -1, m.group(0)) for m in re.finditer(r"<button[^>]*>", html)]
         return [
-            GridSeat(int(m[0]), f"{m[3]}{m[4]}", m[2], int(m[5]), int(m[6]))
-            for m in SEAT_RE.findall(html)
+            GridSeat(int(m[1]), f"{m[3]}{m[4]}", m[2] or "free", r, c)
+            for r, c, cell in cells
+            if (m := SEAT_RE.search(cell))
         ]
 
     async def toggle(self, seat: GridSeat) -> int:
@@ -503,8 +518,8 @@ class Customer:
         # 200, 409 and 429 all re-draw the grid or send its changes.
         seats = self.parse(response.text)
         if response.headers.get("hx-reswap") == "none":  # a delta: only what changed
-            changed = {s.id: s for s in seats}
-            self.view = [changed.get(s.id, s) for s in self.view]
+            changed = {s.id: s.state for s in seats}
+            self.view = [replace(s, state=changed.get(s.id, s.state)) for s in self.view]
         elif seats:
             self.view = seats
         if seats or response.headers.get("hx-reswap") == "none":

@@ -85,7 +85,6 @@ def main() -> int:
             (routes, "toggle_hold"),
             (routes, "build_seat_map"),
             (routes, "render_template"),
-            (routes, "seat_rows_html"),
             (flask_login.login_manager.LoginManager, "_load_user"),
             (flask_wtf.csrf.CSRFProtect, "protect"),
             (flask_limiter.extension.Limiter, "_check_request_limit"),

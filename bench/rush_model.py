@@ -174,14 +174,19 @@ class SeatMapModel:
         return Reply(204, {"hx-redirect": f"/bookings/{reference}"}, "")
 
     def _grid(self, user: int, status: int) -> Reply:
-        buttons = []
+        # The app's grid: a seat's place is its cell in its row (gaps fill the aisles).
+        grid: dict[int, dict[int, str]] = {}
         for c in self.cells.values():
             state = self._state(user, c.seat_id)
-            buttons.append(
-                f'id="seat-{c.seat_id}" class="seat seat-{c.category} is-{state}" '
-                f'aria-label="Row {c.label[0]}, seat {c.label[1:]}" '
-                f'data-row="{c.grid_row}" data-col="{c.grid_col}"'
+            grid.setdefault(c.grid_row, {})[c.grid_col] = (
+                f'<button id="seat-{c.seat_id}" class="seat seat-{c.category} is-{state}" '
+                f'aria-label="Row {c.label[0]}, seat {c.label[1:]}">'
             )
+        buttons = []
+        for _, row in sorted(grid.items()):
+            gap = '<span class="seat-gap"></span>'
+            cells = "".join(row.get(col, gap) for col in range(max(row) + 1))
+            buttons.append(f'<div class="seat-row">{cells}</div>')
         lonely = self._stranded(user)
         warning = f"Pick {lonely} too" if lonely else ""
         token = '<input name="checkout_token" value="t">'

@@ -80,14 +80,14 @@ def test_customer_picks_seats_sees_countdown_pays_and_another_browser_sees_them_
         watcher = watcher_context.new_page()
         log_in(watcher, live, data.other_login, "Correct-Horse-42")
         watcher.goto(seat_map)
-        expect(seat(watcher, "Row A, seat 3, standard, 10 coins")).to_be_enabled()
+        expect(seat(watcher, "Row A, seat 3, standard")).to_be_enabled()
 
         log_in(page, live, data.login, "Correct-Horse-42")
         page.goto(seat_map)
-        first = seat(page, "Row A, seat 3, standard, 10 coins")
+        first = seat(page, "Row A, seat 3, standard")
         first.click()
         expect(first).to_have_attribute("aria-pressed", "true")
-        third = seat(page, "Row C, seat 3, standard, 10 coins")
+        third = seat(page, "Row C, seat 3, standard")
         third.click()
         expect(third).to_have_attribute("aria-pressed", "true")
         basket = page.locator("#basket")
@@ -99,10 +99,10 @@ def test_customer_picks_seats_sees_countdown_pays_and_another_browser_sees_them_
 
         # The other customer's page polls: the held seats turn taken without a reload.
         expect(watcher.locator(f"#seat-{data.seats['A3']}")).to_be_disabled()
-        expect(seat(watcher, "Row C, seat 3, standard, 10 coins, taken")).to_be_disabled()
+        expect(seat(watcher, "Row C, seat 3, standard, taken")).to_be_disabled()
 
         pay_and_check_booking(page, live, "20 coins", "1,480 coins")
-        expect(seat(watcher, "Row A, seat 3, standard, 10 coins, taken")).to_be_disabled()
+        expect(seat(watcher, "Row A, seat 3, standard, taken")).to_be_disabled()
     finally:
         watcher_context.close()
 
@@ -117,14 +117,12 @@ def test_the_same_checkout_without_javascript(live: LiveServer, browser: Any) ->
         page = context.new_page()
         log_in(page, live, data.login, "Correct-Horse-42")
         page.goto(live.path(f"/shows/{data.show_id}"))
-        seat(page, "Row A, seat 2, standard, 10 coins").click()
+        seat(page, "Row A, seat 2, standard").click()
         page.wait_for_load_state()
         expect(page.get_by_text("Seat A2 held for you.")).to_be_visible()
-        expect(seat(page, "Row A, seat 2, standard, 10 coins")).to_have_attribute(
-            "aria-pressed", "true"
-        )
+        expect(seat(page, "Row A, seat 2, standard")).to_have_attribute("aria-pressed", "true")
         expect(page.locator("#basket .countdown time")).to_have_text(re.compile(r"^\d\d:\d\d$"))
-        seat(page, "Row A, seat 1, standard, 10 coins").click()
+        seat(page, "Row A, seat 1, standard").click()
         page.wait_for_load_state()
         pay_and_check_booking(page, live, "20 coins", "1,480 coins")
     finally:
@@ -261,7 +259,7 @@ def test_booking_pages_have_no_axe_violations(live: LiveServer, browser: Any) ->
         report["visitor seat map"] = axe_violations(page) + structure_problems(page)
         log_in(page, live, data.login, "Correct-Horse-42")
         page.goto(live.path(f"/shows/{data.show_id}"))
-        seat(page, "Row A, seat 1, standard, 10 coins").click()
+        seat(page, "Row A, seat 1, standard").click()
         expect(page.locator("#basket [data-countdown-value]")).to_have_text(re.compile(r"\d:\d\d"))
         report["seat map with holds"] = axe_violations(page) + structure_problems(page)
         for path in ("/bookings", f"/bookings/{reference}/cancel", "/wallet"):
@@ -323,9 +321,9 @@ def test_basket_names_seat_categories_in_the_words_used_everywhere(
     data = seed(live)
     log_in(page, live, data.login, "Correct-Horse-42")
     page.goto(live.path(f"/shows/{data.show_id}"))
-    seat(page, "Row B, seat 1, premium, 15 coins").click()
+    seat(page, "Row B, seat 1, premium").click()
     expect(page.locator("#basket .basket-seats li")).to_have_count(1)
-    seat(page, "Row C, seat 1, wheelchair space, 10 coins").click()
+    seat(page, "Row C, seat 1, wheelchair space").click()
     items = page.locator("#basket .basket-seats li")
     expect(items).to_have_count(2)
     expect(items.nth(0)).to_contain_text("Row B, seat 1 · premium")

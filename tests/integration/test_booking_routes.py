@@ -89,7 +89,7 @@ def test_visitor_sees_read_only_map_with_prices_and_login_prompt(
     html = page(client, f"/shows/{world.show_id}")
     assert f'href="/auth/login?next=/shows/{world.show_id}"' in html
     button = seat_button(html, world.seats["B1"])
-    assert 'aria-label="Row B, seat 1, premium, 15 coins"' in button
+    assert 'aria-label="Row B, seat 1, premium"' in button
     assert "disabled" in button and "hx-post" not in button and "aria-pressed" not in button
     assert ">Screen<" in html
     assert re.search(r"Premium <strong>15 coins</strong>", html)
@@ -102,9 +102,13 @@ def test_customer_sees_toggle_buttons_and_empty_basket(app: Flask, client: Flask
     html = page(client, f"/shows/{world.show_id}")
     button = seat_button(html, world.seats["A1"])
     assert 'aria-pressed="false"' in button and "disabled" not in button
-    assert f'hx-post="/shows/{world.show_id}/seats/{world.seats["A1"]}"' in button
-    assert 'hx-target="#seat-grid"' in button and 'hx-swap="outerHTML"' in button
-    assert f'formaction="/shows/{world.show_id}/seats/{world.seats["A1"]}"' in button
+    assert f'name="seat" value="{world.seats["A1"]}"' in button
+    # The grid's one form posts the seat clicked, with and without htmx.
+    form = re.search(r'<form [^>]*class="seat-form"[^>]*>', html)
+    assert form, "no seat form"
+    url = f"/shows/{world.show_id}/seats"
+    assert f'action="{url}"' in form.group(0) and f'hx-post="{url}"' in form.group(0)
+    assert 'hx-target="#seat-grid"' in form.group(0) and 'hx-swap="outerHTML"' in form.group(0)
     assert "No seats held yet" in html and "1,500 coins" in html
 
 
@@ -153,6 +157,35 @@ def test_toggle_without_js_redirects_back_with_a_flash(app: Flask, client: Flask
     assert "Seat A2 held for you." in html
     assert 'aria-pressed="true"' in seat_button(html, world.seats["A2"])
     assert "Row A, seat 2" in html.split('id="basket"')[1]
+
+
+def test_the_grid_form_posts_the_seat_clicked_both_ways(app: Flask, client: FlaskClient) -> None:
+    """The seat map's one form (POST /shows/<id>/seats, the seat as `seat`): a plain post
+    is a 303 back, an htmx one the grid and basket; no seat named is a 400, not a 500."""
+    world = seed(app)
+    log_in(client, world.customer_login)
+    token = csrf_from(page(client, f"/shows/{world.show_id}"))
+    url = f"/shows/{world.show_id}/seats"
+
+    plain = client.post(url, data={"csrf_token": token, "seat": world.seats["A2"]})
+    assert plain.status_code == 303
+    assert plain.headers["Location"] == f"/shows/{world.show_id}#seat-grid"
+    html = page(client, f"/shows/{world.show_id}")
+    assert "Seat A2 held for you." in html
+    assert 'aria-pressed="true"' in seat_button(html, world.seats["A2"])
+
+    htmx = client.post(url, data={"csrf_token": token, "seat": world.seats["B1"]}, headers=HX)
+    assert htmx.status_code == 200 and "HX-Request" in htmx.headers["Vary"]
+    body = htmx.get_data(as_text=True)
+    assert 'aria-pressed="true"' in seat_button(body, world.seats["B1"])
+    assert "Seat B1 held for you." in body
+
+    for seat in (None, "B1", "0", str(2**31)):
+        data = {"csrf_token": token} | ({"seat": seat} if seat else {})
+        refused = client.post(url, data=data)
+        assert refused.status_code == 400
+        assert "Choose a seat on the seat map." in refused.get_data(as_text=True)
+    assert client.post(url, data={"csrf_token": token, "seat": "999999"}).status_code == 404
 
 
 def test_seat_someone_else_holds_is_409_with_the_grid_redrawn(

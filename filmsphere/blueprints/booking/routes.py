@@ -23,6 +23,7 @@ from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as BaseResponse
 
+from ... import MAX_DB_INT
 from ...errors import render_error
 from ...extensions import limiter
 from ...htmx import is_partial_request, redirect_as_hx_redirect, trigger
@@ -48,7 +49,7 @@ from ...services.transaction import one_statement_read
 from ...wording import format_coins, plural
 from ..bookings.routes import booking_url
 from .forms import CheckoutForm, QuickPickForm
-from .seat_buttons import seat_rows_html
+from .seat_buttons import seat_row
 from .seat_delta import delta_response
 
 bp = Blueprint("booking", __name__)
@@ -90,7 +91,7 @@ def _build_seat_map(show_id: int, user_id: int | None = None) -> SeatMap:
     return build_seat_map(show_id, user_id if user_id is not None else _user_id(), utcnow())
 
 
-def _grid_context(seat_map_view: SeatMap, *, rows: bool = True, **extra: Any) -> dict[str, Any]:
+def _grid_context(seat_map_view: SeatMap, **extra: Any) -> dict[str, Any]:
     # A basket exists exactly when a customer is looking (not current_user: after a hold's
     # commit, asking it would reload the user row).
     interactive = seat_map_view.basket is not None and seat_map_view.bookable
@@ -104,8 +105,7 @@ def _grid_context(seat_map_view: SeatMap, *, rows: bool = True, **extra: Any) ->
             for seat in cells
         ),
         "interactive": interactive,
-        # Every seat's button: skipped for a click's delta answer (seat_delta.py).
-        "seat_rows": seat_rows_html(seat_map_view, interactive) if rows else "",
+        "seat_row": seat_row,
         "poll_seconds": current_app.config["SEAT_POLL_SECONDS"],
         "checkout_token": secrets.token_urlsafe(24),
         "server_now": utcnow(),
@@ -157,7 +157,6 @@ def _grid_response(
     if delta:
         context = _grid_context(
             seat_map_view,
-            rows=False,
             grid_message=message,
             grid_message_kind=kind,
             announce=announce or message,
@@ -275,13 +274,20 @@ def _what_is_left(short: Shortfall, show_id: int, waitlist: bool) -> dict[str, A
     return {"grid_message_data": data, "grid_message_link": link}
 
 
+# The seat map's form posts the seat clicked as `seat` (one action for the whole grid);
+# scripts and the API's twin name it in the path.
+@bp.post("/shows/<int:show_id>/seats")
 @bp.post("/shows/<int:show_id>/seats/<int:seat_id>")
 @renders_refusals(_grid_refused)
 @limiter.limit(_hold_limit, key_func=user_or_address)  # keyed from the session: no query
 @verified_required
-def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
+def toggle_seat(show_id: int, seat_id: int | None = None) -> ResponseReturnValue:
     """Hold a free seat or release one of mine. htmx: the seats that changed plus the
     basket out of band; otherwise 303 back."""
+    if seat_id is None:
+        seat_id = _seat_from_form()
+        if seat_id is None:
+            return render_error(400, "Choose a seat on the seat map.")
     user_id = int(current_user.id)
     if not is_partial_request():
         message, note = _click_words(toggle_hold(user_id, show_id, seat_id, utcnow()))
@@ -295,6 +301,12 @@ def toggle_seat(show_id: int, seat_id: int) -> BaseResponse:
         seat_map_view, message=note, kind="warning", announce=announce, delta=True
     )
     return trigger(response, "seats-changed")
+
+
+def _seat_from_form() -> int | None:
+    """The seat the grid's form names (a database id), or None."""
+    seat_id = request.form.get("seat", type=int)
+    return seat_id if seat_id is not None and 0 < seat_id <= MAX_DB_INT else None
 
 
 def _click_words(result: HoldResult) -> tuple[str, str | None]:

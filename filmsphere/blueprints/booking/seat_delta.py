@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Response, make_response, render_template, request
 
 from ...services.booking.seatmap import SeatMap, changed_seats
-from .seat_buttons import seat_button_html
+from .seat_buttons import seat_button
 
 
 def delta_response(
@@ -27,10 +27,9 @@ def delta_response(
     changed = changed_seats(seat_map_view, client_etag)
     if changed is None:
         return None
-    show_id = seat_map_view.show.id
     context = context | {"notice_oob": True, "basket_oob": True}
     parts = [render_template("booking/_grid_notice.html", **context)]
-    parts += [seat_button_html(seat, show_id, oob=True) for seat in changed]
+    parts += [seat_button(seat, True, oob=True) for seat in changed]
     parts.append(render_template("booking/_basket.html", **context))
     response = make_response("".join(parts), status)
     response.headers["HX-Reswap"] = "none"

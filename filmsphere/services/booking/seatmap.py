@@ -201,10 +201,12 @@ def get_show(show_id: int) -> Show:
     return show
 
 
-def accessible_name(row_label: str, number: int, category: str, price: int, state: str) -> str:
+def accessible_name(row_label: str, number: int, category: str, state: str) -> str:
+    # Row, number and category, as the seat shows them; the prices are in the legend beside
+    # the map (every byte of a seat is sent 200+ times a poll).
     if category == SeatCategory.BROKEN:
         return f"Row {row_label}, seat {number}, out of order"
-    name = f"Row {row_label}, seat {number}, {CATEGORY_LABELS[category]}, {price} coins"
+    name = f"Row {row_label}, seat {number}, {CATEGORY_LABELS[category]}"
     if state == "taken":
         name += ", taken"
     return name
@@ -392,7 +394,7 @@ def _view(s: Any, price: int, state: SeatState) -> SeatView:
         category=s.category,
         price_coins=price,
         state=state,
-        accessible_name=accessible_name(s.row_label, s.number, s.category, price, state),
+        accessible_name=accessible_name(s.row_label, s.number, s.category, state),
     )
 
 

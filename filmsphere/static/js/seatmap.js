@@ -31,8 +31,12 @@
     return Array.prototype.slice.call(root.querySelectorAll("button.seat:not([disabled])"));
   }
 
+  // A seat's row and column are its place in the grid: rows in order, one cell (seat or
+  // gap) per column. Nothing per seat in the markup, so a 200-seat grid stays small.
   function pos(seat) {
-    return { row: parseInt(seat.getAttribute("data-row"), 10), col: parseInt(seat.getAttribute("data-col"), 10) };
+    var row = seat.parentNode;
+    var indexOf = Array.prototype.indexOf;
+    return { row: indexOf.call(row.parentNode.children, row), col: indexOf.call(row.children, seat) };
   }
 
   function setTabStop(root, target) {
@@ -127,7 +131,7 @@
     var elt = event.detail.elt;
     var root = grid();
     var poll = elt && elt.id === "seat-grid" && event.detail.verb === "get";
-    var click = elt && elt.matches && elt.matches("#seat-grid button.seat, #quick-pick");
+    var click = elt && elt.matches && elt.matches("#seat-grid .seat-form, #quick-pick");
     if (root && (poll || click)) {
       var etag = root.getAttribute("data-etag");
       if (etag) { event.detail.headers["If-None-Match"] = etag; }
@@ -162,7 +166,7 @@
   });
 
   function isOwn(elt) {
-    return !!(elt && elt.matches && elt.matches("#seat-grid button.seat, #quick-pick, #basket .pay-form"));
+    return !!(elt && elt.matches && elt.matches("#seat-grid .seat-form, #quick-pick, #basket .pay-form"));
   }
 
   document.addEventListener("htmx:beforeSwap", function (event) {
