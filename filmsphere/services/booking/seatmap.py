@@ -214,7 +214,7 @@ def accessible_name(row_label: str, number: int, category: str, state: str) -> s
 
 @dataclass(frozen=True)
 class SeatStates:
-    """What a seat map shows, as read (two queries), before any seat view is built: enough
+    """What a seat map shows, as read (one statement), before any seat view is built: enough
     for the ETag, so an unchanged map is answered without building it."""
 
     show: Any  # the show's rule columns, layout version and the viewer's balance
