@@ -73,7 +73,7 @@ def main() -> int:
         migrate()
         show_id, logins = seed(1)
 
-        import flask_limiter.extension
+        import flask_limiter
         import flask_login.login_manager
         import flask_wtf.csrf
 
@@ -87,7 +87,7 @@ def main() -> int:
             (routes, "render_template"),
             (flask_login.login_manager.LoginManager, "_load_user"),
             (flask_wtf.csrf.CSRFProtect, "protect"),
-            (flask_limiter.extension.Limiter, "_check_request_limit"),
+            (flask_limiter.Limiter, "_check_request_limit"),
         ):
             timed(owner, name, spent)
 

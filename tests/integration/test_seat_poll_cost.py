@@ -121,6 +121,23 @@ def test_a_click_is_one_transaction(backend: str, app: Flask, client: FlaskClien
     assert sum("FROM users" in s for s in seen.sql) == 1
 
 
+def test_the_seat_map_page_reads_its_heading_in_one_statement(
+    backend: str, app: Flask, client: FlaskClient
+) -> None:
+    world = seed(app)
+    log_in(client, world.customer_login)
+    url = f"/shows/{world.show_id}"
+    client.get(url)  # caches the layout
+    with watching(app) as seen:
+        page = client.get(url)
+    assert page.status_code == 200
+    # The user, the heading (show, film and screen in one row: not the ORM show, which
+    # would load the film's genres too), the seat states, and the waitlist's two counts.
+    assert len(seen.sql) == 5, seen.statements
+    assert not any("genres" in s for s in seen.sql), seen.statements
+    assert sum("FROM users" in s for s in seen.sql) == 1
+
+
 def test_click_and_read_sees_its_own_hold(backend: str, ctx: Flask) -> None:
     me, show = factories.make_user(), factories.make_show()
     seat = seat_id(show, "A1")

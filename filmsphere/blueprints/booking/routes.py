@@ -38,10 +38,10 @@ from ...services.booking.seatmap import (
     SeatMap,
     SeatStates,
     build_seat_map,
-    get_show,
     read_seat_state,
     read_seat_state_of_session,
     seat_map_from,
+    show_heading,
 )
 from ...services.booking.waitlist import free_ordinary_seats, waitlist_view
 from ...services.errors import AlreadyPaid, DomainError, NoSeatsTogether, NotFound, SeatTaken
@@ -187,7 +187,7 @@ def seat_map(show_id: int) -> str:
     """The seat map page: read only for visitors, seats to hold for customers.
 
     Raises 404 for an unknown show."""
-    show = get_show(show_id)
+    show = show_heading(show_id)
     seat_map_view = _build_seat_map(show_id)
     user_id = _user_id()
     return render_template(
