@@ -56,6 +56,7 @@ def register_proxy(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from .extensions import csrf, db, limiter, login_manager, mail, migrate
+    from .pool import ping_after_idle
     from .services.transaction import configure_sqlite
 
     db.init_app(app)
@@ -96,6 +97,7 @@ def register_extensions(app: Flask) -> None:
         return redirect(url_for("auth.login", next=next_here()))
 
     with app.app_context():
+        ping_after_idle(db.engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 

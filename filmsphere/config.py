@@ -62,7 +62,9 @@ class Config:
         self.INSTANCE_PATH = str(instance)
         self.SECRET_KEY = env("SECRET_KEY")
         self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL")
-        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+        # A pooled connection idle longer than this is pinged before use (pool.py).
+        self.DB_PING_AFTER_IDLE_SECONDS = env_int("DB_PING_AFTER_IDLE_SECONDS", 2)
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
 
         self.TIMEZONE = env("TIMEZONE", "Europe/London")
