@@ -6,6 +6,8 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
+from filmsphere.extensions import db
+from filmsphere.models import WaitlistEntry
 from filmsphere.models.types import utcnow
 from filmsphere.services.booking.cancellation import cancel_tickets
 from tests import factories as f
@@ -108,3 +110,24 @@ def test_visitors_must_log_in_and_free_seats_are_picked_not_waited_for(
     )
     assert free.status_code == 409
     assert "pick them on the seat map" in free.get_data(as_text=True)
+
+
+def test_a_customer_on_the_list_sees_their_place_when_seats_are_plenty(
+    app: Flask, client: FlaskClient, backend: str
+) -> None:
+    """The page reads the waitlist panel only when it shows: for a customer on the list
+    whatever is free, else once few seats are left. A customer who joined a sold-out show
+    still sees their place after many seats came back."""
+    with app.app_context():
+        roomy = f.make_show()
+        customer, other = f.make_user(), f.make_user()
+        db.session.add(
+            WaitlistEntry(show_id=roomy.id, user_id=customer.id, party_size=3, adjacent=True)
+        )
+        db.session.commit()
+        show_id, login, other_login = roomy.id, customer.username, other.username
+    log_in(client, login)
+    assert "number 1 in line for 3 seats together" in page(client, f"/shows/{show_id}")
+    someone_else = app.test_client()
+    log_in(someone_else, other_login)
+    assert 'id="waitlist"' not in page(someone_else, f"/shows/{show_id}")  # not on it

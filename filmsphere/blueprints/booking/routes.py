@@ -4,7 +4,7 @@ pick and the waitlist: routes_quick_pick.py, routes_waitlist.py)."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from flask import (
     Blueprint,
@@ -37,13 +37,14 @@ from ...services.booking.quick_pick import MAX_PARTY, Shortfall
 from ...services.booking.seatmap import (
     SeatMap,
     SeatStates,
+    ShowHeading,
     build_seat_map,
+    read_seat_page,
     read_seat_state,
     read_seat_state_of_session,
     seat_map_from,
-    show_heading,
 )
-from ...services.booking.waitlist import free_ordinary_seats, waitlist_view
+from ...services.booking.waitlist import free_ordinary_seats, panel_shown, waitlist_view
 from ...services.errors import AlreadyPaid, DomainError, NoSeatsTogether, NotFound, SeatTaken
 from ...services.transaction import one_statement_read
 from ...wording import format_coins, plural
@@ -184,21 +185,26 @@ def _etag_matches(etag: str) -> bool:
 
 @bp.get("/shows/<int:show_id>")
 def seat_map(show_id: int) -> str:
-    """The seat map page: read only for visitors, seats to hold for customers.
+    """The seat map page: read only for visitors, seats to hold for customers. The map and
+    its heading are one statement; the waitlist panel is read only when it is shown.
 
     Raises 404 for an unknown show."""
-    show = show_heading(show_id)
-    seat_map_view = _build_seat_map(show_id)
     user_id = _user_id()
+    state = read_seat_page(show_id, user_id, utcnow())
+    show = cast(ShowHeading, state.show)
+    seat_map_view = seat_map_from(state)
+    waitlist = None
+    if user_id is not None and seat_map_view.bookable:
+        free = free_ordinary_seats(seat_map_view)
+        if panel_shown(bool(show.on_waitlist), free):
+            waitlist = waitlist_view(user_id, show_id, utcnow(), free)
     return render_template(
         "booking/seat_map.html",
         show=show,
         movie_url=url_for("public.movie_detail", movie_id=show.movie_id),
         quick_pick_max=MAX_PARTY,
         quick_pick_kinds=QuickPickForm().category.choices,
-        waitlist=waitlist_view(user_id, show_id, utcnow(), free_ordinary_seats(seat_map_view))
-        if user_id is not None and seat_map_view.bookable
-        else None,
+        waitlist=waitlist,
         **_grid_context(seat_map_view),
     )
 

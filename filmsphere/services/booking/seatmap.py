@@ -32,9 +32,11 @@ from ...models import (
     Show,
     Ticket,
     TicketStatus,
+    WaitlistEntry,
     Wallet,
 )
 from ...models import Seat as SeatModel
+from ...models.waitlist import LIVE_STATUSES
 from ..accounts.sessions import LIVE_SESSION_USER_ID, SessionKey, key_parameters
 from ..errors import NotFound
 from .pricing import CATEGORY_LABELS, seat_price
@@ -140,15 +142,17 @@ def _seat_ids(column: Any, *conditions: Any) -> Any:
     )
 
 
-def _map_read(viewer: Any) -> Select[Any]:
+def _map_read(viewer: Any, *, page: bool = False) -> Select[Any]:
     """The seat map's one round trip: the show's rule columns, its screen's layout
     version, the viewer (`viewer`: bound `user_id`, or a session check; NULL for a
     visitor), the viewer's balance and the end of their hold, and the seats sold, held by
-    others and held by the viewer (live holds only)."""
+    others and held by the viewer (live holds only). With `page`, also what the seat map
+    page shows around the grid: the heading (film, screen) and whether the viewer is on
+    the show's waitlist."""
     seen_by = select(viewer.label("viewer_id")).subquery("viewer")
     viewer_id = seen_by.c.viewer_id
     live = (SeatHold.show_id == bindparam("show_id"), SeatHold.expires_at > bindparam("now"))
-    return (
+    statement = (
         select(
             *_SHOW_COLUMNS,
             Screen.layout_version,
@@ -176,6 +180,25 @@ def _map_read(viewer: Any) -> Select[Any]:
         .join(seen_by, true())
         .where(Show.id == bindparam("show_id"))
     )
+    if not page:
+        return statement
+    on_waitlist = (
+        select(WaitlistEntry.id)
+        .where(
+            WaitlistEntry.user_id == viewer_id,
+            WaitlistEntry.show_id == bindparam("show_id"),
+            WaitlistEntry.status.in_(LIVE_STATUSES),
+        )
+        .exists()
+    )
+    return statement.join(Movie, Movie.id == Show.movie_id).add_columns(
+        Show.movie_id,
+        Movie.title,
+        Movie.duration_minutes,
+        Movie.age_rating,
+        Screen.name.label("screen_name"),
+        on_waitlist.label("on_waitlist"),
+    )
 
 
 # The viewer as the caller knows them (None: a visitor); or the user whose log-in session
@@ -183,6 +206,7 @@ def _map_read(viewer: Any) -> Select[Any]:
 # parameters session_id, user_id, secret_hash, now).
 _MAP_READ = _map_read(bindparam("user_id", type_=Integer))
 _MAP_READ_OF_SESSION = _map_read(LIVE_SESSION_USER_ID)
+_PAGE_READ = _map_read(bindparam("user_id", type_=Integer), page=True)
 
 
 def show_state(show_id: int) -> ShowState:
@@ -204,33 +228,7 @@ class ShowHeading(Protocol):
     duration_minutes: int
     age_rating: str
     screen_name: str
-
-
-# One Core row: the ORM show would also load the film's genres (Movie.genres is selectin),
-# a second statement the page never uses, and its ORM load was the page view's largest
-# Python cost in a profile.
-_HEADING = (
-    select(
-        Show.id,
-        Show.movie_id,
-        Show.starts_at,
-        Movie.title,
-        Movie.duration_minutes,
-        Movie.age_rating,
-        Screen.name.label("screen_name"),
-    )
-    .join(Movie, Movie.id == Show.movie_id)
-    .join(Screen, Screen.id == Show.screen_id)
-    .where(Show.id == bindparam("show_id"))
-)
-
-
-def show_heading(show_id: int) -> ShowHeading:
-    """The seat map page's heading in one statement. Raises NotFound for an unknown show."""
-    row = db.session.execute(_HEADING, {"show_id": show_id}).one_or_none()
-    if row is None:
-        raise NotFound("There is no such show.")
-    return cast(ShowHeading, row)
+    on_waitlist: bool  # the viewer has a live waitlist entry (never a visitor)
 
 
 def accessible_name(row_label: str, number: int, category: str, state: str) -> str:
@@ -270,6 +268,14 @@ def read_seat_state(show_id: int, user_id: int | None, now: datetime) -> SeatSta
     """
     return _seat_states(
         _map_row(_MAP_READ, {"show_id": show_id, "user_id": user_id, "now": now}), now
+    )
+
+
+def read_seat_page(show_id: int, user_id: int | None, now: datetime) -> SeatStates:
+    """read_seat_state with the seat map page's heading and waitlist flag on `show` (see
+    ShowHeading), still one statement. Raises NotFound."""
+    return _seat_states(
+        _map_row(_PAGE_READ, {"show_id": show_id, "user_id": user_id, "now": now}), now
     )
 
 

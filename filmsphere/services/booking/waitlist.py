@@ -68,6 +68,9 @@ from .show_sale import not_bookable_reason
 
 # Offers made per run and show at most: each is one short transaction.
 MAX_OFFERS_PER_RUN = 50
+# The seat map page shows its waitlist panel to a customer on the list, and to every
+# customer once fewer ordinary seats than this are free.
+PANEL_BELOW_FREE_SEATS = 10
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,11 @@ def free_ordinary_seats(seat_map: SeatMap) -> int:
         for seat in cells
         if seat is not None and seat.state == "free" and seat.category in ORDINARY
     )
+
+
+def panel_shown(on_waitlist: bool, free_seats: int) -> bool:
+    """Whether the seat map page shows the waitlist panel (worth reading it for)."""
+    return on_waitlist or free_seats < PANEL_BELOW_FREE_SEATS
 
 
 def waitlist_view(
