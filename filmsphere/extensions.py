@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from .ratelimits import client_address
+from .ratelimits import client_address, unlimited_read
 
 
 class Base(DeclarativeBase):
@@ -34,6 +34,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
 limiter = Limiter(key_func=client_address, default_limits=[])
+limiter.request_filter(unlimited_read)
 
 if TYPE_CHECKING:
     Model = Base  # what mypy sees; at run time flask-sqlalchemy's model class built on Base

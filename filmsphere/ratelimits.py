@@ -40,6 +40,20 @@ def session_user_id() -> int | None:
     return int(head) if head.isdigit() else None
 
 
+# Every limit of the browser site is on a POST (log-in, codes, holds, top-ups, transfers,
+# the waitlist); the API's limit covers all its methods. A browser page or poll is then
+# never limited, and skipping the limiter for it saves its per-request lookups (a seat-map
+# poll's largest cost after the database). test_rate_limits_scope.py keeps this true.
+LIMITED_BLUEPRINTS_FOR_READS = frozenset({"api"})
+
+
+def unlimited_read() -> bool:
+    """Whether the limiter can skip this request: a GET or HEAD of the browser site."""
+    return (
+        request.method in ("GET", "HEAD") and request.blueprint not in LIMITED_BLUEPRINTS_FOR_READS
+    )
+
+
 def user_or_address() -> str:
     """Per signed-in user, else per client address; costs no query."""
     user_id = session_user_id()
