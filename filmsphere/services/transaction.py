@@ -59,11 +59,13 @@ def _can_carry_on(current: Session) -> bool:
     return bool(raw.info.transaction_status == TransactionStatus.INTRANS)
 
 
-def one_statement_read() -> None:
-    """Declare that this request only reads, with one statement: on PostgreSQL it then
-    runs without a transaction (autocommit), saving the BEGIN and ROLLBACK round trips,
-    since one statement sees one snapshot anyway. Call before the request's first query;
-    on SQLite, or once a transaction has begun, nothing changes."""
+def read_without_transaction() -> None:
+    """Declare that this request only reads, and that its statements need no common
+    snapshot (one statement, or independent reads such as the signed-in user and then the
+    seat map): on PostgreSQL they then run without a transaction (autocommit), saving the
+    BEGIN and ROLLBACK round trips; each statement sees one snapshot anyway. Call before
+    the request's first query; on SQLite, or once a transaction has begun, nothing
+    changes."""
     session = db.session
     if session().in_transaction() or not is_postgres():
         return

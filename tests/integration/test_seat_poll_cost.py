@@ -139,6 +139,9 @@ def test_the_seat_map_page_reads_the_map_and_its_heading_in_one_statement(
     assert not any("genres" in s for s in seen.sql), seen.statements
     assert sum("FROM users" in s for s in seen.sql) == 1
     assert 'id="waitlist"' not in page.get_data(as_text=True)
+    # Two independent reads need no common snapshot: no transaction, no BEGIN or ROLLBACK.
+    if backend == "postgresql":
+        assert seen.autocommit == [True, True] and seen.begins == 0
 
 
 def test_click_and_read_sees_its_own_hold(backend: str, ctx: Flask) -> None:

@@ -46,7 +46,7 @@ from ...services.booking.seatmap import (
 )
 from ...services.booking.waitlist import free_ordinary_seats, panel_shown, waitlist_view
 from ...services.errors import AlreadyPaid, DomainError, NoSeatsTogether, NotFound, SeatTaken
-from ...services.transaction import one_statement_read
+from ...services.transaction import read_without_transaction
 from ...wording import format_coins, plural
 from ..bookings.routes import booking_url
 from .forms import CheckoutForm, QuickPickForm
@@ -189,6 +189,7 @@ def seat_map(show_id: int) -> str:
     its heading are one statement; the waitlist panel is read only when it is shown.
 
     Raises 404 for an unknown show."""
+    read_without_transaction()  # the user, then the map (and maybe the waitlist panel)
     user_id = _user_id()
     state = read_seat_page(show_id, user_id, utcnow())
     show = cast(ShowHeading, state.show)
@@ -234,7 +235,7 @@ def _poll_state(show_id: int) -> SeatStates:
     key = session.get(LOGIN_KEY)
     if key is None and remember_cookie_sent():
         return read_seat_state(show_id, _user_id(), utcnow())
-    one_statement_read()
+    read_without_transaction()
     return read_seat_state_of_session(show_id, key, utcnow())
 
 
@@ -257,7 +258,7 @@ def _grid_refused(error: DomainError) -> ResponseReturnValue:
         return redirect(_seat_map_url(show_id) + ("#waitlist" if waitlist else "#seat-grid"), 303)
     extra = _what_is_left(short, show_id, waitlist) if short is not None else {}
     # The refused unit of work has rolled back; the user is loaded: the map is one read.
-    one_statement_read()
+    read_without_transaction()
     seat_map_view = _build_seat_map(show_id)
     response = _grid_response(
         seat_map_view, error.status, message=message, kind="error", delta=True, **extra
