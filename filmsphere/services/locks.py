@@ -42,7 +42,7 @@ from ..models import (
 )
 from .booking.show_sale import for_sale_conditions
 from .errors import HoldExpired, NotFound
-from .transaction import is_postgres
+from .transaction import execute_core, is_postgres
 
 GUARDS = frozenset({"seats", "holds", "bookings", "wallets", "tickets", "shows", "reminders"})
 _off: set[str] = set()
@@ -105,6 +105,8 @@ _HOLDS_OF = (
     .order_by(SeatHold.id)
 )
 _LOCK_HOLDS_OF = _HOLDS_OF.with_for_update()
+_WALLET_ROW = select(Wallet.id).where(Wallet.user_id == bindparam("user_id"))
+_LOCK_WALLET_ROW = _WALLET_ROW.with_for_update()
 # A quick pick's block: its seats' hold rows (anyone's) and every hold of the customer.
 _BLOCK_HOLD_ROWS = (
     select(SeatHold.id, SeatHold.show_id, SeatHold.seat_id, SeatHold.user_id, SeatHold.expires_at)
@@ -169,7 +171,7 @@ def lock_seat_in_show(show_id: int, seat_id: int) -> Any | None:
     starts_at, ends_at) and whether the seat belongs to the show's screen; None when the
     seat or the show doesn't exist. Like lock_seats, the mutex for "who gets this seat"."""
     statement = _LOCK_SEAT_IN_SHOW if _on("seats") else SEAT_IN_SHOW
-    return db.session.execute(statement, {"show_id": show_id, "seat_id": seat_id}).one_or_none()
+    return execute_core(statement, {"show_id": show_id, "seat_id": seat_id}).one_or_none()
 
 
 # --- seat holds -------------------------------------------------------------------------
@@ -180,7 +182,7 @@ def lock_hold_rows(user_id: int, show_id: int, seat_id: int) -> list[Any]:
     shows, ascending id."""
     statement = _LOCK_HOLD_ROWS if _on("holds") else _HOLD_ROWS
     params = {"show_id": show_id, "seat_id": seat_id, "user_id": user_id}
-    return list(db.session.execute(statement, params).all())
+    return list(execute_core(statement, params).all())
 
 
 def lock_block_hold_rows(user_id: int, show_id: int, seat_ids: list[int]) -> list[Any]:
@@ -189,14 +191,14 @@ def lock_block_hold_rows(user_id: int, show_id: int, seat_ids: list[int]) -> lis
     others), ascending id."""
     statement = _LOCK_BLOCK_HOLD_ROWS if _on("holds") else _BLOCK_HOLD_ROWS
     params = {"show_id": show_id, "seat_ids": seat_ids, "user_id": user_id}
-    return list(db.session.execute(statement, params).all())
+    return list(execute_core(statement, params).all())
 
 
 def lock_holds(user_id: int, show_id: int) -> list[Any]:
     """The customer's hold rows for the show, locked FOR UPDATE (ascending id). A hold
     that cleanup deleted meanwhile is not returned; one we lock, cleanup skips."""
     statement = _LOCK_HOLDS_OF if _on("holds") else _HOLDS_OF
-    return list(db.session.execute(statement, {"user_id": user_id, "show_id": show_id}).all())
+    return list(execute_core(statement, {"user_id": user_id, "show_id": show_id}).all())
 
 
 def lock_all_holds(user_id: int) -> None:
@@ -310,6 +312,8 @@ def claim_reminder(booking_id: int, kind: str, now: datetime) -> bool:
 
 # --- wallets ----------------------------------------------------------------------------
 
+NO_WALLET = "This account has no wallet."
+
 
 def lock_wallet(user_id: int) -> Wallet:
     """SELECT … FOR UPDATE the user's wallet and return it with a fresh balance; NotFound
@@ -319,17 +323,16 @@ def lock_wallet(user_id: int) -> Wallet:
         statement = statement.with_for_update()
     wallet = db.session.scalars(statement.execution_options(populate_existing=True)).one_or_none()
     if wallet is None:
-        raise NotFound("This account has no wallet.")
+        raise NotFound(NO_WALLET)
     return wallet
 
 
-def lock_wallet_if_any(user_id: int) -> None:
-    """Lock the user's wallet row if the account has one (staff may have none); unlike
-    lock_wallet it reads nothing back."""
-    statement = select(Wallet.id).where(Wallet.user_id == user_id)
-    if _on("wallets"):
-        statement = statement.with_for_update()
-    db.session.scalars(statement).all()
+def lock_wallet_if_any(user_id: int) -> bool:
+    """Lock the user's wallet row if the account has one (staff may have none), and say
+    whether it has; unlike lock_wallet it reads nothing back (one customer's seat clicks
+    one at a time need the lock, not the balance)."""
+    statement = _LOCK_WALLET_ROW if _on("wallets") else _WALLET_ROW
+    return execute_core(statement, {"user_id": user_id}).first() is not None
 
 
 # --- shows (always last) ----------------------------------------------------------------
@@ -358,8 +361,7 @@ def insert_hold_if_for_sale(
         "expires_at": expires_at,
         "now": now,
     }
-    inserted: Any = db.session.execute(statement, params)
-    return bool(inserted.rowcount == 1)
+    return bool(execute_core(statement, params).rowcount == 1)
 
 
 def lock_show_to_cancel(show_id: int) -> Show:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -11,6 +11,7 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.sql.expression import Executable
 
 from ..extensions import db
 
@@ -70,6 +71,18 @@ def read_without_transaction() -> None:
     if session().in_transaction() or not is_postgres():
         return
     session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def execute_core(statement: Executable, params: Mapping[str, Any] | None = None) -> Any:
+    """Run a Core statement (columns or rows, never entities) on the session's connection,
+    in its transaction, past the ORM's execute layer: on the hot paths (a request's user,
+    a seat click's locks and writes, the seat map's read) that layer cost more CPU than
+    the statements themselves. The ORM's autoflush comes first, as it would (nothing to do
+    unless objects are pending). Objects already loaded are not synchronised with a
+    DELETE or UPDATE run this way: use it where the unit of work loads none it changes."""
+    session = db.session
+    session.flush()
+    return session.connection().execute(statement, params or {})
 
 
 def is_postgres() -> bool:

@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, delete, func, select
 from ...extensions import db
 from ...models import Role, User, UserSession
 from ...models.user import role_at_least
-from ..transaction import write_transaction
+from ..transaction import execute_core, write_transaction
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def load_user(raw_key: str, now: datetime) -> SignedInUser | None:
     key = SessionKey.parse(raw_key)
     if key is None:
         return None
-    row = db.session.execute(_USER_BY_SESSION, key_parameters(key, now)).one_or_none()
+    row = execute_core(_USER_BY_SESSION, key_parameters(key, now)).one_or_none()
     return None if row is None else SignedInUser(**row._mapping, session_key=raw_key)
 
 

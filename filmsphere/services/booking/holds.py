@@ -28,8 +28,14 @@ from ...models import (
     TicketStatus,
 )
 from ..errors import NotFound, SeatRuleViolation, SeatTaken, SeatUnavailable, ShowNotBookable
-from ..locks import insert_hold_if_for_sale, lock_hold_rows, lock_seat_in_show, lock_wallet
-from ..transaction import race_point, write_transaction
+from ..locks import (
+    NO_WALLET,
+    insert_hold_if_for_sale,
+    lock_hold_rows,
+    lock_seat_in_show,
+    lock_wallet_if_any,
+)
+from ..transaction import execute_core, race_point, write_transaction
 from .seat_rules import SeatCell, companion_message, lonely_companions
 from .seatmap import SeatStates, read_seat_state
 from .show_sale import not_bookable_reason
@@ -160,16 +166,17 @@ def _toggle(
         # Decided under the seat's locks; the wallet lock below isn't needed to say no
         # (the most common answer in a rush, so it is kept cheap).
         raise SeatTaken(f"Sorry, seat {label} was just taken by someone else.")
-    lock_wallet(user_id)  # one customer's clicks one at a time (the seat limit)
+    if not lock_wallet_if_any(user_id):  # one customer's clicks one at a time (the seat limit)
+        raise NotFound(NO_WALLET)
 
     if existing is not None and existing.expires_at > now:
         _release(session, user_id, show_id, seat)
         return HoldResult("released", label, 0)
     if existing is not None:
         # Expired: the seat is free right now, whoever held it.
-        session.execute(delete(SeatHold).where(SeatHold.id == existing.id))
+        execute_core(delete(SeatHold).where(SeatHold.id == existing.id))
 
-    facts = session.execute(
+    facts = execute_core(
         _RULE_FACTS, {"user_id": user_id, "show_id": show_id, "seat_id": seat_id, "now": now}
     ).all()
     if any(f.kind == "sold" for f in facts):
@@ -198,7 +205,7 @@ def _toggle(
 
     released_elsewhere = 0
     if elsewhere:
-        session.execute(delete(SeatHold).where(SeatHold.id.in_([h.id for h in elsewhere])))
+        execute_core(delete(SeatHold).where(SeatHold.id.in_([h.id for h in elsewhere])))
         # Only live holds count as "released" for the customer; expired ones were gone.
         released_elsewhere = sum(1 for h in elsewhere if h.expires_at > now)
 
@@ -212,9 +219,7 @@ def _toggle(
 def _release(session: Any, user_id: int, show_id: int, seat: Any) -> None:
     """Delete the customer's hold on `seat`; releasing a wheelchair space also releases
     companion seats that no longer have a held wheelchair space beside them."""
-    session.execute(
-        delete(SeatHold).where(SeatHold.show_id == show_id, SeatHold.seat_id == seat.id)
-    )
+    execute_core(delete(SeatHold).where(SeatHold.show_id == show_id, SeatHold.seat_id == seat.id))
     if seat.category != SeatCategory.WHEELCHAIR:
         return
     rest = session.execute(

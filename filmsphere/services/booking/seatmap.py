@@ -39,6 +39,7 @@ from ...models import Seat as SeatModel
 from ...models.waitlist import LIVE_STATUSES
 from ..accounts.sessions import LIVE_SESSION_USER_ID, SessionKey, key_parameters
 from ..errors import NotFound
+from ..transaction import execute_core
 from .pricing import CATEGORY_LABELS, seat_price
 from .seat_rules import CellState, SeatCell, stranded_hint, stranded_seats
 from .show_sale import ShowState, not_bookable_reason
@@ -294,11 +295,7 @@ def read_seat_state_of_session(show_id: int, session_key: Any, now: datetime) ->
 
 
 def _map_row(statement: Select[Any], params: dict[str, Any]) -> Any:
-    # On the session's connection, not through the ORM's execute: no entity comes back,
-    # and that layer cost more CPU than the statement itself. The flush is the ORM's
-    # autoflush (nothing to do unless a service has objects pending).
-    db.session.flush()
-    return db.session.connection().execute(statement, params).first()
+    return execute_core(statement, params).first()
 
 
 def _seat_states(show: Any, now: datetime) -> SeatStates:
