@@ -70,6 +70,8 @@ def _on(guard: str) -> bool:
 # and compiled SQL (rebuilding them per click cost more CPU than running them).
 _SEATS = select(Seat).where(Seat.id.in_(bindparam("ids", expanding=True))).order_by(Seat.id)
 _LOCK_SEATS = _SEATS.with_for_update()
+_SEAT_IDS = select(Seat.id).where(Seat.id.in_(bindparam("ids", expanding=True))).order_by(Seat.id)
+_LOCK_SEAT_IDS = _SEAT_IDS.with_for_update()
 # The seat row with the show's rule columns: one round trip.
 SEAT_IN_SHOW = (
     select(
@@ -164,6 +166,13 @@ def lock_seats(seat_ids: Iterable[int]) -> list[Seat]:
         return []
     statement = _LOCK_SEATS if _on("seats") else _SEATS
     return list(db.session.scalars(statement, {"ids": ids}))
+
+
+def lock_seat_rows(seat_ids: Iterable[int]) -> None:
+    """lock_seats without reading the seats back (a quick pick has them from the map)."""
+    ids = sorted(set(seat_ids))
+    if ids:
+        execute_core(_LOCK_SEAT_IDS if _on("seats") else _SEAT_IDS, {"ids": ids}).all()
 
 
 def lock_seat_in_show(show_id: int, seat_id: int) -> Any | None:

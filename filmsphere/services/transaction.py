@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -73,7 +73,9 @@ def read_without_transaction() -> None:
     session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
-def execute_core(statement: Executable, params: Mapping[str, Any] | None = None) -> Any:
+def execute_core(
+    statement: Executable, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+) -> Any:
     """Run a Core statement (columns or rows, never entities) on the session's connection,
     in its transaction, past the ORM's execute layer: on the hot paths (a request's user,
     a seat click's locks and writes, the seat map's read) that layer cost more CPU than

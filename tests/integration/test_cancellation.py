@@ -35,7 +35,8 @@ from .test_holds import etag, seat_id
 
 def booked(user, show, *labels):  # type: ignore[no-untyped-def]
     hold(user.id, show, *labels)
-    return checkout(user.id, show.id, f.now(), f"tok-{user.id}-{labels}")
+    paid = checkout(user.id, show.id, f.now(), f"tok-{user.id}-{labels}")
+    return db.session.get(Booking, paid.id)
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from filmsphere.models import (
 )
 from filmsphere.services.booking import cancellation, holds
 from filmsphere.services.booking.cancellation import cancel_tickets
-from filmsphere.services.booking.checkout import checkout
+from filmsphere.services.booking.checkout import Paid, checkout
 from filmsphere.services.booking.holds import toggle_hold
 from filmsphere.services.errors import AlreadyDone, DomainError, SeatUnavailable, ShowNotBookable
 from filmsphere.services.locks import guards_off, lock_wallet
@@ -223,7 +223,7 @@ def test_negative_control_without_the_show_lock_a_paid_ticket_outlives_the_cance
 ) -> None:
     with guards_off("shows"):
         result, active, coins = _checkout_while_the_show_is_cancelled(ctx)
-    assert isinstance(result, Booking)
+    assert isinstance(result, Paid)
     assert (active, coins) == (1, 90)  # paid for a show that no longer takes place
 
 
@@ -541,7 +541,7 @@ def test_closing_while_paying_refuses_the_close_once_the_ticket_exists(
     from filmsphere.services.accounts.account_changes import HasUpcomingTickets
 
     paid, closed, is_closed, active = _close_while_checking_out(ctx)
-    assert isinstance(paid, Booking) and active == 1
+    assert isinstance(paid, Paid) and active == 1
     assert isinstance(closed, HasUpcomingTickets) and not is_closed
     assert wallet.unbalanced_wallets() == []
 
@@ -551,5 +551,5 @@ def test_negative_control_closing_without_the_hold_lock_leaves_a_closed_account_
 ) -> None:
     with guards_off("holds", "wallets"):
         paid, closed, is_closed, active = _close_while_checking_out(ctx)
-    assert isinstance(paid, Booking) and active == 1
+    assert isinstance(paid, Paid) and active == 1
     assert is_closed  # the bug the lock prevents: a live ticket on a closed account

@@ -238,3 +238,31 @@ def test_a_log_in_kept_only_in_the_remember_cookie_polls_as_the_customer(
 def log_out_everywhere_in(app: Flask, user_id: int) -> None:
     with app.app_context():
         log_out_everywhere(user_id)
+
+
+def test_a_quick_pick_and_its_checkout_are_one_transaction_each(
+    backend: str, app: Flask, client: FlaskClient
+) -> None:
+    """A booking in a rush: the pick's answer is read inside its write transaction, and
+    checkout answers from the booking it made before the commit, with no read after it."""
+    world = seed(app)
+    log_in(client, world.customer_login)
+    page = client.get(f"/shows/{world.show_id}").get_data(as_text=True)
+    token = csrf_from(page)
+    with watching(app) as seen:
+        picked = client.post(
+            f"/shows/{world.show_id}/quick-pick",
+            data={"csrf_token": token, "count": "2"},
+            headers=HX,
+        )
+    assert picked.status_code == 200 and "held for you" in picked.get_data(as_text=True)
+    begins_per_pick = seen.begins
+    with watching(app) as seen:
+        paid = client.post(
+            f"/shows/{world.show_id}/checkout",
+            data={"csrf_token": token, "checkout_token": "rush-" + "x" * 20},
+            headers=HX,
+        )
+    assert paid.status_code == 204 and paid.headers["HX-Redirect"].startswith("/bookings/")
+    if backend == "postgresql":  # SQLite's writes start a BEGIN IMMEDIATE of their own
+        assert (begins_per_pick, seen.begins) == (1, 1), seen.statements

@@ -22,7 +22,7 @@ from ...services.booking.customer_bookings import past_bookings, upcoming_bookin
 from ...services.booking.holds import toggle_hold
 from ...services.booking.idempotency import checkout_token_for, request_digest
 from ...services.booking.quick_hold import quick_hold
-from ...services.booking.seatmap import build_seat_map
+from ...services.booking.seatmap import build_seat_map, seat_map_from
 from ...services.catalogue import catalogue
 from ...services.door.checkin import check_in as check_in_ticket
 from ...services.errors import DomainError, NoSeatsTogether
@@ -246,7 +246,7 @@ def quick_pick(body: dict[str, Any], show_id: int) -> dict[str, Any]:
         "seat_labels": list(held.labels),
         "note": held.note,
         "released_elsewhere": held.released_elsewhere,
-        "basket": present.basket(build_seat_map(show_id, user_id, now).basket),
+        "basket": present.basket(seat_map_from(held.state).basket),
     }
 
 

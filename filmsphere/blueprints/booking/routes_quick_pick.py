@@ -14,11 +14,11 @@ from ...refusals import renders_refusals
 from ...security import verified_required
 from ...services.booking.quick_hold import QuickHold, quick_hold
 from ...services.booking.quick_pick import MAX_PARTY
+from ...services.booking.seatmap import seat_map_from
 from ...services.errors import DomainError
 from ...wording import plural
 from .forms import QuickPickForm
 from .routes import (
-    _build_seat_map,
     _grid_refused,
     _grid_response,
     _hold_limit,
@@ -53,7 +53,7 @@ def quick_pick(show_id: int) -> BaseResponse:
         return redirect(_seat_map_url(show_id) + "#seat-grid", 303)
     # No "seats-changed" event: the answer already carries every change, and the event
     # made the page fetch the whole grid again (with the ETag from before the pick).
-    return _grid_response(_build_seat_map(show_id, user_id), message=message, delta=True)
+    return _grid_response(seat_map_from(held.state), message=message, delta=True)
 
 
 def _held_words(held: QuickHold) -> str:

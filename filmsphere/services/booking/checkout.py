@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import lazyload
 
-from ...extensions import db
 from ...models import Booking, LedgerKind, Seat, SeatHold, Ticket, TicketStatus
 from ..errors import (
     AlreadyPaid,
@@ -24,7 +23,7 @@ from ..errors import (
 )
 from ..locks import consume_holds, lock_holds, lock_seats, lock_show_for_sale, lock_wallet
 from ..mail import notifications
-from ..transaction import race_point, write_transaction
+from ..transaction import execute_core, race_point, write_transaction
 from ..wallet.wallet import post_entry
 from .pricing import seat_price
 from .seat_rules import SeatCell, check_companions, check_single_seats
@@ -40,13 +39,23 @@ def new_reference() -> str:
     return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
 
 
+@dataclass(frozen=True)
+class Paid:
+    """A checkout's booking, as its caller needs it: where to send the customer and what
+    they paid (the booking itself is booking_page's to read)."""
+
+    id: int
+    reference: str
+    total_coins: int
+
+
 def checkout(
     user_id: int,
     show_id: int,
     now: datetime,
     checkout_token: str,
     seen_seat_ids: Collection[int] = (),
-) -> Booking:
+) -> Paid:
     """Turn the customer's live holds for the show into a paid booking.
 
     One write transaction, locks in the fixed order: the held seats (ascending id), the
@@ -72,9 +81,8 @@ def checkout(
         return done
     try:
         with write_transaction() as session:
-            booking_id = _checkout(
-                session, user_id, show_id, now, checkout_token, set(seen_seat_ids)
-            )
+            # Read before the commit, which would expire the booking: no reload after it.
+            return _checkout(session, user_id, show_id, now, checkout_token, set(seen_seat_ids))
     except IntegrityError:
         # A concurrent submit with the same token won, or (last word of the database) a
         # seat got an active ticket after all.
@@ -84,53 +92,49 @@ def checkout(
         raise SeatUnavailable(
             "Sorry, one of your seats was just sold to someone else. Please pick again."
         ) from None
-    except _AlreadyPaid as paid:
-        booking_id = paid.booking_id
-    return _booking(booking_id)
-
-
-def _booking(booking_id: int) -> Booking:
-    # The caller usually needs the reference and total only: the show, film, screen and
-    # tickets the mapping would join in load on first access instead (in a ticket rush
-    # the eager joins cost more CPU than the whole payment).
-    booking = db.session.get(Booking, booking_id, options=[lazyload("*")])
-    assert booking is not None
-    return booking
+    except _AlreadyPaid as twin:
+        return twin.paid
 
 
 class _AlreadyPaid(Exception):
-    def __init__(self, booking_id: int) -> None:
-        self.booking_id = booking_id
+    def __init__(self, paid: Paid) -> None:
+        self.paid = paid
 
 
-def _booking_for_token(user_id: int, token: str) -> Booking | None:
-    row = db.session.execute(
-        select(Booking.id, Booking.user_id).where(Booking.checkout_token == token)
-    ).first()
+_PAID_BY_TOKEN = select(Booking.id, Booking.reference, Booking.total_coins, Booking.user_id).where(
+    Booking.checkout_token == bindparam("token")
+)
+
+
+def _booking_for_token(user_id: int, token: str) -> Paid | None:
+    row = execute_core(_PAID_BY_TOKEN, {"token": token}).first()
     if row is None:
         return None
     if row.user_id != user_id:
         raise Conflict("This checkout form was already used. Reload the page and try again.")
-    return _booking(row.id)
+    return Paid(row.id, row.reference, row.total_coins)
+
+
+_HELD_SEATS = select(SeatHold.seat_id).where(
+    SeatHold.user_id == bindparam("user_id"), SeatHold.show_id == bindparam("show_id")
+)
 
 
 def _checkout(
     session: Any, user_id: int, show_id: int, now: datetime, token: str, seen: set[int]
-) -> int:
+) -> Paid:
     show = show_state(show_id)
     reason = not_bookable_reason(show, now)
     if reason:
         raise ShowNotBookable(reason)
 
-    wanted = session.scalars(
-        select(SeatHold.seat_id).where(SeatHold.user_id == user_id, SeatHold.show_id == show_id)
-    ).all()
+    wanted = execute_core(_HELD_SEATS, {"user_id": user_id, "show_id": show_id}).scalars().all()
     seats = {s.id: s for s in lock_seats(wanted)}
     holds = lock_holds(user_id, show_id)
     race_point("checkout.after_lock")
     if not holds:
         # A double submit whose twin just committed finds its booking here.
-        again = session.scalar(select(Booking.id).where(Booking.checkout_token == token))
+        again = _booking_for_token(user_id, token)
         if again is not None:
             raise _AlreadyPaid(again)
         # A twin submit with another token (a second tab) paid them a moment ago.
@@ -145,7 +149,7 @@ def _checkout(
         raise DomainError("You have no seats held for this show.")
     check_live_holds(show, holds, seats, now, outcome="nothing was charged")
     chosen = [seats[h.seat_id] for h in holds]
-    check_seat_rules(session, show, chosen, user_id, now)
+    check_seat_rules(show, chosen, user_id, now)
 
     wallet = lock_wallet(user_id)
     prices = seat_prices(show.base_price_coins, chosen)
@@ -165,7 +169,7 @@ def _checkout(
     notifications.queue_booking_confirmation(booking.id, now)
     if not lock_show_for_sale(show_id, now):
         raise ShowNotBookable("This show can no longer be booked, so nothing was charged.")
-    return int(booking.id)
+    return Paid(booking.id, booking.reference, booking.total_coins)
 
 
 def _paid_in(session: Any, user_id: int, show_id: int, seat_ids: set[int]) -> str | None:
@@ -187,10 +191,13 @@ def _paid_in(session: Any, user_id: int, show_id: int, seat_ids: set[int]) -> st
     return reference
 
 
-def _unique_reference(session: Any) -> str:
+_REFERENCE_TAKEN = select(Booking.id).where(Booking.reference == bindparam("reference"))
+
+
+def _unique_reference() -> str:
     while True:
         reference = new_reference()
-        if session.scalar(select(Booking.id).where(Booking.reference == reference)) is None:
+        if execute_core(_REFERENCE_TAKEN, {"reference": reference}).first() is None:
             return reference
 
 
@@ -214,7 +221,7 @@ def new_booking(
     """Add and flush a booking with a fresh unique reference (the flush is where a unique
     checkout_token stops a twin submit)."""
     booking = Booking(
-        reference=_unique_reference(session),
+        reference=_unique_reference(),
         user_id=user_id,
         show_id=show_id,
         total_coins=total,
@@ -269,44 +276,50 @@ def check_live_holds(
         )
 
 
-def check_seat_rules(
-    session: Any, show: ShowState, chosen: list[Seat], user_id: int, now: datetime
-) -> None:
+# The seats of the rows a purchase touches, each with whether it is taken: sold, or in
+# another customer's live hold. One statement.
+_ROW_SEATS = select(
+    Seat.id,
+    Seat.row_label,
+    Seat.number,
+    Seat.grid_row,
+    Seat.grid_col,
+    Seat.category,
+    or_(
+        exists().where(
+            Ticket.show_id == bindparam("show_id"),
+            Ticket.seat_id == Seat.id,
+            Ticket.status == TicketStatus.ACTIVE,
+        ),
+        exists().where(
+            SeatHold.show_id == bindparam("show_id"),
+            SeatHold.seat_id == Seat.id,
+            SeatHold.user_id != bindparam("user_id"),
+            SeatHold.expires_at > bindparam("now"),
+        ),
+    ).label("taken"),
+).where(
+    Seat.screen_id == bindparam("screen_id"),
+    Seat.is_active.is_(True),
+    Seat.grid_row.in_(bindparam("grid_rows", expanding=True)),
+)
+
+
+def check_seat_rules(show: ShowState, chosen: list[Seat], user_id: int, now: datetime) -> None:
     """Companion and single-empty-seat rules over the rows the purchase touches (other
     customers' live holds count as taken). Raises SeatRuleViolation."""
     chosen_ids = {s.id for s in chosen}
     check_companions(
         SeatCell(s.id, s.label, s.grid_row, s.grid_col, s.category, "chosen") for s in chosen
     )
-    grid_rows = {s.grid_row for s in chosen}
-    row_seats = session.execute(
-        select(
-            Seat.id, Seat.row_label, Seat.number, Seat.grid_row, Seat.grid_col, Seat.category
-        ).where(
-            Seat.screen_id == show.screen_id,
-            Seat.is_active.is_(True),
-            Seat.grid_row.in_(grid_rows),
-        )
-    ).all()
-    ids = [r.id for r in row_seats]
-    taken = set(
-        session.scalars(
-            select(Ticket.seat_id).where(
-                Ticket.show_id == show.id,
-                Ticket.status == TicketStatus.ACTIVE,
-                Ticket.seat_id.in_(ids),
-            )
-        )
-    ) | set(
-        session.scalars(
-            select(SeatHold.seat_id).where(
-                SeatHold.show_id == show.id,
-                SeatHold.user_id != user_id,
-                SeatHold.expires_at > now,
-                SeatHold.seat_id.in_(ids),
-            )
-        )
-    )
+    params = {
+        "show_id": show.id,
+        "screen_id": show.screen_id,
+        "grid_rows": sorted({s.grid_row for s in chosen}),
+        "user_id": user_id,
+        "now": now,
+    }
+    row_seats = execute_core(_ROW_SEATS, params).all()
     check_single_seats(
         SeatCell(
             r.id,
@@ -314,7 +327,7 @@ def check_seat_rules(
             r.grid_row,
             r.grid_col,
             r.category,
-            "chosen" if r.id in chosen_ids else "taken" if r.id in taken else "free",
+            "chosen" if r.id in chosen_ids else "taken" if r.taken else "free",
         )
         for r in row_seats
     )

@@ -317,7 +317,7 @@ def _exchange(
     check_live_holds(show, holds, seats, now, outcome="nothing changed")
     race_point("exchange.after_lock")
     chosen = [seats[h.seat_id] for h in holds]
-    check_seat_rules(session, show, chosen, user_id, now)
+    check_seat_rules(show, chosen, user_id, now)
     quote, prices = _quote(booking, tickets, show, chosen, now)
     if expected_net is not None and quote.net_coins != expected_net:
         raise ExchangeQuoteChanged(

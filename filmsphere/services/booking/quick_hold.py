@@ -12,13 +12,19 @@ from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import Booking, SeatHold, Ticket, TicketStatus
-from ..errors import NoSeatsTogether, SeatRuleViolation, ShowNotBookable
-from ..locks import lock_block_hold_rows, lock_seats, lock_show_for_sale, lock_wallet
-from ..transaction import race_point, write_transaction
+from ..errors import NoSeatsTogether, NotFound, SeatRuleViolation, ShowNotBookable
+from ..locks import (
+    NO_WALLET,
+    lock_block_hold_rows,
+    lock_seat_rows,
+    lock_show_for_sale,
+    lock_wallet_if_any,
+)
+from ..transaction import execute_core, race_point, write_transaction
 from . import holds
 from .quick_pick import Block, QuickPickCategory, ranked_blocks, shortfall
 from .seat_rules import CellState, SeatCell
-from .seatmap import read_seat_state, seat_map_from
+from .seatmap import SeatStates, read_seat_state, seat_map_from
 
 # Rounds of "read the map, take the best block, lock it": each round after the first
 # follows a loss to another customer who was faster to a seat of the block.
@@ -52,6 +58,10 @@ class QuickHold:
     labels: tuple[str, ...]
     note: str | None
     released_elsewhere: int
+    # The show's seat states as the customer sees them after the pick, read in the same
+    # transaction just before it commits (the answer needs them; a read of its own after
+    # the commit would be a second transaction).
+    state: SeatStates
 
 
 class _Lost(Exception):
@@ -102,6 +112,7 @@ def quick_hold(
                 labels=block.labels,
                 note=_note(party, block),
                 released_elsewhere=released,
+                state=read_seat_state(show_id, user_id, now),
             )
     raise NoSeatsTogether(
         "Others were faster to the best seats just now. Try again, or pick seats on the map."
@@ -139,9 +150,8 @@ def _cells(
 def _hold_block(user_id: int, show_id: int, block: Block, now: datetime) -> int:
     """Lock and hold the block (inside the caller's savepoint); the number of live holds
     in other shows it released. Raises _Lost when a seat of it is no longer free."""
-    session = db.session
     seat_ids = list(block.seat_ids)
-    lock_seats(seat_ids)
+    lock_seat_rows(seat_ids)
     rows = lock_block_hold_rows(user_id, show_id, seat_ids)
     params = {"show_id": show_id, "seat_ids": seat_ids, "user_id": user_id}
     taken = {
@@ -149,11 +159,12 @@ def _hold_block(user_id: int, show_id: int, block: Block, now: datetime) -> int:
         for r in rows
         if r.show_id == show_id and r.user_id != user_id and r.expires_at > now
     }
-    taken |= set(session.scalars(_SOLD, params))
+    taken |= set(execute_core(_SOLD, params).scalars())
     if taken:
         raise _Lost(taken)
-    lock_wallet(user_id)  # one customer's requests one at a time (the seat limit)
-    bought = len(session.scalars(_BOUGHT, params).all())
+    if not lock_wallet_if_any(user_id):  # one customer's requests one at a time (the limit)
+        raise NotFound(NO_WALLET)
+    bought = len(execute_core(_BOUGHT, params).all())
     limit = int(current_app.config["MAX_SEATS_PER_SHOW"])
     if len(seat_ids) + bought > limit:
         already = f" (you already have {bought} ticket{'s' if bought != 1 else ''})"
@@ -168,7 +179,7 @@ def _hold_block(user_id: int, show_id: int, block: Block, now: datetime) -> int:
     released = sum(1 for r in rows if r.show_id != show_id and r.expires_at > now)
     stale = [r.id for r in rows if r.user_id == user_id or r.expires_at <= now]
     if stale:
-        session.execute(delete(SeatHold).where(SeatHold.id.in_(stale)))
+        execute_core(delete(SeatHold).where(SeatHold.id.in_(stale)))
     race_point("quick_hold.before_insert")
     # Last, the show row shared: an admin may have cancelled it a moment ago.
     if not lock_show_for_sale(show_id, now):
@@ -184,10 +195,10 @@ def _hold_block(user_id: int, show_id: int, block: Block, now: datetime) -> int:
         for seat_id in seat_ids
     ]
     try:
-        with session.begin_nested():
-            session.execute(_INSERT_HOLDS, values)
+        execute_core(_INSERT_HOLDS, values)
     except IntegrityError:
-        # The unique (show, seat) constraint is the database's last word.
+        # The unique (show, seat) constraint is the database's last word; the caller's
+        # savepoint rolls the failed INSERT back with the rest of this round.
         raise _Lost(set(seat_ids)) from None
     return released
 

@@ -213,7 +213,7 @@ _PAGE_READ = _map_read(bindparam("user_id", type_=Integer), page=True)
 def show_state(show_id: int) -> ShowState:
     """Read a show's rule columns with one small query (no ORM entity, no joined film or
     screen). Raises NotFound for an unknown show."""
-    row = db.session.execute(_SHOW_STATE, {"show_id": show_id}).one_or_none()
+    row = execute_core(_SHOW_STATE, {"show_id": show_id}).one_or_none()
     if row is None:
         raise NotFound("There is no such show.")
     return cast(ShowState, row)
