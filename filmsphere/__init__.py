@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask
 
@@ -102,12 +102,17 @@ def register_extensions(app: Flask) -> None:
             configure_sqlite(db.engine)
 
     from .models.types import utcnow
+    from .security import preloaded_user
     from .services.accounts.sessions import SignedInUser
     from .services.accounts.sessions import load_user as load_session_user
 
     @login_manager.user_loader
     def load_user(session_key: str) -> SignedInUser | None:
-        # One query: the user, if the log-in session the cookie names is still live.
+        # One query: the user, if the log-in session the cookie names is still live;
+        # none when the view read them with that check already (security.preload_user).
+        known, user = preloaded_user(session_key)
+        if known:
+            return cast(SignedInUser | None, user)
         return load_session_user(session_key, utcnow())
 
 

@@ -7,7 +7,7 @@ from functools import cache, wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, request, session
+from flask import Flask, Response, abort, current_app, g, request, session
 from flask_login import current_user, login_required
 
 from .models import Role
@@ -99,6 +99,21 @@ def register_security_headers(app: Flask) -> None:
 # Where flask-login keeps the log-in's id (a session key, services/sessions.py) in the
 # signed session cookie.
 LOGIN_KEY = "_user_id"
+
+
+def preload_user(session_key: str, user: Any) -> None:
+    """Hand flask-login the user a view already read along with the session check (the
+    seat map page's one statement; None: that session is not live), so that loading
+    current_user doesn't query again. For this request and this session key only."""
+    g.filmsphere_preloaded_user = (session_key, user)
+
+
+def preloaded_user(session_key: str) -> tuple[bool, Any]:
+    """(True, the user or None) when a view preloaded the user of `session_key`."""
+    preloaded = g.get("filmsphere_preloaded_user")
+    if preloaded is not None and preloaded[0] == session_key:
+        return True, preloaded[1]
+    return False, None
 
 
 def remember_cookie_sent() -> bool:

@@ -121,7 +121,7 @@ def test_a_click_is_one_transaction(backend: str, app: Flask, client: FlaskClien
     assert sum("FROM users" in s for s in seen.sql) == 1
 
 
-def test_the_seat_map_page_reads_the_map_and_its_heading_in_one_statement(
+def test_the_seat_map_page_is_one_statement_with_its_user(
     backend: str, app: Flask, client: FlaskClient
 ) -> None:
     world = seed(app)
@@ -131,17 +131,54 @@ def test_the_seat_map_page_reads_the_map_and_its_heading_in_one_statement(
     with watching(app) as seen:
         page = client.get(url)
     assert page.status_code == 200
-    # The user, then one read: the seat states with the heading (show, film and screen,
-    # not the ORM show, which would load the film's genres too) and whether the customer
-    # is on the waitlist. With plenty of seats free and no entry, no waitlist panel: its
-    # counts are not read.
-    assert len(seen.sql) == 2, seen.statements
-    assert not any("genres" in s for s in seen.sql), seen.statements
-    assert sum("FROM users" in s for s in seen.sql) == 1
-    assert 'id="waitlist"' not in page.get_data(as_text=True)
-    # Two independent reads need no common snapshot: no transaction, no BEGIN or ROLLBACK.
+    # One read: the session check with the user's columns, the seat states, the heading
+    # (show, film and screen, not the ORM show, which would load the film's genres too)
+    # and whether the customer is on the waitlist. With plenty of seats free and no entry,
+    # no waitlist panel: its counts are not read.
+    assert len(seen.sql) == 1, seen.statements
+    assert "user_sessions" in seen.sql[0] and "seat_holds" in seen.sql[0]
+    assert "genres" not in seen.sql[0]
+    html = page.get_data(as_text=True)
+    assert 'id="waitlist"' not in html
+    assert "Log out" in html and 'id="basket"' in html  # the customer, from that read
+    # No transaction: no BEGIN or ROLLBACK.
     if backend == "postgresql":
-        assert seen.autocommit == [True, True] and seen.begins == 0
+        assert seen.autocommit == [True] and seen.begins == 0
+
+
+def test_an_ended_log_in_gets_the_visitors_page(app: Flask, client: FlaskClient) -> None:
+    world = seed(app)
+    log_in(client, world.customer_login)
+    hold(app, world.customer_id, world.show_id, world.seats["A1"])
+    url = f"/shows/{world.show_id}"
+    assert 'id="basket"' in client.get(url).get_data(as_text=True)
+    log_out_everywhere_in(app, world.customer_id)  # the cookie stays in the client
+    with watching(app) as seen:
+        html = client.get(url).get_data(as_text=True)
+    assert len(seen.sql) == 1, seen.statements  # the check said no: no user query after it
+    assert 'id="basket"' not in html and "Log out" not in html and "Log in" in html
+    assert "taken" in seat_button(html, world.seats["A1"])
+
+
+def test_a_log_in_kept_only_in_the_remember_cookie_gets_the_customers_page(
+    app: Flask, client: FlaskClient
+) -> None:
+    world = seed(app)
+    token = get_csrf(client, "/auth/login")
+    client.post(
+        "/auth/login",
+        data={
+            "csrf_token": token,
+            "login": world.customer_login,
+            "password": factories.PASSWORD,
+            "remember": "y",
+        },
+    )
+    hold(app, world.customer_id, world.show_id, world.seats["A1"])
+    client.delete_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))  # browser restart
+    html = client.get(f"/shows/{world.show_id}").get_data(as_text=True)
+    assert 'aria-pressed="true"' in seat_button(html, world.seats["A1"])
+    assert "Log out" in html
 
 
 def test_click_and_read_sees_its_own_hold(backend: str, ctx: Flask) -> None:

@@ -30,7 +30,7 @@ from ...htmx import is_partial_request, redirect_as_hx_redirect, trigger
 from ...models import utcnow
 from ...ratelimits import user_or_address
 from ...refusals import default_response, renders_refusals
-from ...security import LOGIN_KEY, remember_cookie_sent, verified_required
+from ...security import LOGIN_KEY, preload_user, remember_cookie_sent, verified_required
 from ...services.booking.checkout import checkout as pay
 from ...services.booking.holds import HoldResult, toggle_hold, toggle_hold_and_read
 from ...services.booking.quick_pick import MAX_PARTY, Shortfall
@@ -40,6 +40,7 @@ from ...services.booking.seatmap import (
     ShowHeading,
     build_seat_map,
     read_seat_page,
+    read_seat_page_of_session,
     read_seat_state,
     read_seat_state_of_session,
     seat_map_from,
@@ -189,9 +190,9 @@ def seat_map(show_id: int) -> str:
     its heading are one statement; the waitlist panel is read only when it is shown.
 
     Raises 404 for an unknown show."""
-    read_without_transaction()  # the user, then the map (and maybe the waitlist panel)
-    user_id = _user_id()
-    state = read_seat_page(show_id, user_id, utcnow())
+    read_without_transaction()  # the read, and maybe the waitlist panel's
+    state = _page_state(show_id)
+    user_id = state.user_id
     show = cast(ShowHeading, state.show)
     seat_map_view = seat_map_from(state)
     waitlist = None
@@ -208,6 +209,21 @@ def seat_map(show_id: int) -> str:
         waitlist=waitlist,
         **_grid_context(seat_map_view),
     )
+
+
+def _page_state(show_id: int) -> SeatStates:
+    """The seat map page's one statement: the map, its heading and the viewer, checked
+    against the log-in session the signed cookie names (as a poll is), and flask-login
+    handed that user (no user query of its own). A log-in kept only in the remember
+    cookie, or a session cookie that fails the check next to a remember cookie, takes
+    flask-login's way: the user is loaded first, then the map."""
+    key = session.get(LOGIN_KEY)
+    if key is not None:
+        state, user = read_seat_page_of_session(show_id, key, utcnow())
+        if user is not None or not remember_cookie_sent():
+            preload_user(key, user)
+            return state
+    return read_seat_page(show_id, _user_id(), utcnow())
 
 
 @bp.get("/shows/<int:show_id>/seats")

@@ -89,6 +89,9 @@ _USER_BY_SESSION = (
     .join(UserSession, UserSession.user_id == User.id)
     .where(*_LIVE_SESSION)
 )
+# The signed-in user's columns, labelled for joining into another statement (the seat map
+# page's one read, seatmap.py): signed_in_user_from() builds the user from them.
+USER_COLUMNS = tuple(getattr(User, name).label(f"user_{name}") for name in _COPIED)
 # The same check as a column of another statement (a poll's one read, seatmap.py): the
 # user id when the key is good, else NULL.
 LIVE_SESSION_USER_ID = (
@@ -161,6 +164,16 @@ def load_user(raw_key: str, now: datetime) -> SignedInUser | None:
         return None
     row = execute_core(_USER_BY_SESSION, key_parameters(key, now)).one_or_none()
     return None if row is None else SignedInUser(**row._mapping, session_key=raw_key)
+
+
+def signed_in_user_from(row: Any, raw_key: str) -> SignedInUser | None:
+    """The user read with the session check inside another statement (USER_COLUMNS, the
+    viewer NULL unless the session `raw_key` names is live): what load_user would give."""
+    if row.viewer_id is None:
+        return None
+    return SignedInUser(
+        **{name: getattr(row, f"user_{name}") for name in _COPIED}, session_key=raw_key
+    )
 
 
 def key_parameters(key: SessionKey, now: datetime) -> dict[str, Any]:

@@ -32,12 +32,20 @@ from ...models import (
     Show,
     Ticket,
     TicketStatus,
+    User,
     WaitlistEntry,
     Wallet,
 )
 from ...models import Seat as SeatModel
 from ...models.waitlist import LIVE_STATUSES
-from ..accounts.sessions import LIVE_SESSION_USER_ID, SessionKey, key_parameters
+from ..accounts.sessions import (
+    LIVE_SESSION_USER_ID,
+    USER_COLUMNS,
+    SessionKey,
+    SignedInUser,
+    key_parameters,
+    signed_in_user_from,
+)
 from ..errors import NotFound
 from ..transaction import execute_core
 from .pricing import CATEGORY_LABELS, seat_price
@@ -143,13 +151,14 @@ def _seat_ids(column: Any, *conditions: Any) -> Any:
     )
 
 
-def _map_read(viewer: Any, *, page: bool = False) -> Select[Any]:
+def _map_read(viewer: Any, *, page: bool = False, user: bool = False) -> Select[Any]:
     """The seat map's one round trip: the show's rule columns, its screen's layout
     version, the viewer (`viewer`: bound `user_id`, or a session check; NULL for a
     visitor), the viewer's balance and the end of their hold, and the seats sold, held by
     others and held by the viewer (live holds only). With `page`, also what the seat map
     page shows around the grid: the heading (film, screen) and whether the viewer is on
-    the show's waitlist."""
+    the show's waitlist; with `user`, the viewer's user columns (sessions.USER_COLUMNS),
+    so that the page needs no user query of its own."""
     seen_by = select(viewer.label("viewer_id")).subquery("viewer")
     viewer_id = seen_by.c.viewer_id
     live = (SeatHold.show_id == bindparam("show_id"), SeatHold.expires_at > bindparam("now"))
@@ -192,7 +201,7 @@ def _map_read(viewer: Any, *, page: bool = False) -> Select[Any]:
         )
         .exists()
     )
-    return statement.join(Movie, Movie.id == Show.movie_id).add_columns(
+    statement = statement.join(Movie, Movie.id == Show.movie_id).add_columns(
         Show.movie_id,
         Movie.title,
         Movie.duration_minutes,
@@ -200,6 +209,9 @@ def _map_read(viewer: Any, *, page: bool = False) -> Select[Any]:
         Screen.name.label("screen_name"),
         on_waitlist.label("on_waitlist"),
     )
+    if not user:
+        return statement
+    return statement.outerjoin(User, User.id == viewer_id).add_columns(*USER_COLUMNS)
 
 
 # The viewer as the caller knows them (None: a visitor); or the user whose log-in session
@@ -208,6 +220,7 @@ def _map_read(viewer: Any, *, page: bool = False) -> Select[Any]:
 _MAP_READ = _map_read(bindparam("user_id", type_=Integer))
 _MAP_READ_OF_SESSION = _map_read(LIVE_SESSION_USER_ID)
 _PAGE_READ = _map_read(bindparam("user_id", type_=Integer), page=True)
+_PAGE_READ_OF_SESSION = _map_read(LIVE_SESSION_USER_ID, page=True, user=True)
 
 
 def show_state(show_id: int) -> ShowState:
@@ -278,6 +291,22 @@ def read_seat_page(show_id: int, user_id: int | None, now: datetime) -> SeatStat
     return _seat_states(
         _map_row(_PAGE_READ, {"show_id": show_id, "user_id": user_id, "now": now}), now
     )
+
+
+def read_seat_page_of_session(
+    show_id: int, session_key: Any, now: datetime
+) -> tuple[SeatStates, SignedInUser | None]:
+    """read_seat_page for the viewer whose log-in session `session_key` names, checked in
+    the same statement as read_seat_state_of_session checks it, and that viewer as
+    load_user would give them (None: a visitor, the session not live). One statement for
+    the user and the whole page. Raises NotFound."""
+    key = SessionKey.parse(session_key)
+    if key is None:
+        return read_seat_page(show_id, None, now), None
+    params = key_parameters(key, now) | {"show_id": show_id}
+    row = _map_row(_PAGE_READ_OF_SESSION, params)
+    state = _seat_states(row, now)
+    return state, signed_in_user_from(row, str(session_key))
 
 
 def read_seat_state_of_session(show_id: int, session_key: Any, now: datetime) -> SeatStates:
