@@ -4,7 +4,9 @@ Read-only, one query: the show (with its screen's layout version and, for a cust
 the wallet balance) and the seats' claims (live holds and sold tickets together); the
 ETag comes from that alone (read_seat_state), so a poll of an unchanged map is a 304
 before any seat view is built. For a poll the same query also checks the viewer's log-in
-session (read_seat_state_of_session), so an unchanged map costs one statement. The
+session (read_seat_state_of_session), so an unchanged map costs one statement; for the
+seat map page it also reads the heading, the waitlist flag and the signed-in user's
+columns (read_seat_page_of_session), so the whole page is one statement. The
 per-layout part (rows, prices, names, legend) is built once per screen layout version and
 price and shared by every request of the process; only seat states are worked out per
 request. Templates render these objects and never query.
@@ -242,7 +244,7 @@ class ShowHeading(Protocol):
     duration_minutes: int
     age_rating: str
     screen_name: str
-    on_waitlist: bool  # the viewer has a live waitlist entry (never a visitor)
+    on_waitlist: bool  # the viewer has a live waitlist entry (False for a visitor)
 
 
 def accessible_name(row_label: str, number: int, category: str, state: str) -> str:
