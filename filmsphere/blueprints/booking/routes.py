@@ -51,7 +51,7 @@ from ...services.transaction import read_without_transaction
 from ...wording import format_coins, plural
 from ..bookings.routes import booking_url
 from .forms import CheckoutForm, QuickPickForm
-from .seat_buttons import seat_row
+from .seat_buttons import seat_rows
 from .seat_delta import delta_response
 
 bp = Blueprint("booking", __name__)
@@ -107,7 +107,7 @@ def _grid_context(seat_map_view: SeatMap, **extra: Any) -> dict[str, Any]:
             for seat in cells
         ),
         "interactive": interactive,
-        "seat_row": seat_row,
+        "seat_rows": seat_rows,
         "poll_seconds": current_app.config["SEAT_POLL_SECONDS"],
         "checkout_token": secrets.token_urlsafe(24),
         "server_now": utcnow(),

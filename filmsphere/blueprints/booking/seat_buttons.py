@@ -1,5 +1,5 @@
 """Seat rows and buttons as the macros in templates/booking/_seat_buttons.html draw them,
-each distinct one rendered once.
+each distinct one rendered once (and each distinct grid of rows joined once).
 
 A poll or a page draws 200+ buttons, and Jinja costs ~6 µs a macro call and ~1.5 µs a
 loop step (the whole grid ~1.3 ms through macros, ~0.4 ms with cached buttons, against
@@ -28,9 +28,16 @@ def seat_button(seat: SeatView, interactive: bool, oob: bool = False) -> Markup:
     return Markup(get_template_attribute(TEMPLATE, "seat_button")(seat, interactive, oob))
 
 
-def seat_row(label: str, cells: Sequence[SeatView | None], interactive: bool) -> Markup:
-    """One row of the grid: its seats and aisle gaps (None), in column order."""
-    return _row(label, tuple(cells), interactive)
+def seat_rows(rows: Sequence[tuple[str, Sequence[SeatView | None]]], interactive: bool) -> Markup:
+    """Every row of the grid, each on a line of its own: one cached Markup per distinct
+    grid (a map polled by many viewers is drawn once; a row a customer's own seats change
+    comes from the row cache)."""
+    return _rows(tuple((label, tuple(cells)) for label, cells in rows), interactive)
+
+
+@lru_cache(maxsize=256)
+def _rows(rows: tuple[tuple[str, tuple[SeatView | None, ...]], ...], interactive: bool) -> Markup:
+    return Markup("").join(Markup("\n") + _row(label, cells, interactive) for label, cells in rows)
 
 
 @lru_cache(maxsize=4096)
