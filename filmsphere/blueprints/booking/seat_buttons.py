@@ -6,8 +6,9 @@ loop step (the whole grid ~1.3 ms through macros, ~0.4 ms with cached buttons, a
 ~0.1 ms for cached markup). A button depends only on its SeatView (one shared object per
 seat and state, rebuilt when the layout or prices change) and on whether the viewer can
 click, and a row only on its cells, so each is rendered once and reused (LRUs bound the
-memory: ~11 MB of rows at most). The macros are read once per process: after editing
-them, restart the server (template auto-reload does not reach these caches)."""
+memory: ~11 MB of rows and ~8 MB of grids at most). The macros are read once per
+process: after editing them, restart the server (template auto-reload does not reach
+these caches)."""
 
 from __future__ import annotations
 
