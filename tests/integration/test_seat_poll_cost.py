@@ -23,7 +23,7 @@ from filmsphere.services.booking.seatmap import read_seat_state, read_seat_state
 from tests import factories
 from tests.conftest import csrf_from, get_csrf
 
-from .test_booking_routes import HX, hold, log_in, seat_button, seed
+from .test_booking_routes import HX, World, hold, log_in, seat_button, seed
 from .test_holds import seat_id
 
 
@@ -160,9 +160,9 @@ def test_an_ended_log_in_gets_the_visitors_page(app: Flask, client: FlaskClient)
     assert "taken" in seat_button(html, world.seats["A1"])
 
 
-def test_a_log_in_kept_only_in_the_remember_cookie_gets_the_customers_page(
-    app: Flask, client: FlaskClient
-) -> None:
+def logged_in_by_the_remember_cookie_only(app: Flask, client: FlaskClient) -> World:
+    """A customer who logged in with "keep me logged in", holds A1, and restarted the
+    browser: the session cookie is gone, the remember cookie stays."""
     world = seed(app)
     token = get_csrf(client, "/auth/login")
     client.post(
@@ -176,6 +176,13 @@ def test_a_log_in_kept_only_in_the_remember_cookie_gets_the_customers_page(
     )
     hold(app, world.customer_id, world.show_id, world.seats["A1"])
     client.delete_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))  # browser restart
+    return world
+
+
+def test_a_log_in_kept_only_in_the_remember_cookie_gets_the_customers_page(
+    app: Flask, client: FlaskClient
+) -> None:
+    world = logged_in_by_the_remember_cookie_only(app, client)
     html = client.get(f"/shows/{world.show_id}").get_data(as_text=True)
     assert 'aria-pressed="true"' in seat_button(html, world.seats["A1"])
     assert "Log out" in html
@@ -255,19 +262,7 @@ def test_another_customer_never_gets_a_304_on_my_etag(app: Flask, client: FlaskC
 def test_a_log_in_kept_only_in_the_remember_cookie_polls_as_the_customer(
     app: Flask, client: FlaskClient
 ) -> None:
-    world = seed(app)
-    token = get_csrf(client, "/auth/login")
-    client.post(
-        "/auth/login",
-        data={
-            "csrf_token": token,
-            "login": world.customer_login,
-            "password": factories.PASSWORD,
-            "remember": "y",
-        },
-    )
-    hold(app, world.customer_id, world.show_id, world.seats["A1"])
-    client.delete_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))  # browser restart
+    world = logged_in_by_the_remember_cookie_only(app, client)
     html = client.get(grid_url(world.show_id), headers=HX).get_data(as_text=True)
     assert 'aria-pressed="true"' in seat_button(html, world.seats["A1"])
 
