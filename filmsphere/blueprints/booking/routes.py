@@ -186,8 +186,9 @@ def _etag_matches(etag: str) -> bool:
 
 @bp.get("/shows/<int:show_id>")
 def seat_map(show_id: int) -> str:
-    """The seat map page: read only for visitors, seats to hold for customers. The map and
-    its heading are one statement; the waitlist panel is read only when it is shown.
+    """The seat map page: read only for visitors, seats to hold for customers. The user,
+    the map and its heading are one statement (_page_state); the waitlist panel is read
+    only when it is shown.
 
     Raises 404 for an unknown show."""
     read_without_transaction()  # the read, and maybe the waitlist panel's
