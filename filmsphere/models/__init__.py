@@ -8,7 +8,7 @@ from .exchange import BookingExchange
 from .outbox import OutboxMessage
 from .reminder import BookingReminder, ReminderKind
 from .report_day import ReportDay, ReportDayRevenue, ReportShowSales
-from .screen import LAYOUT_CODES, Screen, Seat, SeatCategory
+from .screen import LAYOUT_CODES, SEAT_CELL_COLUMNS, Screen, Seat, SeatCategory
 from .show import Show, ShowStatus
 from .transfer import TicketTransfer, TransferredTicket, TransferStatus
 from .types import UTCDateTime, utcnow
@@ -39,6 +39,7 @@ __all__ = [
     "ReportShowSales",
     "Role",
     "Screen",
+    "SEAT_CELL_COLUMNS",
     "Seat",
     "SeatCategory",
     "SeatHold",

@@ -86,6 +86,18 @@ class Seat(Model):
         return f"{self.row_label}{self.number}"
 
 
+# What a seat-rule cell (services/booking/seat_rules.SeatCell) is built from, for the
+# statements that read seats as rows rather than entities.
+SEAT_CELL_COLUMNS = (
+    Seat.id,
+    Seat.row_label,
+    Seat.number,
+    Seat.grid_row,
+    Seat.grid_col,
+    Seat.category,
+)
+
+
 # Only one active seat per cell; retired seats keep their cell for history.
 db.Index(
     "uq_seats_active_cell",

@@ -30,6 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
 from ..models import (
+    SEAT_CELL_COLUMNS,
     Booking,
     BookingReminder,
     Seat,
@@ -70,17 +71,12 @@ def _on(guard: str) -> bool:
 # and compiled SQL (rebuilding them per click cost more CPU than running them).
 _SEATS = select(Seat).where(Seat.id.in_(bindparam("ids", expanding=True))).order_by(Seat.id)
 _LOCK_SEATS = _SEATS.with_for_update()
-_SEAT_IDS = select(Seat.id).where(Seat.id.in_(bindparam("ids", expanding=True))).order_by(Seat.id)
+_SEAT_IDS = _SEATS.with_only_columns(Seat.id)
 _LOCK_SEAT_IDS = _SEAT_IDS.with_for_update()
 # The seat row with the show's rule columns: one round trip.
 SEAT_IN_SHOW = (
     select(
-        Seat.id,
-        Seat.row_label,
-        Seat.number,
-        Seat.grid_row,
-        Seat.grid_col,
-        Seat.category,
+        *SEAT_CELL_COLUMNS,
         Seat.is_active,
         (Seat.screen_id == Show.screen_id).label("in_show"),
         Show.status,

@@ -11,7 +11,15 @@ from typing import Any
 from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ...models import Booking, LedgerKind, Seat, SeatHold, Ticket, TicketStatus
+from ...models import (
+    SEAT_CELL_COLUMNS,
+    Booking,
+    LedgerKind,
+    Seat,
+    SeatHold,
+    Ticket,
+    TicketStatus,
+)
 from ..errors import (
     AlreadyPaid,
     Conflict,
@@ -279,12 +287,7 @@ def check_live_holds(
 # The seats of the rows a purchase touches, each with whether it is taken: sold, or in
 # another customer's live hold. One statement.
 _ROW_SEATS = select(
-    Seat.id,
-    Seat.row_label,
-    Seat.number,
-    Seat.grid_row,
-    Seat.grid_col,
-    Seat.category,
+    *SEAT_CELL_COLUMNS,
     or_(
         exists().where(
             Ticket.show_id == bindparam("show_id"),

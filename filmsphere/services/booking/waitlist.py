@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import (
+    SEAT_CELL_COLUMNS,
     Booking,
     Seat,
     SeatHold,
@@ -93,7 +94,7 @@ def offer_minutes() -> int:
 def _cells(show: Any, now: datetime, chosen: Iterable[int] = ()) -> list[SeatCell]:
     """The show's seats as seat-rule cells: sold or live-held seats are taken."""
     seats = db.session.execute(
-        select(Seat.id, Seat.row_label, Seat.number, Seat.grid_row, Seat.grid_col, Seat.category)
+        select(*SEAT_CELL_COLUMNS)
         .where(Seat.screen_id == show.screen_id, Seat.is_active.is_(True))
         .order_by(Seat.id)
     ).all()
