@@ -132,7 +132,8 @@ def database_unavailable(error: Exception) -> Response:
     """503 with Retry-After while the database can't be reached: a page (or, for htmx, a
     notice swapped into the flash region, leaving the target as it was) that needs no
     database. The failed transaction was never committed, so nothing is half done; the
-    connection pool (pool_pre_ping) reconnects once the database is back."""
+    connection pool reconnects once the database is back (a dead connection is dropped,
+    and one left idle is pinged first: pool.py)."""
     reason = (str(error).strip().splitlines() or [""])[0]
     log.warning(
         "database unavailable: %s %s: %s: %s",

@@ -3,7 +3,7 @@ Retry-After (never a 500) while it is down, a request cut off mid-transaction ch
 nothing, and the app recovers by itself once the database is back.
 
 The tests run on a throwaway cluster of their own (they stop it), with the production
-engine options (pool_pre_ping) and exceptions handled as in production.
+engine options and idle-connection ping (pool.py) and exceptions handled as in production.
 """
 
 from __future__ import annotations
