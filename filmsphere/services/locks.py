@@ -42,6 +42,7 @@ from ..models import (
     Wallet,
 )
 from .booking.show_sale import for_sale_conditions
+from .driver import hot
 from .errors import HoldExpired, NotFound
 from .transaction import execute_core, is_postgres
 
@@ -74,7 +75,7 @@ _LOCK_SEATS = _SEATS.with_for_update()
 _SEAT_IDS = _SEATS.with_only_columns(Seat.id)
 _LOCK_SEAT_IDS = _SEAT_IDS.with_for_update()
 # The seat row with the show's rule columns: one round trip.
-SEAT_IN_SHOW = (
+SEAT_IN_SHOW = hot(
     select(
         *SEAT_CELL_COLUMNS,
         Seat.is_active,
@@ -86,9 +87,9 @@ SEAT_IN_SHOW = (
     .join(Show, Show.id == bindparam("show_id"))
     .where(Seat.id == bindparam("seat_id"))
 )
-_LOCK_SEAT_IN_SHOW = SEAT_IN_SHOW.with_for_update(of=Seat)
+_LOCK_SEAT_IN_SHOW = hot(SEAT_IN_SHOW.with_for_update(of=Seat))
 # This seat's hold row (anyone's) and the customer's holds in other shows.
-_HOLD_ROWS = (
+_HOLD_ROWS = hot(
     select(SeatHold.id, SeatHold.show_id, SeatHold.user_id, SeatHold.expires_at)
     .where(
         ((SeatHold.show_id == bindparam("show_id")) & (SeatHold.seat_id == bindparam("seat_id")))
@@ -96,15 +97,15 @@ _HOLD_ROWS = (
     )
     .order_by(SeatHold.id)
 )
-_LOCK_HOLD_ROWS = _HOLD_ROWS.with_for_update()
-_HOLDS_OF = (
+_LOCK_HOLD_ROWS = hot(_HOLD_ROWS.with_for_update())
+_HOLDS_OF = hot(
     select(SeatHold.id, SeatHold.seat_id, SeatHold.expires_at)
     .where(SeatHold.user_id == bindparam("user_id"), SeatHold.show_id == bindparam("show_id"))
     .order_by(SeatHold.id)
 )
-_LOCK_HOLDS_OF = _HOLDS_OF.with_for_update()
-_WALLET_ROW = select(Wallet.id).where(Wallet.user_id == bindparam("user_id"))
-_LOCK_WALLET_ROW = _WALLET_ROW.with_for_update()
+_LOCK_HOLDS_OF = hot(_HOLDS_OF.with_for_update())
+_WALLET_ROW = hot(select(Wallet.id).where(Wallet.user_id == bindparam("user_id")))
+_LOCK_WALLET_ROW = hot(_WALLET_ROW.with_for_update())
 # A quick pick's block: its seats' hold rows (anyone's) and every hold of the customer.
 _BLOCK_HOLD_ROWS = (
     select(SeatHold.id, SeatHold.show_id, SeatHold.seat_id, SeatHold.user_id, SeatHold.expires_at)
@@ -145,8 +146,8 @@ def _insert_hold_where(*show_conditions: Any) -> Any:
     )
 
 
-_INSERT_HOLD_IF_FOR_SALE = _insert_hold_where(*for_sale_conditions())
-_INSERT_HOLD_IF_NOT_STARTED = _insert_hold_where(*for_sale_conditions(check_status=False))
+_INSERT_HOLD_IF_FOR_SALE = hot(_insert_hold_where(*for_sale_conditions()))
+_INSERT_HOLD_IF_NOT_STARTED = hot(_insert_hold_where(*for_sale_conditions(check_status=False)))
 
 
 # --- seats ------------------------------------------------------------------------------

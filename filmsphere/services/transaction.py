@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.sql.expression import Executable
 
 from ..extensions import db
+from .driver import DriverResult, plan_for, run
 
 _write_intent: ContextVar[bool] = ContextVar("filmsphere_write_intent", default=False)
 _race_hooks: dict[str, Callable[[], None]] = {}
@@ -81,10 +82,34 @@ def execute_core(
     a seat click's locks and writes, the seat map's read) that layer cost more CPU than
     the statements themselves. The ORM's autoflush comes first, as it would (nothing to do
     unless objects are pending). Objects already loaded are not synchronised with a
-    DELETE or UPDATE run this way: use it where the unit of work loads none it changes."""
+    DELETE or UPDATE run this way: use it where the unit of work loads none it changes.
+    A statement marked `driver.hot` runs on the driver's cursor (driver.py)."""
     session = db.session
     session.flush()
-    return session.connection().execute(statement, params or {})
+    connection = session.connection()
+    params = params or {}
+    if isinstance(params, Mapping) and (plan := plan_for(statement, connection)) is not None:
+        return run(connection, plan, params)
+    return connection.execute(statement, params)
+
+
+def read_alone(statement: Executable, params: Mapping[str, Any]) -> Any:
+    """Run the one read of a request that reads nothing else in its transaction (a grid
+    poll, the seat map page): on PostgreSQL, when the request's session has no transaction
+    open, on a pooled connection of its own in autocommit (no BEGIN, no ROLLBACK), past
+    the ORM's session, whose bookkeeping cost a poll more CPU than its statement; the
+    connection goes back to the pool at once. Otherwise it runs as execute_core does, in
+    the session's transaction."""
+    session = db.session
+    if (session.registry.has() and session().in_transaction()) or not is_postgres():
+        return execute_core(statement, params)
+    with db.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        plan = plan_for(statement, connection)
+        if plan is not None:
+            return run(connection, plan, params)
+        result = connection.execute(statement, params)
+        return DriverResult(list(result.all()), result.rowcount)
 
 
 def is_postgres() -> bool:

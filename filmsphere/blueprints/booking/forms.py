@@ -50,6 +50,16 @@ class JoinWaitlistForm(AppForm):
     adjacent = BooleanField("Seats together")
 
 
+# Quick pick's kinds of seat (also drawn on every seat map page, without building a form).
+QUICK_PICK_KINDS = (
+    SelectChoice("", "Any seats"),
+    SelectChoice("standard", "Standard"),
+    SelectChoice("premium", "Premium"),
+    SelectChoice("vip", "VIP"),
+    SelectChoice("wheelchair", "Wheelchair space + companion"),
+)
+
+
 class QuickPickForm(AppForm):
     """Quick pick: how many seats together, and optionally which kind."""
 
@@ -63,13 +73,7 @@ class QuickPickForm(AppForm):
     )
     category = SelectField(
         "Kind",
-        choices=[
-            SelectChoice("", "Any seats"),
-            SelectChoice("standard", "Standard"),
-            SelectChoice("premium", "Premium"),
-            SelectChoice("vip", "VIP"),
-            SelectChoice("wheelchair", "Wheelchair space + companion"),
-        ],
+        choices=list(QUICK_PICK_KINDS),
         default="",
         validate_choice=True,
     )

@@ -50,7 +50,7 @@ from ...services.errors import AlreadyPaid, DomainError, NoSeatsTogether, NotFou
 from ...services.transaction import read_without_transaction
 from ...wording import format_coins, plural
 from ..bookings.routes import booking_url
-from .forms import CheckoutForm, QuickPickForm
+from .forms import QUICK_PICK_KINDS, CheckoutForm
 from .seat_buttons import seat_rows
 from .seat_delta import delta_response
 
@@ -191,7 +191,6 @@ def seat_map(show_id: int) -> str:
     only when it is shown.
 
     Raises 404 for an unknown show."""
-    read_without_transaction()  # the read, and maybe the waitlist panel's
     state = _page_state(show_id)
     user_id = state.user_id
     show = cast(ShowHeading, state.show)
@@ -200,13 +199,14 @@ def seat_map(show_id: int) -> str:
     if user_id is not None and seat_map_view.bookable:
         free = free_ordinary_seats(seat_map_view)
         if panel_shown(bool(show.on_waitlist), free):
+            read_without_transaction()
             waitlist = waitlist_view(user_id, show_id, utcnow(), free)
     return render_template(
         "booking/seat_map.html",
         show=show,
         movie_url=url_for("public.movie_detail", movie_id=show.movie_id),
         quick_pick_max=MAX_PARTY,
-        quick_pick_kinds=QuickPickForm().category.choices,
+        quick_pick_kinds=QUICK_PICK_KINDS,
         waitlist=waitlist,
         **_grid_context(seat_map_view),
     )
@@ -224,6 +224,7 @@ def _page_state(show_id: int) -> SeatStates:
         if user is not None or not remember_cookie_sent():
             preload_user(key, user)
             return state
+    read_without_transaction()  # the user, then the map
     return read_seat_page(show_id, _user_id(), utcnow())
 
 
@@ -251,8 +252,8 @@ def _poll_state(show_id: int) -> SeatStates:
     in the remember cookie takes flask-login's way, which restores the session."""
     key = session.get(LOGIN_KEY)
     if key is None and remember_cookie_sent():
+        read_without_transaction()  # the user, then the map
         return read_seat_state(show_id, _user_id(), utcnow())
-    read_without_transaction()
     return read_seat_state_of_session(show_id, key, utcnow())
 
 
@@ -275,7 +276,6 @@ def _grid_refused(error: DomainError) -> ResponseReturnValue:
         return redirect(_seat_map_url(show_id) + ("#waitlist" if waitlist else "#seat-grid"), 303)
     extra = _what_is_left(short, show_id, waitlist) if short is not None else {}
     # The refused unit of work has rolled back; the user is loaded: the map is one read.
-    read_without_transaction()
     seat_map_view = _build_seat_map(show_id)
     response = _grid_response(
         seat_map_view, error.status, message=message, kind="error", delta=True, **extra

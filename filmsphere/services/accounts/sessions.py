@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, delete, func, select
 from ...extensions import db
 from ...models import Role, User, UserSession
 from ...models.user import role_at_least
+from ..driver import hot
 from ..transaction import execute_core, write_transaction
 
 
@@ -83,7 +84,7 @@ _LIVE_SESSION = (
 )
 # Built once: every request runs it, and rebuilding the statement (its cache key) each
 # time costs more CPU than running it.
-_USER_BY_SESSION = (
+_USER_BY_SESSION = hot(
     select(*(getattr(User, name) for name in _COPIED))
     .select_from(User)
     .join(UserSession, UserSession.user_id == User.id)

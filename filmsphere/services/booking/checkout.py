@@ -20,6 +20,7 @@ from ...models import (
     Ticket,
     TicketStatus,
 )
+from ..driver import hot
 from ..errors import (
     AlreadyPaid,
     Conflict,
@@ -109,8 +110,10 @@ class _AlreadyPaid(Exception):
         self.paid = paid
 
 
-_PAID_BY_TOKEN = select(Booking.id, Booking.reference, Booking.total_coins, Booking.user_id).where(
-    Booking.checkout_token == bindparam("token")
+_PAID_BY_TOKEN = hot(
+    select(Booking.id, Booking.reference, Booking.total_coins, Booking.user_id).where(
+        Booking.checkout_token == bindparam("token")
+    )
 )
 
 
@@ -123,8 +126,10 @@ def _booking_for_token(user_id: int, token: str) -> Paid | None:
     return Paid(row.id, row.reference, row.total_coins)
 
 
-_HELD_SEATS = select(SeatHold.seat_id).where(
-    SeatHold.user_id == bindparam("user_id"), SeatHold.show_id == bindparam("show_id")
+_HELD_SEATS = hot(
+    select(SeatHold.seat_id).where(
+        SeatHold.user_id == bindparam("user_id"), SeatHold.show_id == bindparam("show_id")
+    )
 )
 
 
@@ -199,7 +204,7 @@ def _paid_in(session: Any, user_id: int, show_id: int, seat_ids: set[int]) -> st
     return reference
 
 
-_REFERENCE_TAKEN = select(Booking.id).where(Booking.reference == bindparam("reference"))
+_REFERENCE_TAKEN = hot(select(Booking.id).where(Booking.reference == bindparam("reference")))
 
 
 def _unique_reference() -> str:

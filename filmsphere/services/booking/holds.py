@@ -27,6 +27,7 @@ from ...models import (
     Ticket,
     TicketStatus,
 )
+from ..driver import hot
 from ..errors import NotFound, SeatRuleViolation, SeatTaken, SeatUnavailable, ShowNotBookable
 from ..locks import (
     NO_WALLET,
@@ -43,34 +44,42 @@ from .show_sale import not_bookable_reason
 # Built once with bound parameters so SQLAlchemy reuses its cache key and compiled SQL.
 # One round trip for the seat rules: whether this seat is sold, the customer's live holds
 # in the show, and the tickets they already have for it (a row each).
-_RULE_FACTS: CompoundSelect = union_all(
-    # First: its columns' types (UTCDateTime, …) are the result's.
-    select(
-        literal("mine").label("kind"),
-        SeatHold.expires_at,
-        Seat.grid_row,
-        Seat.grid_col,
-        Seat.category,
+_RULE_FACTS: CompoundSelect = hot(
+    union_all(
+        # First: its columns' types (UTCDateTime, …) are the result's.
+        select(
+            literal("mine").label("kind"),
+            SeatHold.expires_at,
+            Seat.grid_row,
+            Seat.grid_col,
+            Seat.category,
+        )
+        .join(Seat, Seat.id == SeatHold.seat_id)
+        .where(
+            SeatHold.user_id == bindparam("user_id"),
+            SeatHold.show_id == bindparam("show_id"),
+            SeatHold.expires_at > bindparam("now"),
+        ),
+        select(literal("sold"), null(), null(), null(), null()).where(
+            Ticket.show_id == bindparam("show_id"),
+            Ticket.seat_id == bindparam("seat_id"),
+            Ticket.status == TicketStatus.ACTIVE,
+        ),
+        select(literal("bought"), null(), null(), null(), null())
+        .select_from(Ticket)
+        .join(Booking, Booking.id == Ticket.booking_id)
+        .where(
+            Booking.user_id == bindparam("user_id"),
+            Ticket.show_id == bindparam("show_id"),
+            Ticket.status == TicketStatus.ACTIVE,
+        ),
     )
-    .join(Seat, Seat.id == SeatHold.seat_id)
-    .where(
-        SeatHold.user_id == bindparam("user_id"),
-        SeatHold.show_id == bindparam("show_id"),
-        SeatHold.expires_at > bindparam("now"),
-    ),
-    select(literal("sold"), null(), null(), null(), null()).where(
-        Ticket.show_id == bindparam("show_id"),
-        Ticket.seat_id == bindparam("seat_id"),
-        Ticket.status == TicketStatus.ACTIVE,
-    ),
-    select(literal("bought"), null(), null(), null(), null())
-    .select_from(Ticket)
-    .join(Booking, Booking.id == Ticket.booking_id)
-    .where(
-        Booking.user_id == bindparam("user_id"),
-        Ticket.show_id == bindparam("show_id"),
-        Ticket.status == TicketStatus.ACTIVE,
-    ),
+)
+_DELETE_HOLD = hot(delete(SeatHold).where(SeatHold.id == bindparam("hold_id")))
+_DELETE_SEAT_HOLD = hot(
+    delete(SeatHold).where(
+        SeatHold.show_id == bindparam("show_id"), SeatHold.seat_id == bindparam("seat_id")
+    )
 )
 
 
@@ -174,7 +183,7 @@ def _toggle(
         return HoldResult("released", label, 0)
     if existing is not None:
         # Expired: the seat is free right now, whoever held it.
-        execute_core(delete(SeatHold).where(SeatHold.id == existing.id))
+        execute_core(_DELETE_HOLD, {"hold_id": existing.id})
 
     facts = execute_core(
         _RULE_FACTS, {"user_id": user_id, "show_id": show_id, "seat_id": seat_id, "now": now}
@@ -219,7 +228,7 @@ def _toggle(
 def _release(session: Any, user_id: int, show_id: int, seat: Any) -> None:
     """Delete the customer's hold on `seat`; releasing a wheelchair space also releases
     companion seats that no longer have a held wheelchair space beside them."""
-    execute_core(delete(SeatHold).where(SeatHold.show_id == show_id, SeatHold.seat_id == seat.id))
+    execute_core(_DELETE_SEAT_HOLD, {"show_id": show_id, "seat_id": seat.id})
     if seat.category != SeatCategory.WHEELCHAIR:
         return
     rest = session.execute(

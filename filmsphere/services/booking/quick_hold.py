@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import Booking, SeatHold, Ticket, TicketStatus
+from ..driver import hot
 from ..errors import NoSeatsTogether, NotFound, SeatRuleViolation, ShowNotBookable
 from ..locks import (
     NO_WALLET,
@@ -37,7 +38,7 @@ _SOLD = select(Ticket.seat_id).where(
     Ticket.seat_id.in_(bindparam("seat_ids", expanding=True)),
     Ticket.status == TicketStatus.ACTIVE,
 )
-_BOUGHT = (
+_BOUGHT = hot(
     select(Ticket.id)
     .join(Booking, Booking.id == Ticket.booking_id)
     .where(

@@ -48,8 +48,9 @@ from ..accounts.sessions import (
     key_parameters,
     signed_in_user_from,
 )
+from ..driver import hot
 from ..errors import NotFound
-from ..transaction import execute_core
+from ..transaction import execute_core, read_alone
 from .pricing import CATEGORY_LABELS, seat_price
 from .seat_rules import CellState, SeatCell, stranded_hint, stranded_seats
 from .show_sale import ShowState, not_bookable_reason
@@ -125,7 +126,7 @@ _SHOW_COLUMNS = (
     Show.ends_at,
     Show.base_price_coins,
 )
-_SHOW_STATE = select(*_SHOW_COLUMNS).where(Show.id == bindparam("show_id"))
+_SHOW_STATE = hot(select(*_SHOW_COLUMNS).where(Show.id == bindparam("show_id")))
 _SEATS = (
     select(
         SeatModel.id,
@@ -199,7 +200,8 @@ def _map_read(viewer: Any, *, page: bool = False, user: bool = False) -> Select[
         .where(
             WaitlistEntry.user_id == viewer_id,
             WaitlistEntry.show_id == bindparam("show_id"),
-            WaitlistEntry.status.in_(LIVE_STATUSES),
+            # Not IN (…): a list is rendered per execution, and this statement is hot.
+            or_(*(WaitlistEntry.status == status for status in LIVE_STATUSES)),
         )
         .exists()
     )
@@ -219,10 +221,10 @@ def _map_read(viewer: Any, *, page: bool = False, user: bool = False) -> Select[
 # The viewer as the caller knows them (None: a visitor); or the user whose log-in session
 # the cookie's key names, NULL unless that session is live (sessions.py's check, bound
 # parameters session_id, user_id, secret_hash, now).
-_MAP_READ = _map_read(bindparam("user_id", type_=Integer))
-_MAP_READ_OF_SESSION = _map_read(LIVE_SESSION_USER_ID)
-_PAGE_READ = _map_read(bindparam("user_id", type_=Integer), page=True)
-_PAGE_READ_OF_SESSION = _map_read(LIVE_SESSION_USER_ID, page=True, user=True)
+_MAP_READ = hot(_map_read(bindparam("user_id", type_=Integer)))
+_MAP_READ_OF_SESSION = hot(_map_read(LIVE_SESSION_USER_ID))
+_PAGE_READ = hot(_map_read(bindparam("user_id", type_=Integer), page=True))
+_PAGE_READ_OF_SESSION = hot(_map_read(LIVE_SESSION_USER_ID, page=True, user=True))
 
 
 def show_state(show_id: int) -> ShowState:
@@ -326,7 +328,7 @@ def read_seat_state_of_session(show_id: int, session_key: Any, now: datetime) ->
 
 
 def _map_row(statement: Select[Any], params: dict[str, Any]) -> Any:
-    return execute_core(statement, params).first()
+    return read_alone(statement, params).first()
 
 
 def _seat_states(show: Any, now: datetime) -> SeatStates:
