@@ -37,6 +37,7 @@ end
 
 local function post(path, c, extra)
   local headers = {
+    ["User-Agent"] = plan.user_agent,
     ["Cookie"] = c.cookie,
     ["HX-Request"] = "true",
     ["Content-Type"] = "application/x-www-form-urlencoded",
@@ -67,7 +68,7 @@ function request()
   if plan.mode == "get" then
     local c = next_customer()
     last = c
-    local headers = { ["Cookie"] = c.cookie }
+    local headers = { ["User-Agent"] = plan.user_agent, ["Cookie"] = c.cookie }
     if plan.htmx then
       headers["HX-Request"] = "true"
     end

@@ -25,7 +25,10 @@ What it does, all on 127.0.0.1 and bounded in time (about 7 minutes at the defau
    cstime for workers that ended), PostgreSQL's CPU per request (postmaster + backends,
    the same way), SQL statements per request (pg_stat_statements calls over the run,
    BEGIN/COMMIT/ROLLBACK counted apart as transactions), bytes per answer, the p50/p99
-   latency and the load generator's own CPU;
+   latency and the load generator's own CPU; every request carries the User-Agent the
+   customer logged in with, as a browser's requests do (the app ties a log-in to its
+   browser: from another one, flask-login's session protection marks the session not
+   fresh and the session cookie is rewritten on every answer);
 6. prints the size of an htmx click answer and of a full grid of the 200-seat show.
 
 Routes (the same requests to both):
@@ -461,6 +464,10 @@ def plan_for(
 ) -> dict[str, Any]:
     run_id = f"{target.name}{secrets.token_hex(3)}"
     plan: dict[str, Any] = {"mode": route.mode, "show": show_id, "run": run_id}
+    # The browser the customers logged in with (requests'): a log-in is tied to it, and
+    # the app marks a session seen from another one as not fresh (flask-login's session
+    # protection), which rewrites the session cookie on every answer.
+    plan["user_agent"] = requests.utils.default_user_agent()
     if route.mode == "click":
         # Customer i toggles seat i: no two clients ever want the same seat.
         groups = customers_plan(target, connections, min(len(seats), len(target.customers)))
