@@ -26,6 +26,7 @@ from sqlalchemy.sql.expression import Executable
 
 E = TypeVar("E", bound=Executable)
 
+_REQUIRED = object()
 # id(statement) -> the statement (held, so that its id is never reused)
 _hot: dict[int, Executable] = {}
 # id(statement) -> its plan, made on its first run on PostgreSQL (None: SQLAlchemy runs it)
@@ -40,9 +41,10 @@ def hot(statement: E) -> E:
 
 @dataclass(frozen=True)
 class _Plan:
-    compiled: SQLCompiler
     sql: str
-    binds: tuple[tuple[str, Callable[[Any], Any]], ...]  # parameters to convert
+    fixed: dict[str, Any]  # the statement's own values (literals), converted once
+    # The caller's parameters: name, its default (_REQUIRED: none) and its conversion
+    given: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
     row: Any  # the row class (None: the statement returns no rows)
     results: tuple[tuple[int, Callable[[Any], Any]], ...]  # columns to convert
 
@@ -63,11 +65,17 @@ def _make_plan(statement: Any, dialect: Dialect) -> _Plan | None:
     assert isinstance(compiled, SQLCompiler)
     if compiled.positional or compiled.post_compile_params or compiled.escaped_bind_names:
         return None  # expanding IN lists and the like: SQLAlchemy renders them per call
-    binds = []
+    fixed: dict[str, Any] = {}
+    given = []
     for bind, name in compiled.bind_names.items():
+        if bind.callable is not None:
+            return None  # a value worked out per execution
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            binds.append((name, process))
+        if bind.key != name:  # anonymous: a literal of the statement
+            fixed[name] = bind.value if process is None else process(bind.value)
+        else:
+            default = _REQUIRED if bind.required else bind.value
+            given.append((name, default, process))
     columns = list(getattr(statement, "exported_columns", ()))
     row = None
     results = []
@@ -82,14 +90,17 @@ def _make_plan(statement: Any, dialect: Dialect) -> _Plan | None:
             process = column.type.dialect_impl(dialect).result_processor(dialect, None)
             if process is not None:
                 results.append((index, process))
-    return _Plan(compiled, str(compiled), tuple(binds), row, tuple(results))
+    return _Plan(str(compiled), fixed, tuple(given), row, tuple(results))
 
 
 def run(connection: Connection, plan: _Plan, params: Mapping[str, Any]) -> DriverResult:
     """Run a planned statement on the connection's driver cursor, in its transaction."""
-    values = plan.compiled.construct_params(params)
-    for name, process in plan.binds:
-        values[name] = process(values[name])
+    values = dict(plan.fixed)
+    for name, default, process in plan.given:
+        value = params.get(name, default)
+        if value is _REQUIRED:
+            raise exc.InvalidRequestError(f"A value is required for bind parameter {name!r}")
+        values[name] = value if process is None else process(value)
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:

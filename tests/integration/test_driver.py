@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import bindparam, create_engine, event, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError, OperationalError
 
 from filmsphere.extensions import db
 from filmsphere.models import Role, Seat, SeatHold
@@ -155,3 +155,9 @@ def test_a_lone_read_runs_in_autocommit_or_in_the_open_transaction(
     assert row.mine is None and seen[0][1] is False
     db.session.rollback()
     assert read_alone(seatmap._MAP_READ, params).first().mine  # rolled back: still held
+
+
+def test_a_missing_parameter_is_refused_before_anything_is_sent(ctx: Flask, backend: str) -> None:
+    with listening(ctx) as seen, pytest.raises(InvalidRequestError, match="user_id"):
+        execute_core(_WALLET_ROW, {})
+    assert seen == []
