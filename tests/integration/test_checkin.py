@@ -239,13 +239,15 @@ def test_htmx_post_returns_the_result_fragment(
 def test_show_select_lists_todays_shows_and_flags_wrong_show(
     app: Flask, client: FlaskClient, backend: str
 ) -> None:
-    seeded, codes = _staff_client(app, client)
-    # 45 minutes from now, or 45 minutes ago when that would cross the cinema's midnight:
-    # either way a show of the cinema's today, whenever the suite runs.
-    with app.app_context():
+    # Both shows 30 and 45 minutes from now, or as long ago when that would cross the
+    # cinema's midnight: either way shows of the cinema's today, whenever the suite runs.
+    with app.app_context():  # the cinema's zone
         now = factories.now()
         today = to_local(now).date() == to_local(now + timedelta(minutes=45)).date()
-        starts_in = timedelta(minutes=45 if today else -45)
+    sign = 1 if today else -1
+    seeded, codes = _staff_client(app, client, starts_in=timedelta(minutes=30 * sign))
+    with app.app_context():
+        starts_in = timedelta(minutes=45 * sign)
         other = factories.make_show(
             factories.make_movie(title="Other film"), starts_in=starts_in
         ).id
