@@ -1,7 +1,7 @@
 """Ticket-rush benchmark: hundreds of customers race for one show over real HTTP.
 
     .venv/bin/python bench/booking_rush.py                 # defaults below
-    .venv/bin/python bench/booking_rush.py --customers 300 --workers 4 --threads 8
+    .venv/bin/python bench/booking_rush.py --customers 300 --workers 2 --threads 2
     .venv/bin/python bench/booking_rush.py --service-level   # same rush, no HTTP layer
 
 What it does, all on 127.0.0.1 and bounded in time:
@@ -1121,8 +1121,8 @@ async def _http_race(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=250)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="threads per worker")
     parser.add_argument("--duration", type=float, default=120, help="time bound, seconds")
     parser.add_argument("--abandon", type=float, default=0.10, help="share that abandon")
     parser.add_argument("--cancel", type=float, default=0.05, help="share that cancel")

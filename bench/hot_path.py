@@ -1,7 +1,7 @@
 """Hot path, side by side: the app and the lean reference under the same load, as ratios.
 
     .venv/bin/python bench/hot_path.py     # [--connections 32] [--duration 8] [--pairs 3]
-                                           # [--workers 4] [--threads 8] [--customers 300]
+                                           # [--workers 2] [--threads 2] [--customers 300]
 
 What it does, all on 127.0.0.1 and bounded in time (about 7 minutes at the defaults):
 1. installs wrk from Debian if it is missing (apt-get; the test command never needs it);
@@ -719,8 +719,8 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=8, help="seconds per measured run")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per route")
     parser.add_argument("--pairs", type=int, default=3, help="A B pairs per route (at least 3)")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="threads per worker")
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument(
         "--routes", nargs="*", default=None, help="only these routes (click, checkout, …)"

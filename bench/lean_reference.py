@@ -1,7 +1,7 @@
 """The lean reference: FilmSphere's hold and checkout guarantees as a bare Flask + psycopg app.
 
     FILMSPHERE_DATABASE_URL=postgresql+psycopg://… FILMSPHERE_SECRET_KEY=… \\
-        gunicorn --workers 4 --worker-class gthread --threads 8 'bench.lean_reference:create_app()'
+        gunicorn --workers 2 --worker-class gthread --threads 2 'bench.lean_reference:create_app()'
 
 bench/hot_path.py runs it beside the app, over the same database (the app's own schema,
 created by the app's migrations), and prints the app's rate as a ratio of this one's: the
