@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Flask
-from markupsafe import Markup
 
 from .assets import asset_url
-from .clock import cinema_tz, local_today, to_local
+from .clock import local_today, to_local
 from .navigation import nav_user_links
 from .services.booking.cancellation import refund_deadlines
 from .wording import (
@@ -19,6 +16,7 @@ from .wording import (
     format_time,
     ordinal,
     plural,
+    time_element,
 )
 
 
@@ -38,16 +36,3 @@ def register(app: Flask) -> None:
     app.add_template_global(time_element)
     # Versioned static files never change under the same URL.
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = app.config.get("STATIC_MAX_AGE", 31536000)
-
-
-def time_element(moment: datetime, day_of: datetime) -> Markup:
-    """`moment` as a <time> element in the cinema's zone: the time alone when it falls on
-    the local day of `day_of`, else the day and the time (a basket's refund deadlines,
-    against the show's start). A function, not a macro: every click's basket draws two."""
-    tz = cinema_tz()
-    local = moment.astimezone(tz)
-    if local.date() == day_of.astimezone(tz).date():
-        words = f"{local.hour:02d}:{local.minute:02d}"
-    else:
-        words = format_datetime(moment, tz)
-    return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), words)

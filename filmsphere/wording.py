@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, tzinfo
 
+from markupsafe import Markup
+
 from .clock import cinema_tz, to_local
 
 
@@ -42,6 +44,19 @@ def datetime_formatter(tz: tzinfo) -> Callable[[datetime], str]:
         return f"{words}{local.hour:02d}:{local.minute:02d}"
 
     return format_one
+
+
+def time_element(moment: datetime, day_of: datetime) -> Markup:
+    """`moment` as a <time> element in the cinema's zone: the time alone when it falls on
+    the local day of `day_of`, else the day and the time (a basket's refund deadlines,
+    against the show's start). A function, not a macro: every click's basket draws two."""
+    tz = cinema_tz()
+    local = moment.astimezone(tz)
+    if local.date() == day_of.astimezone(tz).date():
+        words = f"{local.hour:02d}:{local.minute:02d}"
+    else:
+        words = format_datetime(moment, tz)
+    return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), words)
 
 
 def format_date(value: date | datetime) -> str:

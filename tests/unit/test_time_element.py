@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
-from filmsphere.templating import time_element
+from filmsphere.wording import time_element
 
 
 def test_the_time_alone_on_the_shows_local_day_else_the_day_too() -> None:
