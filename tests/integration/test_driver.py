@@ -6,14 +6,12 @@ connection of its own, or in the session's transaction when one is open."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import bindparam, create_engine, event, select, text
+from sqlalchemy import bindparam, create_engine, select, text
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, OperationalError
 
 from filmsphere.extensions import db
@@ -26,24 +24,9 @@ from filmsphere.services.locks import _WALLET_ROW, insert_hold_if_for_sale
 from filmsphere.services.transaction import execute_core, read_alone
 from tests import factories
 
+from .test_seat_poll_cost import watching
+
 pytestmark = pytest.mark.postgres_only
-
-
-@contextmanager
-def listening(app: Flask) -> Iterator[list[tuple[str, bool]]]:
-    """Each statement the engine's listeners are told of, and whether its connection was
-    in autocommit."""
-    seen: list[tuple[str, bool]] = []
-
-    def statement(conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        seen.append((sql, bool(conn.connection.dbapi_connection.autocommit)))
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", statement)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", statement)
 
 
 def _customer_with_hold(app: Flask) -> tuple[Any, int, str, Any]:
@@ -70,10 +53,10 @@ def test_a_hot_read_gives_the_rows_and_types_sqlalchemy_gives(ctx: Flask, backen
     # conversion is what makes them UTC.
     execute_core(text("SET LOCAL TIME ZONE 'America/New_York'"))
 
-    with listening(ctx) as seen:
+    with watching(ctx) as seen:
         result = execute_core(statement, params)
     assert isinstance(result, DriverResult)  # it ran on the driver
-    assert len(seen) == 1 and seen[0][0].lstrip().startswith("SELECT")
+    assert len(seen.statements) == 1 and seen.statements[0].lstrip().startswith("SELECT")
     ours = result.one_or_none()
     theirs = db.session.connection().execute(statement, params).one()
 
@@ -143,21 +126,21 @@ def test_a_lone_read_runs_in_autocommit_or_in_the_open_transaction(
     user, show_id, _key, _expires = _customer_with_hold(ctx)
     params = {"show_id": show_id, "user_id": user.id, "now": factories.now()}
     db.session.remove()
-    with listening(ctx) as seen:
+    with watching(ctx) as seen:
         row = read_alone(seatmap._MAP_READ, params).first()
-    assert row.mine and seen == [(seen[0][0], True)]  # one statement, autocommit
+    assert row.mine and seen.autocommit == [True]  # one statement, autocommit
     assert not db.session.registry.has() or not db.session().in_transaction()
 
     # With the session's transaction open it reads there: it sees the uncommitted delete.
     db.session.execute(SeatHold.__table__.delete())
-    with listening(ctx) as seen:
+    with watching(ctx) as seen:
         row = read_alone(seatmap._MAP_READ, params).first()
-    assert row.mine is None and seen[0][1] is False
+    assert row.mine is None and seen.autocommit == [False]
     db.session.rollback()
     assert read_alone(seatmap._MAP_READ, params).first().mine  # rolled back: still held
 
 
 def test_a_missing_parameter_is_refused_before_anything_is_sent(ctx: Flask, backend: str) -> None:
-    with listening(ctx) as seen, pytest.raises(InvalidRequestError, match="user_id"):
+    with watching(ctx) as seen, pytest.raises(InvalidRequestError, match="user_id"):
         execute_core(_WALLET_ROW, {})
-    assert seen == []
+    assert seen.statements == []
