@@ -6,7 +6,7 @@ warning and the end of a hold shown, and messages that never move a seat."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -242,14 +242,19 @@ def test_a_large_house_fits_a_laptop_window_beside_the_basket(
 def test_refund_policy_names_this_shows_limits_next_to_pay(live: LiveServer, page: Any) -> None:
     login, show_id, seats = seed(live)
     with live.app.app_context():
+        from filmsphere.clock import to_local
         from filmsphere.models import Show
-        from filmsphere.wording import format_time
+        from filmsphere.wording import format_datetime, format_time
 
         starts = db.session.get(Show, show_id).starts_at  # type: ignore[union-attr]
-        full, partial = (
-            format_time(starts - timedelta(hours=2)),
-            format_time(starts - timedelta(minutes=20)),
-        )
+
+        def when(moment: datetime) -> str:
+            # The time alone on the show's local day; with the day when it isn't (a show
+            # early in the morning: its full refund ends the evening before).
+            same_day = to_local(moment).date() == to_local(starts).date()
+            return format_time(moment) if same_day else format_datetime(moment)
+
+        full, partial = when(starts - timedelta(hours=2)), when(starts - timedelta(minutes=20))
     log_in(page, live, login, PASSWORD)
     page.goto(live.path(f"/shows/{show_id}"))
     pick(page, "laptop", seats["A1"])
