@@ -50,12 +50,8 @@ def time_element(moment: datetime, day_of: datetime) -> Markup:
     """`moment` as a <time> element in the cinema's zone: the time alone when it falls on
     the local day of `day_of`, else the day and the time (a basket's refund deadlines,
     against the show's start). A function, not a macro: every click's basket draws two."""
-    tz = cinema_tz()
-    local = moment.astimezone(tz)
-    if local.date() == day_of.astimezone(tz).date():
-        words = f"{local.hour:02d}:{local.minute:02d}"
-    else:
-        words = format_datetime(moment, tz)
+    same_day = to_local(moment).date() == to_local(day_of).date()
+    words = format_time(moment) if same_day else format_datetime(moment)
     return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), words)
 
 
